@@ -1,0 +1,197 @@
+//! Graceful shutdown for tokio services.
+//!
+//! A process killed mid-request loses data: half-written rows, dropped requests, unflushed
+//! buffers. `graceful` makes it stop well with two attributes:
+//!
+//! - [`#[graceful::main]`](macro@main) builds the tokio runtime, installs the signal handlers
+//!   (SIGINT and SIGTERM; Windows console events) and hands `main` a [`Shutdown`] handle;
+//! - [`#[graceful::on_shutdown(order = n)]`](macro@on_shutdown) tags cleanup functions anywhere
+//!   in the program; they run in ascending order, each under its timeout, inside one global
+//!   deadline, once the shutdown starts.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! #[graceful::main(timeout = "20s", drain_delay = "1s")]
+//! async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     loop {
+//!         tokio::select! {
+//!             _ = shutdown.cancelled() => return Ok(()),
+//!             accepted = listener.accept() => {
+//!                 let (socket, _) = accepted?;
+//!                 // Tracked: the shutdown waits for it (at most `drain_timeout`).
+//!                 graceful::spawn(async move { drop(socket) });
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! #[graceful::on_shutdown(order = 10, timeout = "5s")]
+//! async fn flush_metrics() -> Result<(), std::io::Error> {
+//!     tokio::time::sleep(Duration::from_millis(10)).await;
+//!     Ok(())
+//! }
+//!
+//! #[graceful::on_shutdown(order = 20)]
+//! fn close_log_file() {
+//!     // Runs on a blocking thread: a stuck one cannot stall the runtime.
+//! }
+//! ```
+//!
+//! # The sequence
+//! Shutdown starts once, on the first signal, [`Shutdown::trigger`], or the end of `main`.
+//! Then:
+//! 1. **Stopping**: [`Shutdown::is_shutting_down`] turns true, the reason is logged.
+//! 2. **Delay**: `drain_delay` passes (default 0) while the token is not yet cancelled.
+//! 3. **Cancel**: the token is cancelled; [`Shutdown::cancelled`] resolves.
+//! 4. **Drain**: `main` and the tasks started with [`spawn`] are awaited, at most
+//!    `drain_timeout`; the rest are aborted and reported.
+//! 5. **Hooks**: phases in ascending `order`, equal orders concurrently, each hook under its
+//!    own timeout and the global deadline; failures are recorded and the sequence goes on.
+//! 6. **Exit**: a [`Report`] is logged and the process exits with its code.
+//!
+//! A second signal during the shutdown exits at once with 128 + its number.
+//!
+//! # Exit codes
+//! | code | when |
+//! | --- | --- |
+//! | 0 | `main` succeeded, the drain finished and every hook succeeded |
+//! | 1 | `main` returned `Err`, a hook failed, panicked, timed out or was skipped, or the drain aborted tasks |
+//! | 101 | `main` panicked (the hooks still ran) |
+//! | 128+N | forced by a second signal N (130 for SIGINT, 143 for SIGTERM) |
+//! | 2 | invalid configuration at start-up (e.g. a malformed `GRACEFUL_TIMEOUT`) |
+//! | n | [`Shutdown::trigger_with_code`]`(n)`, when the shutdown is otherwise clean |
+//!
+//! # Hooks in library crates
+//! Hooks are collected at link time. A library crate that the binary never names is not
+//! linked, and its hooks do not exist: name it once, e.g. `use my_hooks as _;`. The hooks
+//! found are logged at start-up (debug level, target `graceful`).
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod builder;
+mod config;
+mod hook;
+mod log;
+mod reason;
+mod registry;
+mod report;
+mod sequence;
+mod shutdown;
+mod signal;
+mod tasks;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+pub use crate::builder::Builder;
+pub use crate::config::{ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, Flavor};
+pub use crate::hook::{HookContext, HookOutput, MainOutput};
+pub use crate::reason::Reason;
+pub use crate::report::{HookReport, MainOutcome, Outcome, Report};
+pub use crate::shutdown::Shutdown;
+pub use crate::signal::Signal;
+
+#[doc(inline)]
+// TEMP pub use graceful_macros::{main, on_shutdown};
+
+/// The process-wide [`Shutdown`] handle, usable from any crate and any thread.
+///
+/// Inside a run of [`Builder::run_to_report`], on the threads of its runtime, it is that run's
+/// handle instead.
+///
+/// ```
+/// let shutdown = graceful::shutdown();
+/// assert!(!shutdown.is_shutting_down());
+/// ```
+pub fn shutdown() -> Shutdown {
+    Shutdown::current()
+}
+
+/// Spawns a tracked task: the shutdown waits for it after cancelling the token (at most
+/// `drain_timeout`), then aborts it and reports it by where it was spawned
+/// (`task spawned at src/main.rs:12:5`).
+///
+/// The tracked version of `tokio::spawn`, on the current runtime.
+///
+/// # Panics
+/// Outside a tokio runtime, as `tokio::spawn` does.
+///
+/// ```no_run
+/// #[graceful::main]
+/// async fn main(shutdown: graceful::Shutdown) {
+///     for id in 0..4 {
+///         let shutdown = shutdown.clone();
+///         graceful::spawn(async move {
+///             while !shutdown.is_cancelled() {
+///                 // finish the job in hand, then look again
+///                 # break;
+///             }
+///             println!("worker {id} done");
+///         });
+///     }
+/// }
+/// ```
+#[track_caller]
+pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    shutdown().spawn(fut)
+}
+
+/// Registers a shutdown hook at run time, for a value that only exists in `main` (a
+/// connection pool, a listener). It runs once, in the phase of its `order`, concurrently
+/// with the static hooks of the same order. It returns `()` or `Result<(), E: Display>`.
+///
+/// A hook registered after the hooks have started never runs, and says so on the log.
+///
+/// ```no_run
+/// #[graceful::main]
+/// async fn main(shutdown: graceful::Shutdown) {
+///     let pool = std::sync::Arc::new(Vec::<u8>::new()); // e.g. a database pool
+///     let closing = pool.clone();
+///     graceful::register(30, "close the pool", async move {
+///         drop(closing);
+///         Ok::<(), std::io::Error>(())
+///     });
+///     shutdown.cancelled().await;
+/// }
+/// ```
+pub fn register<F>(order: i32, name: impl Into<Cow<'static, str>>, hook: F)
+where
+    F: Future + Send + 'static,
+    F::Output: HookOutput,
+{
+    shutdown().register(order, name, hook);
+}
+
+/// [`register`] with a timeout of the hook's own (the global deadline still applies).
+///
+/// ```no_run
+/// # async fn f() {
+/// use std::time::Duration;
+/// graceful::register_with_timeout(30, "close the pool", Duration::from_secs(2), async {});
+/// # }
+/// ```
+pub fn register_with_timeout<F>(
+    order: i32,
+    name: impl Into<Cow<'static, str>>,
+    timeout: Duration,
+    hook: F,
+) where
+    F: Future + Send + 'static,
+    F::Output: HookOutput,
+{
+    shutdown().register_with_timeout(order, name, timeout, hook);
+}

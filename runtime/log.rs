@@ -1,0 +1,102 @@
+//! Every event the shutdown emits, under the `tracing` target `graceful`.
+//!
+//! Failures, timeouts and forced exits also print one line on stderr when no `tracing`
+//! subscriber is installed: a failed shutdown is never silent.
+
+use std::time::Duration;
+
+use tracing::dispatcher;
+use tracing::subscriber::NoSubscriber;
+
+use crate::reason::Reason;
+use crate::report::{MainOutcome, Outcome, Report};
+use crate::signal::Signal;
+
+/// Whether events go nowhere, so failures must be printed on stderr instead.
+fn unobserved() -> bool {
+    dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>())
+}
+
+fn fallback(line: std::fmt::Arguments<'_>) {
+    if unobserved() {
+        eprintln!("graceful: {line}");
+    }
+}
+
+pub(crate) fn started(reason: Reason, timeout: Duration) {
+    tracing::info!(target: "graceful", %reason, ?timeout, "shutdown started");
+}
+
+pub(crate) fn hook_started(order: i32, name: &str) {
+    tracing::debug!(target: "graceful", order, name, "hook started");
+}
+
+pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &Outcome) {
+    match outcome {
+        Outcome::Ok => {
+            tracing::info!(target: "graceful", order, name, ?duration, "hook ended");
+        }
+        Outcome::Failed(message) => {
+            tracing::warn!(target: "graceful", order, name, ?duration, error = %message, "hook failed");
+            fallback(format_args!("hook {name} (order {order}) failed after {duration:?}: {message}"));
+        }
+        Outcome::Panicked(message) => {
+            tracing::error!(target: "graceful", order, name, ?duration, panic = %message, "hook panicked");
+            fallback(format_args!("hook {name} (order {order}) panicked after {duration:?}: {message}"));
+        }
+        Outcome::TimedOut(limit) => {
+            tracing::error!(target: "graceful", order, name, ?limit, "hook timed out");
+            fallback(format_args!("hook {name} (order {order}) timed out after {limit:?}"));
+        }
+        Outcome::Skipped => {
+            tracing::error!(target: "graceful", order, name, "hook skipped: the global deadline had passed");
+            fallback(format_args!("hook {name} (order {order}) skipped: the global deadline had passed"));
+        }
+    }
+}
+
+pub(crate) fn main_ended(outcome: &MainOutcome) {
+    if let MainOutcome::Failed(error) = outcome {
+        // As std does for `fn main() -> Result<(), E>`, whether or not anyone traces.
+        eprintln!("Error: {error}");
+        tracing::error!(target: "graceful", %error, "main returned an error");
+    }
+}
+
+pub(crate) fn aborted(tasks: &[String], drain_timeout: Duration) {
+    if tasks.is_empty() {
+        return;
+    }
+    let list = tasks.join(", ");
+    tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, "drain timed out: tasks aborted");
+    fallback(format_args!("drain did not finish within {drain_timeout:?}; aborted: {list}"));
+}
+
+pub(crate) fn summary(report: &Report) {
+    if report.is_clean() {
+        tracing::info!(target: "graceful", exit_code = report.exit_code(), "{report}");
+    } else {
+        tracing::warn!(target: "graceful", exit_code = report.exit_code(), "{report}");
+    }
+}
+
+pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
+    tracing::error!(target: "graceful", %signal, code, running, "second signal: forced exit");
+    // Always on stderr: the process is about to end, whatever a subscriber buffers.
+    eprintln!(
+        "graceful: second {signal} during shutdown, exiting now with code {code}; still running: {running}"
+    );
+}
+
+pub(crate) fn deadline_watchdog(timeout: Duration, running: &str) {
+    eprintln!(
+        "graceful: the shutdown overran its {timeout:?} deadline and the runtime did not respond, exiting with code 1; still running: {running}"
+    );
+}
+
+pub(crate) fn late_registration(name: &str, order: i32) {
+    tracing::error!(target: "graceful", name, order, "hook registered after the hooks started: it will not run");
+    fallback(format_args!(
+        "hook {name} (order {order}) was registered after the shutdown hooks started: it will not run"
+    ));
+}

@@ -1,0 +1,59 @@
+//! Why a shutdown started.
+
+use std::fmt;
+
+use crate::signal::Signal;
+
+/// What started the shutdown: the first trigger wins, later ones are ignored.
+///
+/// `Debug` shows a signal by name (`Signal(SIGTERM)`), `Display` reads as a sentence.
+///
+/// ```
+/// use graceful::{Reason, Signal};
+///
+/// let reason = Reason::Signal(Signal::SIGTERM);
+/// assert_eq!(format!("{reason:?}"), "Signal(SIGTERM)");
+/// assert_eq!(reason.to_string(), "received SIGTERM");
+/// assert_eq!(reason.signal(), Some(Signal::SIGTERM));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// A configured signal (or Windows console event) arrived.
+    Signal(Signal),
+    /// [`Shutdown::trigger`](crate::Shutdown::trigger) or
+    /// [`trigger_with_code`](crate::Shutdown::trigger_with_code) was called.
+    Triggered,
+    /// The main body returned `()` or `Ok(())`.
+    MainReturned,
+    /// The main body returned `Err`.
+    MainFailed,
+    /// The main body panicked.
+    MainPanicked,
+}
+
+impl Reason {
+    /// The signal, when a signal started the shutdown.
+    ///
+    /// ```
+    /// assert_eq!(graceful::Reason::Triggered.signal(), None);
+    /// ```
+    pub fn signal(self) -> Option<Signal> {
+        match self {
+            Reason::Signal(signal) => Some(signal),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Signal(signal) => write!(f, "received {signal}"),
+            Reason::Triggered => f.write_str("triggered"),
+            Reason::MainReturned => f.write_str("main returned"),
+            Reason::MainFailed => f.write_str("main returned an error"),
+            Reason::MainPanicked => f.write_str("main panicked"),
+        }
+    }
+}

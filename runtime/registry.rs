@@ -1,0 +1,143 @@
+//! The hook registry: hooks collected at link time from `#[on_shutdown]` (through
+//! `inventory`), and hooks registered at run time with [`graceful::register`](crate::register).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::hook::{HookContext, HookOutput};
+use crate::tasks::lock;
+
+/// A hook's outcome, with the error's text.
+pub type HookResult = Result<(), String>;
+
+/// The future of an async hook.
+pub type BoxFuture = Pin<Box<dyn Future<Output = HookResult> + Send + 'static>>;
+
+/// How a static hook runs.
+#[derive(Clone, Copy)]
+pub enum HookFn {
+    /// An `async fn`: polled on the runtime.
+    Async(fn(HookContext) -> BoxFuture),
+    /// A plain `fn`: run on a blocking thread.
+    Blocking(fn(HookContext) -> HookResult),
+}
+
+/// A hook registered by `#[on_shutdown]`, submitted to `inventory` by the generated code.
+pub struct StaticHook {
+    order: i32,
+    name: &'static str,
+    timeout: Option<Duration>,
+    run: HookFn,
+}
+
+impl StaticHook {
+    /// Describes a hook; called in a `const` context by the generated code.
+    pub const fn new(order: i32, name: &'static str, timeout: Option<Duration>, run: HookFn) -> Self {
+        StaticHook {
+            order,
+            name,
+            timeout,
+            run,
+        }
+    }
+}
+
+inventory::collect!(StaticHook);
+
+/// Boxes an async hook's future, turning its output into a [`HookResult`].
+pub fn box_hook<F, R>(fut: F) -> BoxFuture
+where
+    F: Future<Output = R> + Send + 'static,
+    R: HookOutput,
+{
+    Box::pin(async move { fut.await.into_hook_result() })
+}
+
+/// Turns a blocking hook's output into a [`HookResult`].
+pub fn blocking_result<R: HookOutput>(output: R) -> HookResult {
+    output.into_hook_result()
+}
+
+/// What runs in a hook, whichever way it was registered.
+pub(crate) enum Run {
+    Static(HookFn),
+    Future(BoxFuture),
+}
+
+/// One hook, static or registered at run time, ready to be scheduled.
+pub(crate) struct Hook {
+    pub(crate) order: i32,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) run: Run,
+}
+
+/// Hooks registered at run time; closed when the hooks start, so a late registration is
+/// refused loudly rather than silently never run.
+#[derive(Default)]
+pub(crate) struct Dynamic {
+    hooks: Mutex<Option<Vec<Hook>>>,
+}
+
+impl Dynamic {
+    pub(crate) fn new() -> Self {
+        Dynamic {
+            hooks: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    /// Adds a hook; gives it back if the hooks have already been taken.
+    pub(crate) fn add(&self, hook: Hook) -> Result<(), Hook> {
+        match lock(&self.hooks).as_mut() {
+            Some(hooks) => {
+                hooks.push(hook);
+                Ok(())
+            }
+            None => Err(hook),
+        }
+    }
+
+    fn take(&self) -> Vec<Hook> {
+        lock(&self.hooks).take().unwrap_or_default()
+    }
+}
+
+/// Every static hook and every hook registered so far, in ascending `order` (stable: hooks
+/// with the same order form one phase, whatever their order in the list).
+pub(crate) fn all_hooks(dynamic: &Dynamic) -> Vec<Hook> {
+    let mut hooks: Vec<Hook> = inventory::iter::<StaticHook>
+        .into_iter()
+        .map(|hook| Hook {
+            order: hook.order,
+            name: Cow::Borrowed(hook.name),
+            timeout: hook.timeout,
+            run: Run::Static(hook.run),
+        })
+        .collect();
+    hooks.extend(dynamic.take());
+    hooks.sort_by_key(|hook| hook.order);
+    hooks
+}
+
+/// Logs the hooks linked into this binary (debug level).
+pub(crate) fn log_static_hooks() {
+    if !tracing::enabled!(target: "graceful", tracing::Level::DEBUG) {
+        return;
+    }
+    let mut count = 0usize;
+    for hook in inventory::iter::<StaticHook> {
+        count += 1;
+        tracing::debug!(
+            target: "graceful",
+            order = hook.order,
+            name = hook.name,
+            timeout = ?hook.timeout,
+            blocking = matches!(hook.run, HookFn::Blocking(_)),
+            "shutdown hook registered"
+        );
+    }
+    tracing::debug!(target: "graceful", count, "static shutdown hooks linked into this binary");
+}

@@ -1,0 +1,331 @@
+//! What a shutdown did: [`Report`], one [`HookReport`] per hook, and the exit code.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::reason::Reason;
+
+/// The account of one shutdown: why it started, how the main body ended, every hook with its
+/// outcome and duration, the tasks the drain aborted, and the exit code.
+///
+/// [`Builder::run`](crate::Builder::run) logs it and exits with [`exit_code`](Self::exit_code);
+/// [`Builder::run_to_report`](crate::Builder::run_to_report) returns it. Its `Display` is the
+/// human summary:
+///
+/// ```text
+/// shutdown (received SIGTERM) took 1.204s, exit code 1
+///   main     returned
+///   order 10 app::flush_metrics   ok         12ms
+///   order 10 app::deregister      failed     3ms: connection refused
+///   order 20 app::close_log       timed out  5s
+///   aborted  task spawned at src/main.rs:12:5
+/// ```
+///
+/// ```
+/// let report = graceful::Builder::new()
+///     .signals([])
+///     .run_to_report(|_| async {})
+///     .unwrap();
+/// assert_eq!(report.reason(), graceful::Reason::MainReturned);
+/// assert_eq!(report.exit_code(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub(crate) reason: Reason,
+    pub(crate) main: MainOutcome,
+    pub(crate) hooks: Vec<HookReport>,
+    pub(crate) aborted: Vec<String>,
+    pub(crate) elapsed: Duration,
+    pub(crate) exit_code: u8,
+}
+
+/// How the main body ended.
+///
+/// ```
+/// use graceful::MainOutcome;
+/// assert!(MainOutcome::Returned.is_success());
+/// assert!(!MainOutcome::Aborted.is_success());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MainOutcome {
+    /// It returned `()` or `Ok(())`.
+    Returned,
+    /// It returned `Err`; the error's `Debug` text.
+    Failed(String),
+    /// It panicked; the panic message.
+    Panicked(String),
+    /// It was still running when the drain ran out of time, and was dropped.
+    Aborted,
+}
+
+impl MainOutcome {
+    /// Whether it returned successfully.
+    ///
+    /// ```
+    /// assert!(!graceful::MainOutcome::Failed("boom".into()).is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        matches!(self, MainOutcome::Returned)
+    }
+}
+
+/// One hook's line in the [`Report`].
+///
+/// ```
+/// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+/// #     graceful::register(1, "close", async {});
+/// # }).unwrap();
+/// for hook in report.hooks() {
+///     println!("{} {} {:?} {}", hook.order(), hook.name(), hook.duration(), hook.outcome());
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct HookReport {
+    pub(crate) order: i32,
+    pub(crate) name: String,
+    pub(crate) duration: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+/// How a hook ended.
+///
+/// ```
+/// use graceful::Outcome;
+/// assert!(Outcome::Ok.is_success());
+/// assert_eq!(Outcome::Failed("disk full".into()).to_string(), "failed: disk full");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It returned `()` or `Ok(())`.
+    Ok,
+    /// It returned `Err`; the error's `Display` text.
+    Failed(String),
+    /// It panicked; the panic message.
+    Panicked(String),
+    /// It ran past its limit (its own `timeout`, or the global deadline) and was abandoned.
+    TimedOut(Duration),
+    /// The global deadline passed before its phase could start.
+    Skipped,
+}
+
+impl Outcome {
+    /// Whether the hook succeeded.
+    ///
+    /// ```
+    /// assert!(!graceful::Outcome::Skipped.is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+}
+
+impl Report {
+    /// What started the shutdown.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// println!("{}", report.reason());
+    /// ```
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// How the main body ended.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert_eq!(report.main(), &graceful::MainOutcome::Returned);
+    /// ```
+    pub fn main(&self) -> &MainOutcome {
+        &self.main
+    }
+
+    /// Every hook, in the order they were scheduled (ascending `order`).
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// let failed = report.hooks().iter().filter(|h| !h.outcome().is_success()).count();
+    /// # assert_eq!(failed, 0);
+    /// ```
+    pub fn hooks(&self) -> &[HookReport] {
+        &self.hooks
+    }
+
+    /// The tasks the drain aborted (the main body appears as `main`).
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert!(report.aborted().is_empty());
+    /// ```
+    pub fn aborted(&self) -> &[String] {
+        &self.aborted
+    }
+
+    /// From the trigger to the end of the last hook.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert!(report.elapsed() < std::time::Duration::from_secs(25));
+    /// ```
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The process's exit code: 0 when everything succeeded, 1 on any failure, 101 if the
+    /// main body panicked, or the code given to
+    /// [`trigger_with_code`](crate::Shutdown::trigger_with_code).
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert_eq!(report.exit_code(), 0);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        self.exit_code
+    }
+
+    /// Whether the main body, the drain and every hook succeeded.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert!(report.is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.main.is_success()
+            && self.aborted.is_empty()
+            && self.hooks.iter().all(|h| h.outcome.is_success())
+    }
+}
+
+/// The exit code for what happened, as the README's table says.
+pub(crate) fn exit_code(
+    main: &MainOutcome,
+    hooks: &[HookReport],
+    aborted: &[String],
+    requested: Option<u8>,
+) -> u8 {
+    if matches!(main, MainOutcome::Panicked(_)) {
+        return 101;
+    }
+    let clean = main.is_success() && aborted.is_empty() && hooks.iter().all(|h| h.outcome.is_success());
+    match (clean, requested) {
+        (false, _) => 1,
+        (true, Some(code)) => code,
+        (true, None) => 0,
+    }
+}
+
+impl HookReport {
+    /// The hook's `order`.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::register(-3, "early", async {});
+    /// # }).unwrap();
+    /// assert_eq!(report.hooks()[0].order(), -3);
+    /// ```
+    pub fn order(&self) -> i32 {
+        self.order
+    }
+
+    /// The hook's name (by default `module::path::fn_name`).
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::register(0, "flush", async {});
+    /// # }).unwrap();
+    /// assert_eq!(report.hooks()[0].name(), "flush");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How long it ran (zero if skipped).
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::register(0, "flush", async {});
+    /// # }).unwrap();
+    /// assert!(report.hooks()[0].duration() < std::time::Duration::from_secs(1));
+    /// ```
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// How it ended.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::register(0, "flush", async { Err::<(), _>("disk full") });
+    /// # }).unwrap();
+    /// assert_eq!(report.hooks()[0].outcome(), &graceful::Outcome::Failed("disk full".into()));
+    /// ```
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Failed(message) => write!(f, "failed: {message}"),
+            Outcome::Panicked(message) => write!(f, "panicked: {message}"),
+            Outcome::TimedOut(limit) => write!(f, "timed out after {limit:?}"),
+            Outcome::Skipped => f.write_str("skipped: the global deadline had passed"),
+        }
+    }
+}
+
+impl fmt::Display for MainOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MainOutcome::Returned => f.write_str("returned"),
+            MainOutcome::Failed(error) => write!(f, "returned Err: {error}"),
+            MainOutcome::Panicked(message) => write!(f, "panicked: {message}"),
+            MainOutcome::Aborted => f.write_str("aborted: still running at the end of the drain"),
+        }
+    }
+}
+
+impl fmt::Display for HookReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "order {} {} {} in {:?}",
+            self.order, self.name, self.outcome, self.duration
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failed = self.hooks.iter().filter(|h| !h.outcome.is_success()).count();
+        write!(
+            f,
+            "shutdown ({}) took {:?}: main {}, {} hook{} ({} not ok), {} task{} aborted, exit code {}",
+            self.reason,
+            self.elapsed,
+            self.main,
+            self.hooks.len(),
+            if self.hooks.len() == 1 { "" } else { "s" },
+            failed,
+            self.aborted.len(),
+            if self.aborted.len() == 1 { "" } else { "s" },
+            self.exit_code,
+        )?;
+        let width = self.hooks.iter().map(|h| h.name.len()).max().unwrap_or(0);
+        for hook in &self.hooks {
+            write!(
+                f,
+                "\n  order {:<6} {:<width$}  {} ({:?})",
+                hook.order, hook.name, hook.outcome, hook.duration
+            )?;
+        }
+        for task in &self.aborted {
+            write!(f, "\n  aborted {task}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,345 @@
+//! The shutdown sequence: stopping, delay, cancel, drain, hooks, report.
+//!
+//! Each step is commented where it happens in [`run`].
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinError;
+use tokio::time::{sleep_until, timeout_at};
+
+use crate::config::Config;
+use crate::hook::{HookContext, MainOutput};
+use crate::log;
+use crate::reason::Reason;
+use crate::registry::{self, Hook, HookFn, HookResult, Run};
+use crate::report::{self, HookReport, MainOutcome, Outcome, Report};
+use crate::shutdown::{Inner, Shutdown};
+use crate::tasks::lock;
+
+/// How long past the global deadline the watchdog waits for the sequence to report before it
+/// exits the process itself.
+const WATCHDOG_GRACE: Duration = Duration::from_millis(100);
+
+/// Runs the main body until the shutdown starts, then the whole sequence; returns the report.
+/// With `watchdog`, a thread exits the process if the runtime is still busy just after the
+/// global deadline (a hook that blocks every worker thread cannot hold the exit).
+pub(crate) async fn run<F>(shutdown: &Shutdown, config: &Config, main: F, watchdog: bool) -> Report
+where
+    F: Future,
+    F::Output: MainOutput,
+{
+    let inner = &shutdown.inner;
+    registry::log_static_hooks();
+    inner.main_running.store(true, Ordering::Release);
+    let mut main = CatchUnwind(Box::pin(main));
+    let mut main_outcome = None;
+
+    if let Some(output) = main_until(&mut main, inner.stop.cancelled()).await {
+        let outcome = main_ended(inner, output);
+        shutdown.begin(reason_for(&outcome), None);
+        main_outcome = Some(outcome);
+    }
+
+    // 1. Stopping: `is_shutting_down()` is true from the trigger on.
+    let trigger = inner.trigger().expect("the shutdown has started");
+    let deadline = trigger.at + config.timeout;
+    log::started(trigger.reason, config.timeout);
+    if watchdog {
+        spawn_watchdog(shutdown.clone(), deadline, config.timeout);
+    }
+
+    // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
+    //    Pointless once the main body has ended, so cut short then.
+    if main_outcome.is_none() {
+        let delay_end = (trigger.at + config.drain_delay).min(deadline);
+        if let Some(output) = main_until(&mut main, sleep_until(delay_end.into())).await {
+            main_outcome = Some(main_ended(inner, output));
+        }
+    }
+
+    // 3. Cancel.
+    inner.cancel();
+
+    // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
+    let drain_end = (Instant::now() + config.drain_timeout).min(deadline);
+    let drained = timeout_at(drain_end.into(), async {
+        if main_outcome.is_none() {
+            main_outcome = Some(main_ended(inner, (&mut main).await));
+        }
+        inner.tasks.all_done().await;
+    })
+    .await
+    .is_ok();
+    let mut aborted = Vec::new();
+    if !drained {
+        if main_outcome.is_none() {
+            main_outcome = Some(MainOutcome::Aborted);
+            aborted.push("main".to_owned());
+        }
+        aborted.extend(inner.tasks.abort_all());
+        log::aborted(&aborted, config.drain_timeout);
+    }
+    drop(main);
+    inner.main_running.store(false, Ordering::Release);
+    let main_outcome = main_outcome.unwrap_or(MainOutcome::Aborted);
+
+    // 5. Hooks, phase by phase.
+    let hooks = registry::all_hooks(&inner.hooks);
+    let hooks = run_hooks(inner, hooks, trigger.reason, deadline).await;
+
+    // 6. Report; the caller exits.
+    let exit_code = report::exit_code(&main_outcome, &hooks, &aborted, trigger.code);
+    let report = Report {
+        reason: trigger.reason,
+        main: main_outcome,
+        hooks,
+        aborted,
+        elapsed: trigger.at.elapsed(),
+        exit_code,
+    };
+    log::summary(&report);
+    report
+}
+
+/// Polls the main body until `other` completes; its output if it ended first.
+async fn main_until<F: Future>(
+    main: &mut CatchUnwind<F>,
+    other: impl Future<Output = ()>,
+) -> Option<std::thread::Result<F::Output>> {
+    let mut other = pin!(other);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = Pin::new(&mut *main).poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        other.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+fn main_ended<T: MainOutput>(inner: &Inner, output: std::thread::Result<T>) -> MainOutcome {
+    inner.main_running.store(false, Ordering::Release);
+    let outcome = match output {
+        Ok(output) => match output.into_main_result() {
+            Ok(()) => MainOutcome::Returned,
+            Err(error) => MainOutcome::Failed(error),
+        },
+        Err(panic) => MainOutcome::Panicked(panic_text(&*panic)),
+    };
+    log::main_ended(&outcome);
+    outcome
+}
+
+fn reason_for(outcome: &MainOutcome) -> Reason {
+    match outcome {
+        MainOutcome::Returned | MainOutcome::Aborted => Reason::MainReturned,
+        MainOutcome::Failed(_) => Reason::MainFailed,
+        MainOutcome::Panicked(_) => Reason::MainPanicked,
+    }
+}
+
+/// Runs the hooks in phases of equal `order`; a phase starts when the previous one has ended.
+/// Hooks whose phase would start after the deadline are skipped.
+async fn run_hooks(
+    inner: &Arc<Inner>,
+    hooks: Vec<Hook>,
+    reason: Reason,
+    deadline: Instant,
+) -> Vec<HookReport> {
+    let mut reports = Vec::with_capacity(hooks.len());
+    let mut hooks = hooks.into_iter().peekable();
+    let mut phase = Vec::new();
+    while let Some(first) = hooks.next() {
+        let order = first.order;
+        phase.push(first);
+        while let Some(hook) = hooks.next_if(|hook| hook.order == order) {
+            phase.push(hook);
+        }
+        if Instant::now() >= deadline {
+            for hook in phase.drain(..).chain(hooks.by_ref()) {
+                let outcome = Outcome::Skipped;
+                log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
+                reports.push(HookReport {
+                    order: hook.order,
+                    name: hook.name.into_owned(),
+                    duration: Duration::ZERO,
+                    outcome,
+                });
+            }
+            break;
+        }
+        run_phase(inner, &mut phase, reason, deadline, &mut reports).await;
+    }
+    reports
+}
+
+/// Starts every hook of the phase at once, each as its own task, and waits for all of them.
+async fn run_phase(
+    inner: &Arc<Inner>,
+    phase: &mut Vec<Hook>,
+    reason: Reason,
+    deadline: Instant,
+    reports: &mut Vec<HookReport>,
+) {
+    let mut running = Vec::with_capacity(phase.len());
+    for hook in phase.drain(..) {
+        let started = Instant::now();
+        let (limit_at, limit) = match hook.timeout {
+            Some(timeout) if started + timeout < deadline => (started + timeout, timeout),
+            _ => (deadline, deadline.saturating_duration_since(started)),
+        };
+        let id = reports.len() + running.len();
+        let context = HookContext {
+            reason,
+            deadline: limit_at,
+            name: hook.name.clone(),
+            order: hook.order,
+        };
+        log::hook_started(hook.order, &hook.name);
+        let task = tokio::spawn(run_hook(inner.clone(), id, hook.run, context, limit));
+        running.push((hook.order, hook.name, started, limit, task));
+    }
+    for (order, name, started, limit, mut task) in running {
+        let (outcome, ended) = match timeout_at(deadline.into(), &mut task).await {
+            Ok(Ok(ended)) => ended,
+            Ok(Err(error)) => (Outcome::Panicked(join_error_text(error)), Instant::now()),
+            // Its task is stuck (blocking a worker thread): abandon it at the global deadline.
+            Err(_) => {
+                task.abort();
+                (Outcome::TimedOut(limit), Instant::now())
+            }
+        };
+        let duration = match outcome {
+            Outcome::TimedOut(limit) => limit,
+            _ => ended.saturating_duration_since(started),
+        };
+        log::hook_ended(order, &name, duration, &outcome);
+        reports.push(HookReport {
+            order,
+            name: name.into_owned(),
+            duration,
+            outcome,
+        });
+    }
+}
+
+/// One hook, bounded by its context's deadline (`limit` after it was scheduled): async hooks
+/// on this task, blocking ones on a blocking thread (abandoned, never joined, if they
+/// overrun). Returns the outcome and when it ended.
+async fn run_hook(
+    inner: Arc<Inner>,
+    id: usize,
+    run: Run,
+    context: HookContext,
+    limit: Duration,
+) -> (Outcome, Instant) {
+    let limit_at = context.deadline;
+    let _running = RunningHook::enter(inner, id, context.name.clone());
+    let timed_out = || Outcome::TimedOut(limit);
+    let outcome = match run {
+        Run::Static(HookFn::Async(hook)) => match timeout_at(limit_at.into(), hook(context)).await {
+            Ok(result) => outcome_of(result),
+            Err(_) => timed_out(),
+        },
+        Run::Future(hook) => match timeout_at(limit_at.into(), hook).await {
+            Ok(result) => outcome_of(result),
+            Err(_) => timed_out(),
+        },
+        Run::Static(HookFn::Blocking(hook)) => {
+            let thread = tokio::task::spawn_blocking(move || hook(context));
+            match timeout_at(limit_at.into(), thread).await {
+                Ok(Ok(result)) => outcome_of(result),
+                Ok(Err(error)) => Outcome::Panicked(join_error_text(error)),
+                Err(_) => timed_out(),
+            }
+        }
+    };
+    (outcome, Instant::now())
+}
+
+fn outcome_of(result: HookResult) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(message) => Outcome::Failed(message),
+    }
+}
+
+/// Lists a hook among the running ones (for the forced-exit line) while it runs.
+struct RunningHook {
+    inner: Arc<Inner>,
+    id: usize,
+}
+
+impl RunningHook {
+    fn enter(inner: Arc<Inner>, id: usize, name: Cow<'static, str>) -> Self {
+        lock(&inner.running_hooks).push((id, name));
+        RunningHook { inner, id }
+    }
+}
+
+impl Drop for RunningHook {
+    fn drop(&mut self) {
+        lock(&self.inner.running_hooks).retain(|(id, _)| *id != self.id);
+    }
+}
+
+fn join_error_text(error: JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(panic) => panic_text(&*panic),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn panic_text(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&'static str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+fn spawn_watchdog(shutdown: Shutdown, deadline: Instant, timeout: Duration) {
+    let limit = deadline + WATCHDOG_GRACE;
+    let spawned = std::thread::Builder::new()
+        .name("graceful-watchdog".to_owned())
+        .spawn(move || {
+            loop {
+                let now = Instant::now();
+                if now >= limit {
+                    break;
+                }
+                std::thread::sleep(limit - now);
+            }
+            let running = shutdown.inner.still_running().join(", ");
+            log::deadline_watchdog(timeout, &running);
+            std::process::exit(1);
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(target: "graceful", %error, "could not start the deadline watchdog thread");
+    }
+}
+
+/// The main body, with its panic caught so the hooks still run (exit code 101).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}

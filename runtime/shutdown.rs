@@ -1,0 +1,362 @@
+//! The shutdown token: [`Shutdown`], the process-wide handle, and the trigger that starts the
+//! sequence once.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned};
+
+use crate::hook::HookOutput;
+use crate::reason::Reason;
+use crate::registry::{Dynamic, Hook, Run, box_hook};
+use crate::tasks::Tasks;
+
+/// A handle on the shutdown: wait for it, ask whether it started, start it, and track the
+/// tasks and hooks it must wait for.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`. `#[graceful::main]` passes one to `main`; from
+/// anywhere else, [`graceful::shutdown()`](crate::shutdown()) returns the process-wide one.
+///
+/// ```no_run
+/// #[graceful::main]
+/// async fn main(shutdown: graceful::Shutdown) {
+///     let worker = shutdown.clone();
+///     graceful::spawn(async move {
+///         while !worker.is_cancelled() {
+///             // take a job, finish it
+///             # break;
+///         }
+///     });
+///     shutdown.cancelled().await; // until SIGINT or SIGTERM
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Shutdown {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The state one run shares between the handles, the signal listener and the sequence.
+pub(crate) struct Inner {
+    /// Cancelled at step 3 of the sequence: what servers and workers wait on.
+    token: CancellationToken,
+    /// Cancelled by the first trigger: what the sequence waits on.
+    pub(crate) stop: CancellationToken,
+    trigger: OnceLock<Trigger>,
+    pub(crate) tasks: Arc<Tasks>,
+    pub(crate) hooks: Dynamic,
+    /// Whether the main body still runs (named in the forced-exit line).
+    pub(crate) main_running: AtomicBool,
+    /// The hooks running now (named in the forced-exit line).
+    pub(crate) running_hooks: std::sync::Mutex<Vec<(usize, Cow<'static, str>)>>,
+}
+
+/// The first trigger: what it was, when, and the exit code it asked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trigger {
+    pub(crate) reason: Reason,
+    pub(crate) code: Option<u8>,
+    pub(crate) at: Instant,
+}
+
+impl Inner {
+    fn new() -> Self {
+        Inner {
+            token: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            trigger: OnceLock::new(),
+            tasks: Arc::default(),
+            hooks: Dynamic::new(),
+            main_running: AtomicBool::new(false),
+            running_hooks: std::sync::Mutex::default(),
+        }
+    }
+
+    pub(crate) fn trigger(&self) -> Option<Trigger> {
+        self.trigger.get().copied()
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    /// What still runs: the main body, tracked tasks, running hooks.
+    pub(crate) fn still_running(&self) -> Vec<String> {
+        let mut running = Vec::new();
+        if self.main_running.load(Ordering::Acquire) {
+            running.push("main".to_owned());
+        }
+        running.extend(self.tasks.running());
+        let hooks = crate::tasks::lock(&self.running_hooks);
+        running.extend(hooks.iter().map(|(_, name)| format!("hook {name}")));
+        running
+    }
+}
+
+thread_local! {
+    /// The handle of the run this thread belongs to, set on the threads of a runtime built by
+    /// [`Builder::run_to_report`](crate::Builder::run_to_report).
+    static CURRENT: RefCell<Option<Shutdown>> = const { RefCell::new(None) };
+}
+
+static GLOBAL: OnceLock<Shutdown> = OnceLock::new();
+
+impl Shutdown {
+    /// A fresh handle, not the process-wide one.
+    pub(crate) fn detached() -> Self {
+        Shutdown {
+            inner: Arc::new(Inner::new()),
+        }
+    }
+
+    /// The process-wide handle, used by [`Builder::run`](crate::Builder::run).
+    pub(crate) fn global() -> Self {
+        GLOBAL.get_or_init(Shutdown::detached).clone()
+    }
+
+    /// The handle of the run this thread belongs to, or the process-wide one.
+    pub(crate) fn current() -> Self {
+        CURRENT
+            .with(|current| current.borrow().clone())
+            .unwrap_or_else(Shutdown::global)
+    }
+
+    /// Makes `self` the current handle of this thread for the rest of its life (the threads of
+    /// a runtime built for one run).
+    pub(crate) fn make_current(&self) {
+        CURRENT.with(|current| *current.borrow_mut() = Some(self.clone()));
+    }
+
+    /// Makes `self` the current handle on this thread until the guard drops.
+    pub(crate) fn enter(&self) -> CurrentGuard {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        CurrentGuard { previous }
+    }
+
+    /// Starts the shutdown unless it has started already. Returns whether this call started it.
+    pub(crate) fn begin(&self, reason: Reason, code: Option<u8>) -> bool {
+        let mut first = false;
+        self.inner.trigger.get_or_init(|| {
+            first = true;
+            Trigger {
+                reason,
+                code,
+                at: Instant::now(),
+            }
+        });
+        if first {
+            self.inner.stop.cancel();
+        }
+        first
+    }
+
+    /// Waits until the token is cancelled: step 3 of the sequence, after `drain_delay`.
+    ///
+    /// ```no_run
+    /// # async fn serve(shutdown: graceful::Shutdown) {
+    /// tokio::select! {
+    ///     _ = shutdown.cancelled() => println!("stopping"),
+    ///     _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => println!("tick"),
+    /// }
+    /// # }
+    /// ```
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.token.cancelled()
+    }
+
+    /// Like [`cancelled`](Self::cancelled), but owns its handle, so it is `'static`: what
+    /// axum's `with_graceful_shutdown` and hyper want.
+    ///
+    /// ```no_run
+    /// # async fn run(listener: tokio::net::TcpListener, app: axum::Router, shutdown: graceful::Shutdown) -> std::io::Result<()> {
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(shutdown.cancelled_owned())
+    ///     .await
+    /// # }
+    /// ```
+    pub fn cancelled_owned(&self) -> WaitForCancellationFutureOwned {
+        self.inner.token.clone().cancelled_owned()
+    }
+
+    /// Whether the token is cancelled (step 3 has happened).
+    ///
+    /// ```
+    /// fn accept_more(shutdown: &graceful::Shutdown) -> bool {
+    ///     !shutdown.is_cancelled()
+    /// }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// Whether the shutdown has started (step 1): true from the trigger on, through
+    /// `drain_delay`, while [`is_cancelled`](Self::is_cancelled) is still false. A readiness
+    /// probe answers 503 from this moment.
+    ///
+    /// ```
+    /// fn readiness(shutdown: &graceful::Shutdown) -> u16 {
+    ///     if shutdown.is_shutting_down() { 503 } else { 200 }
+    /// }
+    /// ```
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.trigger.get().is_some()
+    }
+
+    /// Starts the shutdown, as a signal would. Does nothing if it has started already.
+    ///
+    /// ```no_run
+    /// #[graceful::main]
+    /// async fn main(shutdown: graceful::Shutdown) {
+    ///     let admin = shutdown.clone();
+    ///     tokio::spawn(async move {
+    ///         // on an admin request:
+    ///         admin.trigger();
+    ///     });
+    ///     shutdown.cancelled().await;
+    /// }
+    /// ```
+    pub fn trigger(&self) {
+        self.begin(Reason::Triggered, None);
+    }
+
+    /// Starts the shutdown and asks for exit code `code`, used when the shutdown is otherwise
+    /// clean (a failure still exits 1, a panic 101). Does nothing if it has started already.
+    ///
+    /// ```no_run
+    /// #[graceful::main]
+    /// async fn main(shutdown: graceful::Shutdown) {
+    ///     // e.g. the configuration file changed: exit 3 so the supervisor restarts us.
+    ///     shutdown.trigger_with_code(3);
+    ///     shutdown.cancelled().await;
+    /// }
+    /// ```
+    pub fn trigger_with_code(&self, code: u8) {
+        self.begin(Reason::Triggered, Some(code));
+    }
+
+    /// Why the shutdown started, once it has.
+    ///
+    /// ```
+    /// fn why(shutdown: &graceful::Shutdown) -> String {
+    ///     shutdown.reason().map_or("running".to_owned(), |r| r.to_string())
+    /// }
+    /// ```
+    pub fn reason(&self) -> Option<Reason> {
+        self.inner.trigger.get().map(|t| t.reason)
+    }
+
+    /// A child of the shutdown token, for libraries that take a `CancellationToken`.
+    /// Cancelling the child does not start the shutdown.
+    ///
+    /// ```
+    /// let token = graceful::shutdown().token();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    pub fn token(&self) -> CancellationToken {
+        self.inner.token.child_token()
+    }
+
+    /// Spawns a tracked task on the current tokio runtime; the shutdown waits for it (step 4,
+    /// at most `drain_timeout`), then aborts it and reports it by where it was spawned.
+    /// Same as [`graceful::spawn`](crate::spawn).
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown) {
+    /// let handle = shutdown.spawn(async { 40 + 2 });
+    /// assert_eq!(handle.await.unwrap(), 42);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.tasks.spawn(Location::caller(), fut)
+    }
+
+    /// Registers a hook at run time, for a value that only exists in `main`; it runs with the
+    /// static hooks of the same `order`. Same as [`graceful::register`](crate::register).
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown, pool: std::sync::Arc<()>) {
+    /// shutdown.register(20, "close pool", async move { drop(pool) });
+    /// # }
+    /// ```
+    pub fn register<F>(&self, order: i32, name: impl Into<Cow<'static, str>>, hook: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: HookOutput,
+    {
+        self.add_hook(order, name.into(), None, box_hook(hook));
+    }
+
+    /// [`register`](Self::register) with a timeout of the hook's own.
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown) {
+    /// use std::time::Duration;
+    /// shutdown.register_with_timeout(20, "close pool", Duration::from_secs(2), async {});
+    /// # }
+    /// ```
+    pub fn register_with_timeout<F>(
+        &self,
+        order: i32,
+        name: impl Into<Cow<'static, str>>,
+        timeout: Duration,
+        hook: F,
+    ) where
+        F: Future + Send + 'static,
+        F::Output: HookOutput,
+    {
+        self.add_hook(order, name.into(), Some(timeout), box_hook(hook));
+    }
+
+    fn add_hook(
+        &self,
+        order: i32,
+        name: Cow<'static, str>,
+        timeout: Option<Duration>,
+        fut: crate::registry::BoxFuture,
+    ) {
+        let hook = Hook {
+            order,
+            name,
+            timeout,
+            run: Run::Future(fut),
+        };
+        if let Err(hook) = self.inner.hooks.add(hook) {
+            crate::log::late_registration(&hook.name, hook.order);
+        }
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("reason", &self.reason())
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Restores the previous current handle of the thread when dropped.
+pub(crate) struct CurrentGuard {
+    previous: Option<Shutdown>,
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
