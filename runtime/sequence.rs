@@ -37,12 +37,19 @@ where
     F::Output: MainOutput,
 {
     let inner = &shutdown.inner;
-    registry::log_static_hooks();
     inner.main_running.store(true, Ordering::Release);
     let mut main = CatchUnwind(Box::pin(main));
     let mut main_outcome = None;
 
-    if let Some(output) = main_until(&mut main, inner.stop.cancelled()).await {
+    // The hooks are logged once the body has first run: a `#[graceful::main]` body is where
+    // users install their tracing subscriber.
+    let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut main).poll(cx))).await;
+    registry::log_static_hooks();
+    let ended = match first_poll {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => main_until(&mut main, inner.stop.cancelled()).await,
+    };
+    if let Some(output) = ended {
         let outcome = main_ended(inner, output);
         shutdown.begin(reason_for(&outcome), None);
         main_outcome = Some(outcome);
