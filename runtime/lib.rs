@@ -102,7 +102,7 @@ pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 
 #[doc(inline)]
-// TEMP pub use graceful_macros::{main, on_shutdown};
+pub use graceful_macros::{main, on_shutdown};
 
 /// The process-wide [`Shutdown`] handle, usable from any crate and any thread.
 ///
