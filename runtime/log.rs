@@ -72,11 +72,14 @@ pub(crate) fn aborted(tasks: &[String], drain_timeout: Duration) {
     fallback(format_args!("drain did not finish within {drain_timeout:?}; aborted: {list}"));
 }
 
+/// The report's headline; each hook and aborted task was already logged on its own line.
 pub(crate) fn summary(report: &Report) {
+    let text = report.to_string();
+    let headline = text.lines().next().unwrap_or_default();
     if report.is_clean() {
-        tracing::info!(target: "graceful", exit_code = report.exit_code(), "{report}");
+        tracing::info!(target: "graceful", "{headline}");
     } else {
-        tracing::warn!(target: "graceful", exit_code = report.exit_code(), "{report}");
+        tracing::warn!(target: "graceful", "{headline}");
     }
 }
 
