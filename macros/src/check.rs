@@ -1,0 +1,233 @@
+//! Checks that need more than one value, or the function: raw configurations in,
+//! span-free final configurations out. Everything wrong goes to the `Ctxt`.
+
+use std::time::Duration;
+
+use quote::quote;
+use syn::{FnArg, Path, Safety, Signature, Type};
+
+use crate::attr::{Flavor, RawHook, RawMain, Value};
+use crate::ctxt::Ctxt;
+use crate::duration::display;
+use crate::item::{Item, ItemFn};
+use crate::signal::Signal;
+use crate::symbol::{HOOK_ATTR, MAIN_ATTR};
+
+/// `#[graceful::main(...)]`, checked. `None` leaves the setting to `graceful::Builder`.
+pub struct MainConfig {
+    pub krate: Path,
+    pub timeout: Option<Duration>,
+    pub drain_timeout: Option<Duration>,
+    pub drain_delay: Option<Duration>,
+    pub signals: Option<Vec<Signal>>,
+    pub force_exit: Option<bool>,
+    pub flavor: Option<Flavor>,
+    pub worker_threads: Option<usize>,
+}
+
+/// `#[graceful::on_shutdown(...)]`, checked. A `None` name means `module::path::fn_name`.
+pub struct HookConfig {
+    pub krate: Path,
+    pub order: i32,
+    pub timeout: Option<Duration>,
+    pub name: Option<String>,
+}
+
+pub fn main_config(raw: RawMain, cx: &mut Ctxt) -> MainConfig {
+    if let Some(timeout) = &raw.timeout {
+        if let Some(drain) = raw
+            .drain_timeout
+            .as_ref()
+            .filter(|d| d.value > timeout.value)
+        {
+            cx.syn_error(drain.error(format!(
+                "`drain_timeout` ({}) must not be longer than `timeout` ({}), the deadline for the whole shutdown; lower `drain_timeout` or raise `timeout`",
+                display(drain.value),
+                display(timeout.value)
+            )));
+        }
+        if let Some(delay) = raw
+            .drain_delay
+            .as_ref()
+            .filter(|d| d.value >= timeout.value)
+        {
+            cx.syn_error(delay.error(format!(
+                "`drain_delay` ({}) must be shorter than `timeout` ({}), or the deadline would pass before the work is even cancelled; lower `drain_delay` or raise `timeout`",
+                display(delay.value),
+                display(timeout.value)
+            )));
+        }
+    }
+    let current_thread = raw.flavor.as_ref().map(|f| f.value) == Some(Flavor::CurrentThread);
+    if let Some(threads) = raw.worker_threads.as_ref().filter(|_| current_thread) {
+        cx.syn_error(threads.error(
+            "`worker_threads` needs the multi-threaded runtime, and `flavor = \"current_thread\"` runs everything on one thread; remove `worker_threads` or write `flavor = \"multi_thread\"`",
+        ));
+    }
+
+    MainConfig {
+        krate: crate_path(raw.krate),
+        timeout: value(raw.timeout),
+        drain_timeout: value(raw.drain_timeout),
+        drain_delay: value(raw.drain_delay),
+        signals: value(raw.signals),
+        force_exit: value(raw.force_exit),
+        flavor: value(raw.flavor),
+        worker_threads: value(raw.worker_threads),
+    }
+}
+
+/// The hook's options need no cross-field check: each was checked as it was read.
+pub fn hook_config(raw: RawHook) -> HookConfig {
+    HookConfig {
+        krate: crate_path(raw.krate),
+        order: value(raw.order).unwrap_or(0),
+        timeout: value(raw.timeout),
+        name: value(raw.name),
+    }
+}
+
+/// The function `#[graceful::main]` is on, if it is one it can run.
+pub fn main_fn<'a>(item: &'a Item, cx: &mut Ctxt) -> Option<&'a ItemFn> {
+    let function = match item {
+        Item::Fn(function) => function,
+        Item::Other(head) => {
+            cx.error_spanned_by(
+                head,
+                format!("`{MAIN_ATTR}` can only be applied to a function: `async fn main()`"),
+            );
+            return None;
+        }
+    };
+    let sig = &function.sig;
+    if let Some(receiver) = sig.receiver() {
+        cx.error_spanned_by(
+            receiver,
+            format!("`{MAIN_ATTR}` must be on a free function, not a method: remove `self`"),
+        );
+    }
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(
+            sig.fn_token,
+            format!(
+                "the `async` keyword is missing from the function declaration: write `async fn {}()`",
+                sig.ident
+            ),
+        );
+    }
+    signature(sig, MAIN_ATTR, "graceful::Shutdown", cx);
+    Some(function)
+}
+
+/// The function `#[graceful::on_shutdown]` is on, if it is one it can register.
+pub fn hook_fn<'a>(item: &'a Item, cx: &mut Ctxt) -> Option<&'a ItemFn> {
+    let function = match item {
+        Item::Fn(function) => function,
+        Item::Other(head) => {
+            cx.error_spanned_by(
+                head,
+                format!("`{HOOK_ATTR}` can only be applied to a free function"),
+            );
+            return None;
+        }
+    };
+    let sig = &function.sig;
+    if let Some(receiver) = sig.receiver() {
+        cx.error_spanned_by(
+            receiver,
+            format!(
+                "`{HOOK_ATTR}` can only be applied to a free function: hooks are called with no value for `self`. Move the cleanup to a free function, e.g. one that reaches the value through a global (`static POOL: OnceLock<Pool>`)"
+            ),
+        );
+    }
+    signature(sig, HOOK_ATTR, "graceful::HookContext", cx);
+    Some(function)
+}
+
+/// The parameter the generated code passes, if the function takes one.
+pub fn param(sig: &Signature) -> Option<&Type> {
+    sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(param) => Some(&*param.ty),
+        FnArg::Receiver(_) => None,
+    })
+}
+
+/// What both attributes require of a signature: a plain, safe, non-generic Rust function
+/// with at most one parameter, of type `arg_type`.
+fn signature(sig: &Signature, attr: &str, arg_type: &str, cx: &mut Ctxt) {
+    if let Some(constness) = sig.constness {
+        cx.error_spanned_by(
+            constness,
+            format!("`{attr}` cannot be applied to a `const fn`: remove `const`"),
+        );
+    }
+    if let Safety::Unsafe(unsafety) = sig.safety {
+        cx.error_spanned_by(
+            unsafety,
+            format!(
+                "`{attr}` cannot be applied to an `unsafe fn`, since it calls the function as safe code: remove `unsafe` and put the unsafe operations in an `unsafe {{ }}` block"
+            ),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(
+            abi,
+            format!(
+                "`{attr}` cannot be applied to an `extern` function, since it calls the function from Rust: remove `{}`",
+                quote!(#abi)
+            ),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &sig.generics,
+            format!(
+                "`{attr}` cannot be applied to a generic function, since nothing would choose its generic parameters: remove them"
+            ),
+        );
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        cx.error_spanned_by(
+            where_clause,
+            format!("`{attr}` cannot be applied to a function with a `where` clause: remove it"),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        cx.error_spanned_by(variadic, "remove the variadic `...` parameter");
+    }
+
+    let params: Vec<_> = sig
+        .inputs
+        .iter()
+        .filter(|input| matches!(input, FnArg::Typed(_)))
+        .collect();
+    if let Some(Type::ImplTrait(ty)) = param(sig) {
+        cx.error_spanned_by(
+            ty,
+            format!(
+                "`impl Trait` makes the function generic, and `{attr}` cannot call a generic function: write `{arg_type}`"
+            ),
+        );
+    }
+    if params.len() > 1 {
+        let extra = &params[1..];
+        cx.error_spanned_by(
+            quote!(#(#extra),*),
+            format!(
+                "`{attr}` passes at most one parameter, of type `{arg_type}`: remove {}",
+                if extra.len() == 1 {
+                    "this one"
+                } else {
+                    "these"
+                }
+            ),
+        );
+    }
+}
+
+fn crate_path(krate: Option<Value<Path>>) -> Path {
+    krate.map_or_else(|| syn::parse_quote!(::graceful), |krate| krate.value)
+}
+
+fn value<T>(value: Option<Value<T>>) -> Option<T> {
+    value.map(|v| v.value)
+}

@@ -1,0 +1,2 @@
+#[graceful::main(crate = "not a path")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[graceful::main(signals = ["SIGINT", "SIGTERM", "SIGINT"])]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[graceful::main(signals = ["SIGSEGV"])]
+async fn main() {}

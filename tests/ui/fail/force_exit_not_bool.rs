@@ -1,0 +1,2 @@
+#[graceful::main(force_exit = "false")]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::on_shutdown]
+extern "C" fn release() {}
+
+fn main() {}

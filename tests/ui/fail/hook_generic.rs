@@ -1,0 +1,6 @@
+#[graceful::on_shutdown]
+fn close<T: Default>() {
+    let _ = T::default();
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::on_shutdown]
+fn close(_ctx: impl std::fmt::Debug) {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::on_shutdown(drain_timeout = "5s")]
+fn close() {}
+
+fn main() {}

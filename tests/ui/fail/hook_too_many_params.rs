@@ -1,0 +1,4 @@
+#[graceful::on_shutdown]
+fn close(_ctx: graceful::HookContext, _pool: &str) {}
+
+fn main() {}

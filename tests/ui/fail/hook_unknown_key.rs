@@ -1,0 +1,4 @@
+#[graceful::on_shutdown(priority = 10)]
+fn close() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::on_shutdown(timeout = "0ms")]
+fn close() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::on_shutdown(order)]
+fn close() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+pub struct StartError;
+
+#[graceful::main]
+async fn main() -> Result<(), StartError> {
+    Ok(())
+}

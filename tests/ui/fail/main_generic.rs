@@ -1,0 +1,2 @@
+#[graceful::main]
+async fn main<T>() {}

@@ -1,0 +1,2 @@
+#[graceful::main(order = 1)]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::main]
+fn main() {
+    println!("hello");
+}

@@ -1,0 +1,2 @@
+#[graceful::main]
+async fn main(_token: tokio_util::sync::CancellationToken) {}

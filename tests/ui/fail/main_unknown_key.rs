@@ -1,0 +1,2 @@
+#[graceful::main(threads = 4)]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[graceful::on_shutdown(10)]
+fn close() {}
+
+fn main() {}

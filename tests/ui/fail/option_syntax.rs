@@ -1,0 +1,4 @@
+#[graceful::on_shutdown(order: 10)]
+fn close() {}
+
+fn main() {}

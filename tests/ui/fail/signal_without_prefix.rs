@@ -1,0 +1,2 @@
+#[graceful::main(signals = ["INT", "sigterm"])]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[graceful::main(signals = "SIGTERM")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[graceful::main(signals = ["SIGTERM", "SIGKILL"])]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[graceful::main(signals = ["SIGTERM", "SIGFOO"])]
+async fn main() {}

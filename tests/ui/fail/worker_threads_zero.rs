@@ -1,0 +1,2 @@
+#[graceful::main(worker_threads = 0)]
+async fn main() {}

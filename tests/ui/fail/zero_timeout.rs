@@ -1,0 +1,2 @@
+#[graceful::main(timeout = "0s")]
+async fn main() {}
