@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::log;
 use crate::reason::Reason;
@@ -215,6 +216,9 @@ pub(crate) fn listen(shutdown: &Shutdown, signals: &[Signal], force_exit: bool) 
     Ok(())
 }
 
+/// Set by the first forced exit, so that a burst of signals prints one line and exits once.
+static FORCING: AtomicBool = AtomicBool::new(false);
+
 /// The first signal starts the shutdown; any signal after that (whatever started the
 /// shutdown) exits at once with [`Signal::force_exit_code`], unless `force_exit` is off.
 fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
@@ -223,6 +227,10 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
     }
     if !force_exit {
         tracing::debug!(target: "graceful", signal = signal.name(), "signal ignored: shutdown already running and force_exit is off");
+        return;
+    }
+    // Two signals of different kinds arrive on two listener tasks: only one exits.
+    if FORCING.swap(true, Ordering::SeqCst) {
         return;
     }
     let code = signal.force_exit_code();
@@ -249,9 +257,11 @@ mod platform {
     /// `None` for a Windows console event, which does not exist here.
     pub(super) fn stream(sig: Signal) -> Option<io::Result<Stream>> {
         match sig.0 {
-            Kind::CtrlC | Kind::CtrlBreak | Kind::CtrlClose | Kind::CtrlLogoff | Kind::CtrlShutdown => {
-                None
-            }
+            Kind::CtrlC
+            | Kind::CtrlBreak
+            | Kind::CtrlClose
+            | Kind::CtrlLogoff
+            | Kind::CtrlShutdown => None,
             _ => Some(signal(SignalKind::from_raw(sig.number()))),
         }
     }
