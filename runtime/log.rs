@@ -38,19 +38,27 @@ pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &O
         }
         Outcome::Failed(message) => {
             tracing::warn!(target: "graceful", order, name, ?duration, error = %message, "hook failed");
-            fallback(format_args!("hook {name} (order {order}) failed after {duration:?}: {message}"));
+            fallback(format_args!(
+                "hook {name} (order {order}) failed after {duration:?}: {message}"
+            ));
         }
         Outcome::Panicked(message) => {
             tracing::error!(target: "graceful", order, name, ?duration, panic = %message, "hook panicked");
-            fallback(format_args!("hook {name} (order {order}) panicked after {duration:?}: {message}"));
+            fallback(format_args!(
+                "hook {name} (order {order}) panicked after {duration:?}: {message}"
+            ));
         }
         Outcome::TimedOut(limit) => {
             tracing::error!(target: "graceful", order, name, ?limit, "hook timed out");
-            fallback(format_args!("hook {name} (order {order}) timed out after {limit:?}"));
+            fallback(format_args!(
+                "hook {name} (order {order}) timed out after {limit:?}"
+            ));
         }
         Outcome::Skipped => {
             tracing::error!(target: "graceful", order, name, "hook skipped: the global deadline had passed");
-            fallback(format_args!("hook {name} (order {order}) skipped: the global deadline had passed"));
+            fallback(format_args!(
+                "hook {name} (order {order}) skipped: the global deadline had passed"
+            ));
         }
     }
 }
@@ -69,7 +77,9 @@ pub(crate) fn aborted(tasks: &[String], drain_timeout: Duration) {
     }
     let list = tasks.join(", ");
     tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, "drain timed out: tasks aborted");
-    fallback(format_args!("drain did not finish within {drain_timeout:?}; aborted: {list}"));
+    fallback(format_args!(
+        "drain did not finish within {drain_timeout:?}; aborted: {list}"
+    ));
 }
 
 /// The report's headline; each hook and aborted task was already logged on its own line.
@@ -91,9 +101,15 @@ pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
     );
 }
 
-pub(crate) fn deadline_watchdog(timeout: Duration, running: &str) {
+pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str) {
+    let running = if running.is_empty() {
+        "nothing"
+    } else {
+        running
+    };
+    let skipped = if skipped.is_empty() { "none" } else { skipped };
     eprintln!(
-        "graceful: the shutdown overran its {timeout:?} deadline and the runtime did not respond, exiting with code 1; still running: {running}"
+        "graceful: the shutdown overran its {timeout:?} deadline and the runtime did not respond, exiting with code 1; still running: {running}; skipped: {skipped}"
     );
 }
 

@@ -161,6 +161,8 @@ async fn run_hooks(
     deadline: Instant,
 ) -> Vec<HookReport> {
     let mut reports = Vec::with_capacity(hooks.len());
+    let schedule = hooks.iter().map(|hook| (hook.order, hook.name.clone()));
+    let _ = inner.schedule.set(schedule.collect());
     let mut hooks = hooks.into_iter().peekable();
     let mut phase = Vec::new();
     while let Some(first) = hooks.next() {
@@ -196,6 +198,9 @@ async fn run_phase(
     reports: &mut Vec<HookReport>,
 ) {
     let mut running = Vec::with_capacity(phase.len());
+    inner
+        .hooks_started
+        .store(reports.len() + phase.len(), Ordering::Release);
     for hook in phase.drain(..) {
         let started = Instant::now();
         let (limit_at, limit) = match hook.timeout {
@@ -251,10 +256,12 @@ async fn run_hook(
     let _running = RunningHook::enter(inner, id, context.name.clone());
     let timed_out = || Outcome::TimedOut(limit);
     let outcome = match run {
-        Run::Static(HookFn::Async(hook)) => match timeout_at(limit_at.into(), hook(context)).await {
-            Ok(result) => outcome_of(result),
-            Err(_) => timed_out(),
-        },
+        Run::Static(HookFn::Async(hook)) => {
+            match timeout_at(limit_at.into(), hook(context)).await {
+                Ok(result) => outcome_of(result),
+                Err(_) => timed_out(),
+            }
+        }
         Run::Future(hook) => match timeout_at(limit_at.into(), hook).await {
             Ok(result) => outcome_of(result),
             Err(_) => timed_out(),
@@ -327,7 +334,8 @@ fn spawn_watchdog(shutdown: Shutdown, deadline: Instant, timeout: Duration) {
                 std::thread::sleep(limit - now);
             }
             let running = shutdown.inner.still_running().join(", ");
-            log::deadline_watchdog(timeout, &running);
+            let skipped = shutdown.inner.not_started().join(", ");
+            log::deadline_watchdog(timeout, &running, &skipped);
             std::process::exit(1);
         });
     if let Err(error) = spawned {

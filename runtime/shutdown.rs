@@ -6,12 +6,14 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned};
+use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 use crate::hook::HookOutput;
 use crate::reason::Reason;
@@ -55,6 +57,10 @@ pub(crate) struct Inner {
     pub(crate) main_running: AtomicBool,
     /// The hooks running now (named in the forced-exit line).
     pub(crate) running_hooks: std::sync::Mutex<Vec<(usize, Cow<'static, str>)>>,
+    /// Every hook's order and name, in schedule order, once the hooks start; and how many of
+    /// them have started (the rest are reported as skipped if the watchdog ends the process).
+    pub(crate) schedule: OnceLock<Vec<(i32, Cow<'static, str>)>>,
+    pub(crate) hooks_started: AtomicUsize,
 }
 
 /// The first trigger: what it was, when, and the exit code it asked for.
@@ -75,6 +81,8 @@ impl Inner {
             hooks: Dynamic::new(),
             main_running: AtomicBool::new(false),
             running_hooks: std::sync::Mutex::default(),
+            schedule: OnceLock::new(),
+            hooks_started: AtomicUsize::new(0),
         }
     }
 
@@ -96,6 +104,19 @@ impl Inner {
         let hooks = crate::tasks::lock(&self.running_hooks);
         running.extend(hooks.iter().map(|(_, name)| format!("hook {name}")));
         running
+    }
+
+    /// The hooks that have not started, when the hooks have been scheduled.
+    pub(crate) fn not_started(&self) -> Vec<String> {
+        let Some(schedule) = self.schedule.get() else {
+            return Vec::new();
+        };
+        let started = self.hooks_started.load(Ordering::Acquire);
+        schedule
+            .iter()
+            .skip(started)
+            .map(|(order, name)| format!("hook {name} (order {order})"))
+            .collect()
     }
 }
 
@@ -173,12 +194,12 @@ impl Shutdown {
     /// Like [`cancelled`](Self::cancelled), but owns its handle, so it is `'static`: what
     /// axum's `with_graceful_shutdown` and hyper want.
     ///
-    /// ```no_run
-    /// # async fn run(listener: tokio::net::TcpListener, app: axum::Router, shutdown: graceful::Shutdown) -> std::io::Result<()> {
-    /// axum::serve(listener, app)
-    ///     .with_graceful_shutdown(shutdown.cancelled_owned())
-    ///     .await
-    /// # }
+    /// ```
+    /// # use std::future::Future;
+    /// // What `axum::serve(..).with_graceful_shutdown(signal)` asks for:
+    /// fn with_graceful_shutdown(signal: impl Future<Output = ()> + Send + 'static) {}
+    ///
+    /// with_graceful_shutdown(graceful::shutdown().cancelled_owned());
     /// ```
     pub fn cancelled_owned(&self) -> WaitForCancellationFutureOwned {
         self.inner.token.clone().cancelled_owned()
