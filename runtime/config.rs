@@ -60,7 +60,10 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// Applies the environment (read through `var`) and the defaults, then checks the result.
-    pub(crate) fn resolve(&self, var: impl Fn(&str) -> Option<OsString>) -> Result<Config, ConfigError> {
+    pub(crate) fn resolve(
+        &self,
+        var: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Config, ConfigError> {
         let env = |name: &'static str| -> Result<Option<Duration>, ConfigError> {
             var(name).map(|value| parse_env(name, value)).transpose()
         };
@@ -71,7 +74,9 @@ impl Settings {
             .or(self.drain_timeout)
             .unwrap_or(DEFAULT_DRAIN_TIMEOUT)
             .min(timeout);
-        let drain_delay = env(ENV_DRAIN_DELAY)?.or(self.drain_delay).unwrap_or_default();
+        let drain_delay = env(ENV_DRAIN_DELAY)?
+            .or(self.drain_delay)
+            .unwrap_or_default();
         let flavor = self.flavor.unwrap_or_default();
 
         if timeout.is_zero() {
@@ -118,12 +123,18 @@ impl Settings {
 
 fn parse_env(name: &'static str, value: OsString) -> Result<Duration, ConfigError> {
     let text = value.to_string_lossy();
-    humantime::parse_duration(text.trim()).map_err(|error| {
-        ConfigError::new(format!(
-            "{name}={text:?} is not a duration ({error}); write it like {name}=10s, \
-             {name}=500ms or {name}=\"1m 30s\""
-        ))
-    })
+    let example = format!("write it like {name}=10s, {name}=500ms or {name}=\"1m 30s\"");
+    match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration.is_zero() && name == ENV_TIMEOUT => {
+            Err(ConfigError::new(format!(
+                "{name}={text:?} leaves no time to shut down: the timeout must be greater than zero; {example}"
+            )))
+        }
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(ConfigError::new(format!(
+            "{name}={text:?} is not a duration ({error}); {example}"
+        ))),
+    }
 }
 
 /// A setting that cannot be used, found before the main body runs: a malformed `GRACEFUL_*`
@@ -187,7 +198,10 @@ mod tests {
         };
         let config = resolve(
             &settings,
-            &[("GRACEFUL_TIMEOUT", "1m 30s"), ("GRACEFUL_DRAIN_DELAY", "250ms")],
+            &[
+                ("GRACEFUL_TIMEOUT", "1m 30s"),
+                ("GRACEFUL_DRAIN_DELAY", "250ms"),
+            ],
         )
         .unwrap();
         assert_eq!(config.timeout, Duration::from_secs(90));
@@ -206,16 +220,36 @@ mod tests {
 
     #[test]
     fn malformed_variable_names_variable_value_and_example() {
-        let error = resolve(&Settings::default(), &[("GRACEFUL_DRAIN_TIMEOUT", "ten")]).unwrap_err();
+        let error =
+            resolve(&Settings::default(), &[("GRACEFUL_DRAIN_TIMEOUT", "ten")]).unwrap_err();
         let message = error.to_string();
-        assert!(message.starts_with("GRACEFUL_DRAIN_TIMEOUT=\"ten\" is not a duration"), "{message}");
+        assert!(
+            message.starts_with("GRACEFUL_DRAIN_TIMEOUT=\"ten\" is not a duration"),
+            "{message}"
+        );
         assert!(message.contains("GRACEFUL_DRAIN_TIMEOUT=10s"), "{message}");
+    }
+
+    #[test]
+    fn zero_timeout_variable_is_named() {
+        let error = resolve(&Settings::default(), &[("GRACEFUL_TIMEOUT", "0s")]).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("GRACEFUL_TIMEOUT=\"0s\" leaves no time"),
+            "{message}"
+        );
+        assert!(message.contains("GRACEFUL_TIMEOUT=10s"), "{message}");
     }
 
     #[test]
     fn delay_must_leave_time() {
         let error = resolve(&Settings::default(), &[("GRACEFUL_DRAIN_DELAY", "30s")]).unwrap_err();
-        assert!(error.to_string().contains("must be shorter than the timeout"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("must be shorter than the timeout"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -230,6 +264,11 @@ mod tests {
             flavor: Some(Flavor::CurrentThread),
             ..Settings::default()
         };
-        assert!(resolve(&current, &[]).unwrap_err().to_string().contains("current_thread"));
+        assert!(
+            resolve(&current, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("current_thread")
+        );
     }
 }
