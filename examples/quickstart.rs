@@ -30,7 +30,10 @@ async fn main(shutdown: graceful::Shutdown) {
                 tokio::time::sleep(Duration::from_millis(700)).await;
                 jobs += 1;
             }
-            info!(worker = id, jobs, "worker stopped after finishing its last job");
+            info!(
+                worker = id,
+                jobs, "worker stopped after finishing its last job"
+            );
         });
     }
 

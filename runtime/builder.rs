@@ -19,15 +19,14 @@ use crate::signal::{self, Signal};
 /// ```no_run
 /// use std::time::Duration;
 ///
-/// fn main() {
-///     graceful::Builder::new()
-///         .timeout(Duration::from_secs(20))
-///         .drain_delay(Duration::from_secs(5))
-///         .run(|shutdown| async move {
-///             shutdown.cancelled().await;
-///             Ok::<(), std::io::Error>(())
-///         })
-/// }
+/// // The same as `#[graceful::main(timeout = "20s", drain_delay = "5s")]` on `async fn main`.
+/// graceful::Builder::new()
+///     .timeout(Duration::from_secs(20))
+///     .drain_delay(Duration::from_secs(5))
+///     .run(|shutdown| async move {
+///         shutdown.cancelled().await;
+///         Ok::<(), std::io::Error>(())
+///     })
 /// ```
 #[derive(Clone, Debug, Default)]
 #[must_use = "a Builder does nothing until `run` is called"]
@@ -140,11 +139,9 @@ impl Builder {
     /// timeout does not keep the process alive.
     ///
     /// ```no_run
-    /// fn main() {
-    ///     graceful::Builder::new().run(|shutdown| async move {
-    ///         shutdown.cancelled().await;
-    ///     })
-    /// }
+    /// graceful::Builder::new().run(|shutdown| async move {
+    ///     shutdown.cancelled().await;
+    /// })
     /// ```
     pub fn run<M, F>(self, main: M) -> !
     where
@@ -209,8 +206,9 @@ impl Builder {
     {
         let config = self.resolve()?;
         let shutdown = Shutdown::detached();
-        let runtime = runtime(&config, Some(&shutdown))
-            .map_err(|error| ConfigError::new(format!("cannot start the tokio runtime: {error}")))?;
+        let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
+            ConfigError::new(format!("cannot start the tokio runtime: {error}"))
+        })?;
         let report = {
             let _current = shutdown.enter();
             runtime.block_on(start(&shutdown, &config, main, false))
@@ -241,7 +239,10 @@ where
     Ok(sequence::run(shutdown, config, main, watchdog).await)
 }
 
-fn runtime(config: &Config, current: Option<&Shutdown>) -> std::io::Result<tokio::runtime::Runtime> {
+fn runtime(
+    config: &Config,
+    current: Option<&Shutdown>,
+) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match config.flavor {
         Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
         Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),

@@ -11,7 +11,7 @@ use crate::reason::Reason;
 ///
 /// A hook takes it as its one optional parameter:
 ///
-/// ```
+/// ```standalone_crate
 /// #[graceful::on_shutdown(order = 10, timeout = "2s")]
 /// async fn deregister(ctx: graceful::HookContext) {
 ///     // Use at most the time left, whichever limit is the nearest.
@@ -102,7 +102,7 @@ impl fmt::Debug for HookContext {
 /// What a shutdown hook may return: `()`, or `Result<(), E>` where `E: Display` (the message
 /// goes into the report).
 ///
-/// ```
+/// ```standalone_crate
 /// #[graceful::on_shutdown]
 /// fn close() -> Result<(), std::io::Error> {
 ///     Ok(())

@@ -9,7 +9,7 @@
 //!   in the program; they run in ascending order, each under its timeout, inside one global
 //!   deadline, once the shutdown starts.
 //!
-//! ```no_run
+//! ```no_run,standalone_crate
 //! use std::time::Duration;
 //!
 //! #[graceful::main(timeout = "20s", drain_delay = "1s")]

@@ -35,7 +35,12 @@ pub struct StaticHook {
 
 impl StaticHook {
     /// Describes a hook; called in a `const` context by the generated code.
-    pub const fn new(order: i32, name: &'static str, timeout: Option<Duration>, run: HookFn) -> Self {
+    pub const fn new(
+        order: i32,
+        name: &'static str,
+        timeout: Option<Duration>,
+        run: HookFn,
+    ) -> Self {
         StaticHook {
             order,
             name,

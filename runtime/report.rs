@@ -208,7 +208,8 @@ pub(crate) fn exit_code(
     if matches!(main, MainOutcome::Panicked(_)) {
         return 101;
     }
-    let clean = main.is_success() && aborted.is_empty() && hooks.iter().all(|h| h.outcome.is_success());
+    let clean =
+        main.is_success() && aborted.is_empty() && hooks.iter().all(|h| h.outcome.is_success());
     match (clean, requested) {
         (false, _) => 1,
         (true, Some(code)) => code,
@@ -301,7 +302,11 @@ impl fmt::Display for HookReport {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let failed = self.hooks.iter().filter(|h| !h.outcome.is_success()).count();
+        let failed = self
+            .hooks
+            .iter()
+            .filter(|h| !h.outcome.is_success())
+            .count();
         write!(
             f,
             "shutdown ({}) took {:?}: main {}, {} hook{} ({} not ok), {} task{} aborted, exit code {}",

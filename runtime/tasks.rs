@@ -114,5 +114,7 @@ fn label(task: &Live) -> String {
 
 /// Locks, ignoring poisoning: the data is a plain map that a panic cannot leave half-written.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

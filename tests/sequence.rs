@@ -118,10 +118,17 @@ fn the_global_deadline_abandons_the_running_hook_and_skips_the_rest() {
             graceful::register(2, "never", async {});
         })
         .unwrap();
-    assert!(matches!(report.hooks()[0].outcome(), Outcome::TimedOut(_)), "{report}");
+    assert!(
+        matches!(report.hooks()[0].outcome(), Outcome::TimedOut(_)),
+        "{report}"
+    );
     assert_eq!(report.hooks()[1].outcome(), &Outcome::Skipped);
     assert_eq!(report.exit_code(), 1);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -222,7 +229,11 @@ fn a_tracked_task_finishes_before_the_hooks_start() {
                     flag.store(true, Ordering::SeqCst);
                 });
                 graceful::register(0, "check", async move {
-                    if done.load(Ordering::SeqCst) { Ok(()) } else { Err("task still running") }
+                    if done.load(Ordering::SeqCst) {
+                        Ok(())
+                    } else {
+                        Err("task still running")
+                    }
                 });
                 shutdown.trigger();
                 shutdown.cancelled().await;
@@ -325,7 +336,9 @@ fn contradictory_settings_are_refused_before_main_runs() {
 fn the_report_reads_as_a_summary() {
     let report = builder()
         .run_to_report(|_| async {
-            graceful::register(10, "db::flush", async { Err::<(), _>("connection refused") });
+            graceful::register(10, "db::flush", async {
+                Err::<(), _>("connection refused")
+            });
         })
         .unwrap();
     let text = report.to_string();
