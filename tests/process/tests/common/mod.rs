@@ -1,0 +1,375 @@
+//! The harness: starts a fixture binary with a clean environment, reads its stdout and stderr
+//! line by line on threads, waits for a line, sends real signals, and waits for the exit.
+//!
+//! Every wait has a deadline; past it the child is killed and the test fails with everything
+//! the child printed. A `Fixture` dropped while its child still runs (a failed assertion)
+//! kills the child, so no test leaves a process behind.
+
+#![allow(dead_code)] // each test file uses a part of it
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use nix::sys::signal::Signal;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+/// How long a fixture may take to print `ready` (generous: the tests run in parallel on a
+/// small machine).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to wait for a line once the fixture runs.
+pub const LINE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the exit, unless a test says otherwise.
+pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The variables of the contract: removed from the child's environment unless a test sets
+/// them, so that the developer's shell cannot change a test's outcome.
+const GRACEFUL_VARS: [&str; 3] = [
+    "GRACEFUL_TIMEOUT",
+    "GRACEFUL_DRAIN_TIMEOUT",
+    "GRACEFUL_DRAIN_DELAY",
+];
+
+/// The lines read so far from one stream, and whether it has ended.
+#[derive(Default)]
+struct Stream {
+    state: Mutex<StreamState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct StreamState {
+    lines: Vec<String>,
+    closed: bool,
+}
+
+impl Stream {
+    fn lock(&self) -> MutexGuard<'_, StreamState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_from(self: Arc<Self>, pipe: impl Read + Send + 'static) -> JoinHandle<()> {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buffer = Vec::new();
+            loop {
+                buffer.clear();
+                match reader.read_until(b'\n', &mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buffer);
+                        let line = line.strip_suffix('\n').unwrap_or(&line);
+                        self.lock().lines.push(line.to_owned());
+                        self.changed.notify_all();
+                    }
+                }
+            }
+            self.lock().closed = true;
+            self.changed.notify_all();
+        })
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lock().lines.clone()
+    }
+
+    /// Waits until a line satisfies `wanted`; its index, or `None` if the stream ended or
+    /// the time ran out first.
+    fn wait_for(&self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> Option<usize> {
+        let until = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if let Some(index) = state.lines.iter().position(|line| wanted(line)) {
+                return Some(index);
+            }
+            let now = Instant::now();
+            if state.closed || now >= until {
+                return None;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    fn wait_closed(&self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        let mut state = self.lock();
+        while !state.closed {
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+/// A running fixture binary.
+pub struct Fixture {
+    name: String,
+    child: Child,
+    stdout: Arc<Stream>,
+    stderr: Arc<Stream>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Fixture {
+    /// Starts the fixture at `path` (an `env!("CARGO_BIN_EXE_<name>")`) with no `GRACEFUL_*`
+    /// variable, `RUST_BACKTRACE=0`, and `env` on top.
+    pub fn start(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let name = path.rsplit('/').next().unwrap_or(path).to_owned();
+        let mut command = Command::new(path);
+        for var in GRACEFUL_VARS {
+            command.env_remove(var);
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env("RUST_BACKTRACE", "0")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start fixture {path}: {error}"));
+        let stdout = Arc::new(Stream::default());
+        let stderr = Arc::new(Stream::default());
+        let readers = vec![
+            stdout
+                .clone()
+                .read_from(child.stdout.take().expect("stdout is piped")),
+            stderr
+                .clone()
+                .read_from(child.stderr.take().expect("stderr is piped")),
+        ];
+        Fixture {
+            name,
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// Starts the fixture and waits for its `ready` line: from then on its signal handlers
+    /// are installed.
+    pub fn start_ready(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let fixture = Fixture::start(path, env);
+        fixture.wait_for_stdout(graceful_process_tests::READY, READY_TIMEOUT);
+        fixture
+    }
+
+    /// Waits until stdout has the line `line`; its index. Fails the test (killing the child)
+    /// if the child ends or `timeout` passes first.
+    pub fn wait_for_stdout(&self, line: &str, timeout: Duration) -> usize {
+        match self.stdout.wait_for(|l| l == line, timeout) {
+            Some(index) => index,
+            None => self.fail(format_args!(
+                "no line {line:?} on stdout within {timeout:?}"
+            )),
+        }
+    }
+
+    /// Sends `signal` to the child.
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits in i32"));
+        if let Err(error) = kill(pid, signal) {
+            self.fail(format_args!("cannot send {signal} to the fixture: {error}"));
+        }
+    }
+
+    /// Waits for the exit, at most `timeout`; past it, kills the child and fails the test.
+    pub fn wait(&mut self, timeout: Duration) -> Exited {
+        let started = Instant::now();
+        let until = started + timeout;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) => self.fail(format_args!("still running after {timeout:?}")),
+                Err(error) => self.fail(format_args!("cannot wait for the fixture: {error}")),
+            }
+        };
+        let waited = started.elapsed();
+        // The pipes close with the process (the fixtures start no other process).
+        let closed = self.stdout.wait_closed(LINE_TIMEOUT) && self.stderr.wait_closed(LINE_TIMEOUT);
+        assert!(
+            closed,
+            "{}: output still open after the exit\n{}",
+            self.name,
+            self.dump()
+        );
+        for reader in self.readers.drain(..) {
+            reader.join().expect("a reader thread does not panic");
+        }
+        Exited {
+            name: self.name.clone(),
+            status,
+            waited,
+            stdout: self.stdout.lines(),
+            stderr: self.stderr.lines(),
+        }
+    }
+
+    fn dump(&self) -> String {
+        format_output(&self.stdout.lines(), &self.stderr.lines())
+    }
+
+    /// Fails the test with everything printed so far (the child is killed on drop).
+    fn fail(&self, what: fmt::Arguments<'_>) -> ! {
+        panic!("{}: {what}\n{}", self.name, self.dump())
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn format_output(stdout: &[String], stderr: &[String]) -> String {
+    let mut text = String::from("--- stdout\n");
+    for line in stdout {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("--- stderr\n");
+    for line in stderr {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("---");
+    text
+}
+
+/// A fixture that has exited: its status and everything it printed.
+pub struct Exited {
+    name: String,
+    /// How the process ended.
+    pub status: ExitStatus,
+    /// From the call to [`Fixture::wait`] to the exit.
+    pub waited: Duration,
+    /// Every line of stdout.
+    pub stdout: Vec<String>,
+    /// Every line of stderr.
+    pub stderr: Vec<String>,
+}
+
+impl Exited {
+    /// Fails the test unless the process exited with `code`.
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "{}: expected exit code {code}, got {:?}\n{self}",
+            self.name,
+            self.status
+        );
+    }
+
+    /// Fails the test unless the process was killed by `signal` (it did not exit).
+    pub fn assert_killed_by(&self, signal: Signal) {
+        assert_eq!(
+            self.status.signal(),
+            Some(signal as i32),
+            "{}: expected death by {signal}, got {:?}\n{self}",
+            self.name,
+            self.status
+        );
+    }
+
+    /// The stdout lines that start with `hook `, in order.
+    pub fn hook_lines(&self) -> Vec<&str> {
+        self.stdout
+            .iter()
+            .map(String::as_str)
+            .filter(|line| line.starts_with("hook "))
+            .collect()
+    }
+
+    /// How many stdout lines equal `line`.
+    pub fn stdout_count(&self, line: &str) -> usize {
+        self.stdout.iter().filter(|l| *l == line).count()
+    }
+
+    /// The index of the stdout line `line`; fails the test if there is none.
+    pub fn stdout_index(&self, line: &str) -> usize {
+        self.stdout
+            .iter()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("{}: no line {line:?} on stdout\n{self}", self.name))
+    }
+
+    /// Whether stdout has the line `line`.
+    pub fn stdout_has(&self, line: &str) -> bool {
+        self.stdout.iter().any(|l| l == line)
+    }
+
+    /// The lines the library prints on stderr when no subscriber is installed (`graceful: ...`).
+    pub fn graceful_lines(&self) -> Vec<&str> {
+        self.stderr
+            .iter()
+            .map(String::as_str)
+            .filter(|line| line.starts_with("graceful: "))
+            .collect()
+    }
+
+    /// The stderr lines containing every one of `parts`.
+    pub fn stderr_lines_with(&self, parts: &[&str]) -> Vec<&str> {
+        self.stderr
+            .iter()
+            .map(String::as_str)
+            .filter(|line| parts.iter().all(|part| line.contains(part)))
+            .collect()
+    }
+
+    /// The one stderr line containing every one of `parts`; fails the test unless there is
+    /// exactly one.
+    pub fn stderr_line_with(&self, parts: &[&str]) -> &str {
+        match self.stderr_lines_with(parts)[..] {
+            [line] => line,
+            ref lines => panic!(
+                "{}: expected one stderr line with {parts:?}, found {}\n{self}",
+                self.name,
+                lines.len()
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Exited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "status {:?} after {:?}\n{}",
+            self.status,
+            self.waited,
+            format_output(&self.stdout, &self.stderr)
+        )
+    }
+}
+
+/// Sends `signal` to the fixture `count` times, as fast as possible.
+pub fn burst(fixture: &Fixture, signals: &[Signal], count: usize) {
+    for signal in signals.iter().cycle().take(count) {
+        fixture.signal(*signal);
+    }
+}
