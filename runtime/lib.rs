@@ -81,6 +81,7 @@ mod report;
 mod sequence;
 mod shutdown;
 mod signal;
+mod systemd;
 mod tasks;
 
 #[doc(hidden)]

@@ -22,6 +22,7 @@ use crate::reason::Reason;
 use crate::registry::{self, Hook, HookFn, HookResult, Run};
 use crate::report::{self, HookReport, MainOutcome, Outcome, Report};
 use crate::shutdown::{Inner, Shutdown};
+use crate::systemd;
 use crate::tasks::lock;
 
 /// How long past the global deadline the watchdog waits for the sequence to report before it
@@ -59,6 +60,7 @@ where
     let trigger = inner.trigger().expect("the shutdown has started");
     let deadline = trigger.at + config.timeout;
     log::started(trigger.reason, config.timeout);
+    systemd::stopping(config.timeout);
     if watchdog {
         spawn_watchdog(shutdown.clone(), deadline, config.timeout);
     }

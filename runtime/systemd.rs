@@ -1,0 +1,32 @@
+//! systemd's notification protocol, with the `systemd` feature: when the shutdown starts,
+//! `STOPPING=1`, and systemd's stop timeout extended to cover our deadline, so that a
+//! `TimeoutStopSec=` shorter than `timeout` does not kill the sequence half-way.
+//!
+//! Nothing is sent without the feature, or without `NOTIFY_SOCKET` (what systemd sets for a
+//! `Type=notify` service).
+
+use std::time::Duration;
+
+/// How much longer than our deadline systemd is asked to wait: time to exit and be reaped.
+/// The watchdog exits the process at the latest 100 ms after the deadline.
+pub(crate) const EXIT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Announces the shutdown, just after the trigger: the deadline is `timeout` away (less the
+/// microseconds since the trigger, which the margin covers). One message covers the whole
+/// sequence, since the process exits by the deadline whatever happens.
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) fn stopping(timeout: Duration) {
+    use sd_notify::NotifyState;
+
+    let usec = u32::try_from((timeout + EXIT_MARGIN).as_micros()).unwrap_or(u32::MAX);
+    let states = [NotifyState::Stopping, NotifyState::ExtendTimeoutUsec(usec)];
+    match sd_notify::notify(&states) {
+        Ok(()) => {
+            tracing::debug!(target: "graceful", extend_timeout_usec = usec, "systemd notified: STOPPING=1")
+        }
+        Err(error) => tracing::warn!(target: "graceful", %error, "could not notify systemd"),
+    }
+}
+
+#[cfg(not(all(feature = "systemd", unix)))]
+pub(crate) fn stopping(_timeout: Duration) {}
