@@ -8,11 +8,24 @@ use std::time::Duration;
 
 use crate::signal::Signal;
 
-/// Environment variable overriding the global deadline.
+/// Environment variable overriding the global deadline, e.g. `GRACEFUL_TIMEOUT=20s`.
+///
+/// ```
+/// assert_eq!(graceful::ENV_TIMEOUT, "GRACEFUL_TIMEOUT");
+/// ```
 pub const ENV_TIMEOUT: &str = "GRACEFUL_TIMEOUT";
-/// Environment variable overriding the drain bound.
+/// Environment variable overriding the drain bound, e.g. `GRACEFUL_DRAIN_TIMEOUT=5s`.
+///
+/// ```
+/// assert_eq!(graceful::ENV_DRAIN_TIMEOUT, "GRACEFUL_DRAIN_TIMEOUT");
+/// ```
 pub const ENV_DRAIN_TIMEOUT: &str = "GRACEFUL_DRAIN_TIMEOUT";
-/// Environment variable overriding the delay before the token is cancelled.
+/// Environment variable overriding the delay before the token is cancelled, e.g.
+/// `GRACEFUL_DRAIN_DELAY=5s`.
+///
+/// ```
+/// assert_eq!(graceful::ENV_DRAIN_DELAY, "GRACEFUL_DRAIN_DELAY");
+/// ```
 pub const ENV_DRAIN_DELAY: &str = "GRACEFUL_DRAIN_DELAY";
 
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(25);
