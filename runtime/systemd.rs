@@ -9,7 +9,8 @@ use std::time::Duration;
 
 /// How much longer than our deadline systemd is asked to wait: time to exit and be reaped.
 /// The watchdog exits the process at the latest 100 ms after the deadline.
-pub(crate) const EXIT_MARGIN: Duration = Duration::from_secs(1);
+#[cfg(all(feature = "systemd", unix))]
+const EXIT_MARGIN: Duration = Duration::from_secs(1);
 
 /// Announces the shutdown, just after the trigger: the deadline is `timeout` away (less the
 /// microseconds since the trigger, which the margin covers). One message covers the whole
