@@ -1,5 +1,6 @@
 //! What a shutdown did: [`Report`], one [`HookReport`] per hook, and the exit code.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -83,7 +84,7 @@ impl MainOutcome {
 #[derive(Clone, Debug)]
 pub struct HookReport {
     pub(crate) order: i32,
-    pub(crate) name: String,
+    pub(crate) name: Cow<'static, str>,
     pub(crate) duration: Duration,
     pub(crate) outcome: Outcome,
 }

@@ -179,7 +179,7 @@ async fn run_hooks(
                 log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
                 reports.push(HookReport {
                     order: hook.order,
-                    name: hook.name.into_owned(),
+                    name: hook.name,
                     duration: Duration::ZERO,
                     outcome,
                 });
@@ -191,7 +191,9 @@ async fn run_hooks(
     reports
 }
 
-/// Starts every hook of the phase at once, each as its own task, and waits for all of them.
+/// Starts every hook of the phase at once and waits for all of them. A hook alone in its
+/// phase runs on this task (no task to spawn and join: the common case costs no thread
+/// hand-off); hooks that share a phase each get a task, so they run in parallel.
 async fn run_phase(
     inner: &Arc<Inner>,
     phase: &mut Vec<Hook>,
@@ -199,45 +201,94 @@ async fn run_phase(
     deadline: Instant,
     reports: &mut Vec<HookReport>,
 ) {
-    let mut running = Vec::with_capacity(phase.len());
     inner
         .hooks_started
         .store(reports.len() + phase.len(), Ordering::Release);
-    for hook in phase.drain(..) {
-        let started = Instant::now();
-        let (limit_at, limit) = match hook.timeout {
-            Some(timeout) if started + timeout < deadline => (started + timeout, timeout),
-            _ => (deadline, deadline.saturating_duration_since(started)),
+    if phase.len() == 1 {
+        let hook = phase.pop().expect("a phase of one hook");
+        let (slot, run) = Slot::start(hook, reports.len(), reason, deadline);
+        let (outcome, ended) = match CatchUnwind(Box::pin(run_hook(inner.clone(), run))).await {
+            Ok(ended) => ended,
+            Err(panic) => (Outcome::Panicked(panic_text(&*panic)), Instant::now()),
         };
-        let id = reports.len() + running.len();
-        let context = HookContext {
-            reason,
-            deadline: limit_at,
-            name: hook.name.clone(),
-            order: hook.order,
-        };
-        log::hook_started(hook.order, &hook.name);
-        let task = tokio::spawn(run_hook(inner.clone(), id, hook.run, context, limit));
-        running.push((hook.order, hook.name, started, limit, task));
+        slot.finish(outcome, ended, reports);
+        return;
     }
-    for (order, name, started, limit, mut task) in running {
+    let mut running = Vec::with_capacity(phase.len());
+    for hook in phase.drain(..) {
+        let (slot, run) = Slot::start(hook, reports.len() + running.len(), reason, deadline);
+        running.push((slot, tokio::spawn(run_hook(inner.clone(), run))));
+    }
+    for (slot, mut task) in running {
         let (outcome, ended) = match timeout_at(deadline.into(), &mut task).await {
             Ok(Ok(ended)) => ended,
             Ok(Err(error)) => (Outcome::Panicked(join_error_text(error)), Instant::now()),
             // Its task is stuck (blocking a worker thread): abandon it at the global deadline.
             Err(_) => {
                 task.abort();
-                (Outcome::TimedOut(limit), Instant::now())
+                (Outcome::TimedOut(slot.limit), Instant::now())
             }
         };
+        slot.finish(outcome, ended, reports);
+    }
+}
+
+/// A hook being run: what its report line needs.
+struct Slot {
+    order: i32,
+    name: Cow<'static, str>,
+    started: Instant,
+    limit: Duration,
+}
+
+/// What a hook runs with.
+struct Scheduled {
+    id: usize,
+    run: Run,
+    context: HookContext,
+    limit: Duration,
+}
+
+impl Slot {
+    /// Starts the clock of `hook`: its limit is its own timeout or the global deadline,
+    /// whichever comes first.
+    fn start(hook: Hook, id: usize, reason: Reason, deadline: Instant) -> (Slot, Scheduled) {
+        let started = Instant::now();
+        let (limit_at, limit) = match hook.timeout {
+            Some(timeout) if started + timeout < deadline => (started + timeout, timeout),
+            _ => (deadline, deadline.saturating_duration_since(started)),
+        };
+        log::hook_started(hook.order, &hook.name);
+        let context = HookContext {
+            reason,
+            deadline: limit_at,
+            name: hook.name.clone(),
+            order: hook.order,
+        };
+        let slot = Slot {
+            order: hook.order,
+            name: hook.name,
+            started,
+            limit,
+        };
+        let scheduled = Scheduled {
+            id,
+            run: hook.run,
+            context,
+            limit,
+        };
+        (slot, scheduled)
+    }
+
+    fn finish(self, outcome: Outcome, ended: Instant, reports: &mut Vec<HookReport>) {
         let duration = match outcome {
             Outcome::TimedOut(limit) => limit,
-            _ => ended.saturating_duration_since(started),
+            _ => ended.saturating_duration_since(self.started),
         };
-        log::hook_ended(order, &name, duration, &outcome);
+        log::hook_ended(self.order, &self.name, duration, &outcome);
         reports.push(HookReport {
-            order,
-            name: name.into_owned(),
+            order: self.order,
+            name: self.name,
             duration,
             outcome,
         });
@@ -245,15 +296,15 @@ async fn run_phase(
 }
 
 /// One hook, bounded by its context's deadline (`limit` after it was scheduled): async hooks
-/// on this task, blocking ones on a blocking thread (abandoned, never joined, if they
+/// on the calling task, blocking ones on a blocking thread (abandoned, never joined, if they
 /// overrun). Returns the outcome and when it ended.
-async fn run_hook(
-    inner: Arc<Inner>,
-    id: usize,
-    run: Run,
-    context: HookContext,
-    limit: Duration,
-) -> (Outcome, Instant) {
+async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant) {
+    let Scheduled {
+        id,
+        run,
+        context,
+        limit,
+    } = scheduled;
     let limit_at = context.deadline;
     let _running = RunningHook::enter(inner, id, context.name.clone());
     let timed_out = || Outcome::TimedOut(limit);
