@@ -84,8 +84,8 @@ pub(crate) fn aborted(tasks: &[String], drain_timeout: Duration) {
 
 /// The report's headline; each hook and aborted task was already logged on its own line.
 pub(crate) fn summary(report: &Report) {
-    let text = report.to_string();
-    let headline = text.lines().next().unwrap_or_default();
+    // Formatted only if a subscriber wants it.
+    let headline = report.headline();
     if report.is_clean() {
         tracing::info!(target: "graceful", "{headline}");
     } else {

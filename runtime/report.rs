@@ -301,9 +301,20 @@ impl fmt::Display for HookReport {
     }
 }
 
-impl fmt::Display for Report {
+impl Report {
+    /// The first line of the `Display` form: the logged summary (each hook was already
+    /// logged as it ended).
+    pub(crate) fn headline(&self) -> impl fmt::Display + '_ {
+        Headline(self)
+    }
+}
+
+struct Headline<'a>(&'a Report);
+
+impl fmt::Display for Headline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let failed = self
+        let report = self.0;
+        let failed = report
             .hooks
             .iter()
             .filter(|h| !h.outcome.is_success())
@@ -311,16 +322,22 @@ impl fmt::Display for Report {
         write!(
             f,
             "shutdown ({}) took {:?}: main {}, {} hook{} ({} not ok), {} task{} aborted, exit code {}",
-            self.reason,
-            self.elapsed,
-            self.main,
-            self.hooks.len(),
-            if self.hooks.len() == 1 { "" } else { "s" },
+            report.reason,
+            report.elapsed,
+            report.main,
+            report.hooks.len(),
+            if report.hooks.len() == 1 { "" } else { "s" },
             failed,
-            self.aborted.len(),
-            if self.aborted.len() == 1 { "" } else { "s" },
-            self.exit_code,
-        )?;
+            report.aborted.len(),
+            if report.aborted.len() == 1 { "" } else { "s" },
+            report.exit_code,
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.headline())?;
         let width = self.hooks.iter().map(|h| h.name.len()).max().unwrap_or(0);
         for hook in &self.hooks {
             write!(

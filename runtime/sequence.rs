@@ -69,8 +69,12 @@ where
     //    Pointless once the main body has ended, so cut short then.
     if main_outcome.is_none() {
         let delay_end = (trigger.at + config.drain_delay).min(deadline);
-        if let Some(output) = main_until(&mut main, sleep_until(delay_end.into())).await {
-            main_outcome = Some(main_ended(inner, output));
+        // Only when there is time left to wait: the timer rounds up to its next millisecond
+        // tick, so even an elapsed deadline would cost up to a millisecond.
+        if delay_end > Instant::now() {
+            if let Some(output) = main_until(&mut main, sleep_until(delay_end.into())).await {
+                main_outcome = Some(main_ended(inner, output));
+            }
         }
     }
 
