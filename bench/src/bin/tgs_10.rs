@@ -1,0 +1,2 @@
+//! `tokio-graceful-shutdown` with 10 subsystems that only wait for the shutdown.
+graceful_bench::tgs_program!(subsystems = 10, body = {});

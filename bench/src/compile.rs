@@ -1,0 +1,215 @@
+//! Item 6, compile cost: the clean `cargo build --release` of a hello-world with
+//! `#[graceful::main]` against the same with `#[tokio::main]` and the same tokio features,
+//! interleaved, each in a fresh target directory.
+//!
+//! The two projects are written to a temporary directory with a copy of the workspace's
+//! `Cargo.lock` (the same versions, found in the local registry cache: the timed builds run
+//! `--offline`); `graceful` is a path dependency on this workspace.
+//!
+//! A clean build keeps both cores busy for seconds, so a neighbour's burst skews it more than
+//! it skews a process that lives a millisecond: each build waits for a quiet moment (at most
+//! 90 s), and its CPU time (from `wait4`: cargo and every rustc it waited for) is reported
+//! next to the wall time, as the figure a neighbour barely changes.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+
+use crate::stats::Summary;
+use crate::{child, machine, rounds};
+
+/// The two hello-worlds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hello {
+    TokioMain,
+    Graceful,
+}
+
+impl Hello {
+    const ALL: [Hello; 2] = [Hello::TokioMain, Hello::Graceful];
+
+    fn dir_name(self) -> &'static str {
+        match self {
+            Hello::TokioMain => "hello-tokio",
+            Hello::Graceful => "hello-graceful",
+        }
+    }
+
+    fn manifest(self, workspace: &Path) -> String {
+        let dependency = match self {
+            // graceful's own tokio features, plus `macros` for the attribute.
+            Hello::TokioMain => r#"tokio = { version = "1.54", features = ["rt", "rt-multi-thread", "signal", "time", "sync", "macros"] }"#.to_owned(),
+            Hello::Graceful => format!("graceful = {{ path = {:?} }}", workspace.display().to_string()),
+        };
+        format!(
+            "[package]\nname = \"{}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\n{dependency}\n\n[workspace]\n",
+            self.dir_name()
+        )
+    }
+
+    fn main_rs(self) -> &'static str {
+        match self {
+            Hello::TokioMain => {
+                "#[tokio::main]\nasync fn main() {\n    println!(\"Hello, world!\");\n}\n"
+            }
+            Hello::Graceful => {
+                "#[graceful::main]\nasync fn main() {\n    println!(\"Hello, world!\");\n}\n"
+            }
+        }
+    }
+}
+
+/// One clean build.
+#[derive(Clone, Copy, Debug)]
+pub struct Build {
+    /// Wall-clock time: what the user waits.
+    pub wall: Duration,
+    /// User and system CPU time of cargo and every rustc it ran: what a busy neighbour
+    /// barely changes.
+    pub cpu: Duration,
+    /// The share of the cores that others kept busy just before (see [`QUIET`]).
+    pub busy_before: f64,
+}
+
+/// A build starts once less than this share of the cores is busy (or after [`PATIENCE`]).
+pub const QUIET: f64 = 0.25;
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// The builds of each hello-world.
+#[derive(Debug, Default)]
+pub struct Compile {
+    pub tokio_main: Vec<Build>,
+    pub graceful: Vec<Build>,
+    pub failures: Vec<String>,
+}
+
+impl Compile {
+    /// Clean build wall time of the `#[tokio::main]` hello-world, s.
+    pub fn tokio_main(&self) -> Option<Summary> {
+        seconds(self.tokio_main.iter().map(|b| b.wall))
+    }
+
+    /// Clean build wall time of the `#[graceful::main]` hello-world, s.
+    pub fn graceful(&self) -> Option<Summary> {
+        seconds(self.graceful.iter().map(|b| b.wall))
+    }
+
+    /// CPU time of each hello-world's build (`#[tokio::main]`, `#[graceful::main]`), s.
+    pub fn cpu(&self) -> (Option<Summary>, Option<Summary>) {
+        (
+            seconds(self.tokio_main.iter().map(|b| b.cpu)),
+            seconds(self.graceful.iter().map(|b| b.cpu)),
+        )
+    }
+
+    /// The fastest wall time of each (`#[tokio::main]`, `#[graceful::main]`), s: noise only
+    /// ever adds time.
+    pub fn fastest(&self) -> (Option<f64>, Option<f64>) {
+        let min = |builds: &[Build]| {
+            builds
+                .iter()
+                .map(|b| b.wall.as_secs_f64())
+                .min_by(f64::total_cmp)
+        };
+        (min(&self.tokio_main), min(&self.graceful))
+    }
+
+    /// The busiest the cores were just before a build.
+    pub fn busiest_before(&self) -> f64 {
+        self.tokio_main
+            .iter()
+            .chain(&self.graceful)
+            .map(|b| b.busy_before)
+            .fold(0.0, f64::max)
+    }
+}
+
+fn seconds(durations: impl Iterator<Item = Duration>) -> Option<Summary> {
+    let secs: Vec<f64> = durations.map(|d| d.as_secs_f64()).collect();
+    Summary::of(&secs)
+}
+
+/// Builds each hello-world `runs` times, interleaved, from clean.
+pub fn measure(cargo: &str, workspace: &Path, runs: usize) -> Result<Compile, String> {
+    let root = std::env::temp_dir().join(format!("graceful-bench-compile-{}", std::process::id()));
+    let result = measure_in(cargo, workspace, &root, runs);
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn measure_in(cargo: &str, workspace: &Path, root: &Path, runs: usize) -> Result<Compile, String> {
+    let lock = workspace.join("Cargo.lock");
+    for hello in Hello::ALL {
+        let dir = root.join(hello.dir_name());
+        std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+        write(&dir.join("Cargo.toml"), &hello.manifest(workspace))?;
+        write(&dir.join("src/main.rs"), hello.main_rs())?;
+        std::fs::copy(&lock, dir.join("Cargo.lock"))
+            .map_err(|e| format!("copy {}: {e}", lock.display()))?;
+        // Not timed: makes sure every crate is in the local cache (online only if missing).
+        let fetched = Command::new(cargo)
+            .arg("fetch")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cargo fetch: {e}"))?;
+        if !fetched.success() {
+            return Err(format!("cargo fetch in {} failed", dir.display()));
+        }
+    }
+    let mut compile = Compile::default();
+    compile.failures = rounds::interleaved("compile", &Hello::ALL, runs, |hello| {
+        let took = build(cargo, &root.join(hello.dir_name()), &root.join("target"))?;
+        match hello {
+            Hello::TokioMain => compile.tokio_main.push(took),
+            Hello::Graceful => compile.graceful.push(took),
+        }
+        Ok(())
+    })?;
+    Ok(compile)
+}
+
+/// One clean `cargo build --release --offline` of the project in `dir`, with a target
+/// directory emptied first, started in a quiet moment if one comes.
+fn build(cargo: &str, dir: &Path, target: &Path) -> Result<Build, String> {
+    if target.exists() {
+        std::fs::remove_dir_all(target).map_err(|e| format!("{}: {e}", target.display()))?;
+    }
+    let log_path = dir.join("build.log");
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let busy_before = machine::wait_quiet(QUIET, PATIENCE);
+    let started = Instant::now();
+    let child = Command::new(cargo)
+        .args(["build", "--release", "--offline", "--quiet"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    let pid = Pid::from_raw(i32::try_from(child.id()).map_err(|e| e.to_string())?);
+    let reaped = child::wait4(pid).map_err(|e| format!("wait4(cargo): {e}"))?;
+    let wall = started.elapsed();
+    if !reaped.status.success() {
+        return Err(format!(
+            "cargo build in {} failed: {}",
+            dir.display(),
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        ));
+    }
+    Ok(Build {
+        wall,
+        cpu: reaped.cpu,
+        busy_before,
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,255 @@
+//! The benchmark harness: graceful against the physical floor, a hand-written shutdown and
+//! tokio-graceful-shutdown, as real processes it starts, signals and times from outside.
+//!
+//! ```text
+//! cargo run --release -p graceful-bench
+//! ```
+//!
+//! builds the variants (`src/bin`) and `examples/http_server` in release mode, measures, and
+//! writes `benches/results/results.md`, `benches/results/latency.svg` and
+//! `benches/results/README-section.md` (the README's performance section). `--help` lists the
+//! options (fewer runs, one measurement only, another output directory).
+//!
+//! | module | measures |
+//! | --- | --- |
+//! | [`lifecycle`] | signal-to-exit, exec-to-ready, peak RSS, per-hook overhead (items 1–3) |
+//! | [`phase`] | 100 hooks × 100 ms sharing one order (item 4) |
+//! | [`drain`] | `examples/http_server`: exit minus last response (item 5) |
+//! | [`compile`] | clean build of a hello-world, graceful against `#[tokio::main]` (item 6) |
+//!
+//! [`child`] starts, signals and reaps a process; [`rounds`] interleaves the variants;
+//! [`stats`], [`report`] and [`plot`] turn the samples into `results.md` and `latency.svg`.
+
+mod child;
+mod compile;
+mod drain;
+mod lifecycle;
+mod machine;
+mod phase;
+mod plot;
+mod report;
+mod rounds;
+mod stats;
+mod variants;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use crate::machine::Machine;
+use crate::report::Results;
+
+const USAGE: &str = "\
+usage: cargo run --release -p graceful-bench -- [options]
+
+  --runs N           runs of each variant, interleaved (default 50, at least 30 for the record)
+  --compile-runs N   clean builds of each hello-world, interleaved (default 3)
+  --settle-ms N      pause between the ready line and the signal (default 50)
+  --only LIST        comma-separated among lifecycle, phase, drain, compile (default: all)
+  --out DIR          where to write results.md, latency.svg and README-section.md
+                     (default benches/results)
+  --no-build         use the binaries already built in target/release
+";
+
+/// What to run, from the command line.
+struct Options {
+    runs: usize,
+    compile_runs: usize,
+    settle: Duration,
+    only: Vec<String>,
+    out: PathBuf,
+    build: bool,
+}
+
+const MEASUREMENTS: [&str; 4] = ["lifecycle", "phase", "drain", "compile"];
+
+impl Options {
+    fn parse(workspace: &Path) -> Result<Options, String> {
+        let mut options = Options {
+            runs: 50,
+            compile_runs: 3,
+            settle: Duration::from_millis(50),
+            only: MEASUREMENTS.iter().map(|&m| m.to_owned()).collect(),
+            out: workspace.join("benches/results"),
+            build: true,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+            let number = |name: &str, text: String| {
+                text.parse::<u64>()
+                    .map_err(|e| format!("{name} {text:?}: {e}"))
+            };
+            match arg.as_str() {
+                "--runs" => options.runs = number("--runs", value("--runs")?)? as usize,
+                "--compile-runs" => {
+                    options.compile_runs =
+                        number("--compile-runs", value("--compile-runs")?)? as usize;
+                }
+                "--settle-ms" => {
+                    options.settle =
+                        Duration::from_millis(number("--settle-ms", value("--settle-ms")?)?);
+                }
+                "--only" => {
+                    let list = value("--only")?;
+                    options.only = list.split(',').map(|m| m.trim().to_owned()).collect();
+                    if let Some(unknown) = options
+                        .only
+                        .iter()
+                        .find(|m| !MEASUREMENTS.contains(&m.as_str()))
+                    {
+                        return Err(format!("--only: unknown measurement {unknown:?}"));
+                    }
+                }
+                "--out" => options.out = PathBuf::from(value("--out")?),
+                "--no-build" => options.build = false,
+                "-h" | "--help" => return Err(String::new()),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        if options.runs == 0 || options.compile_runs == 0 {
+            return Err("--runs and --compile-runs must be at least 1".to_owned());
+        }
+        Ok(options)
+    }
+
+    fn wants(&self, measurement: &str) -> bool {
+        self.only.iter().any(|m| m == measurement)
+    }
+}
+
+fn main() -> ExitCode {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the bench crate is in the workspace")
+        .to_path_buf();
+    let options = match Options::parse(&workspace) {
+        Ok(options) => options,
+        Err(error) => {
+            if !error.is_empty() {
+                eprintln!("graceful-bench: {error}\n");
+            }
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&workspace, &options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("graceful-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(workspace: &Path, options: &Options) -> Result<(), String> {
+    if cfg!(debug_assertions) {
+        eprintln!("graceful-bench: a debug build of the harness; run it with --release");
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let bin_dir = release_dir()?;
+    let server = bin_dir.join("examples/http_server");
+    let has_server = workspace.join("examples/http_server.rs").exists();
+    if options.build {
+        cargo_build(&cargo, workspace, &["-p", "graceful-bench", "--bins"])?;
+        if options.wants("drain") && has_server {
+            cargo_build(&cargo, workspace, &["--example", "http_server"])?;
+        }
+    }
+
+    let machine = Machine::describe();
+    eprintln!(
+        "graceful-bench: {} cores, load {:.2}; {} runs of each variant",
+        machine.cores,
+        machine::load(),
+        options.runs
+    );
+    let load_before = machine::load();
+    let lifecycle = options
+        .wants("lifecycle")
+        .then(|| lifecycle::measure(&bin_dir, options.runs, options.settle))
+        .transpose()?;
+    let phase = options
+        .wants("phase")
+        .then(|| phase::measure(&bin_dir, options.runs, options.settle))
+        .transpose()?;
+    let drain = options.wants("drain").then(|| {
+        if has_server && server.exists() {
+            drain::measure(&server, options.runs)
+        } else {
+            Err(format!("{} is not built", server.display()))
+        }
+    });
+    let compile = options
+        .wants("compile")
+        .then(|| compile::measure(&cargo, workspace, options.compile_runs))
+        .transpose()?;
+    let load_after = machine::load();
+
+    let results = Results {
+        machine,
+        runs: options.runs,
+        compile_runs: options.compile_runs,
+        settle_ms: u64::try_from(options.settle.as_millis()).unwrap_or(u64::MAX),
+        load: (load_before, load_after),
+        harness_rss_mib: child::peak_rss_kib("/proc/self/status").unwrap_or(0) as f64 / 1024.0,
+        lifecycle,
+        phase,
+        drain,
+        compile,
+    };
+    write_results(&results, &options.out)
+}
+
+/// Writes `results.md`, `README-section.md` (and `latency.svg` when the latencies were
+/// measured), and prints the Markdown.
+fn write_results(results: &Results, out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let markdown = results.markdown();
+    let md_path = out.join("results.md");
+    std::fs::write(&md_path, &markdown).map_err(|e| format!("{}: {e}", md_path.display()))?;
+    if let Some(life) = &results.lifecycle {
+        let subtitle = format!(
+            "{} cores, {}, {} runs",
+            results.machine.cores, results.machine.date, results.runs
+        );
+        let svg = plot::latency_svg(&plot::series(life), &subtitle);
+        let svg_path = out.join("latency.svg");
+        std::fs::write(&svg_path, svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    }
+    let section = out.join("README-section.md");
+    std::fs::write(&section, results.readme_section())
+        .map_err(|e| format!("{}: {e}", section.display()))?;
+    println!("{markdown}");
+    eprintln!("graceful-bench: wrote {}", md_path.display());
+    Ok(())
+}
+
+/// `target/release`, next to this executable's profile directory: where the variants are
+/// built, whichever profile the harness itself was built with.
+fn release_dir() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .ok_or_else(|| format!("{} has no parent directory", exe.display()))?;
+    let target = profile_dir
+        .parent()
+        .ok_or_else(|| format!("{} has no parent directory", profile_dir.display()))?;
+    Ok(target.join("release"))
+}
+
+fn cargo_build(cargo: &str, workspace: &Path, args: &[&str]) -> Result<(), String> {
+    let status = Command::new(cargo)
+        .arg("build")
+        .arg("--release")
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .args(args)
+        .status()
+        .map_err(|e| format!("{cargo} build: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo build --release {} failed", args.join(" ")))
+    }
+}

@@ -1,0 +1,580 @@
+//! `results.md`: the machine, the targets met or missed, and one table per measurement.
+
+use std::fmt::Write as _;
+
+use crate::compile::{self, Compile};
+use crate::drain::{self, Drain};
+use crate::lifecycle::Lifecycle;
+use crate::machine::Machine;
+use crate::phase::{self, Phase};
+use crate::stats::Summary;
+use crate::variants::{NS, Program};
+
+/// Everything one run of the harness measured.
+pub struct Results {
+    pub machine: Machine,
+    pub runs: usize,
+    pub compile_runs: usize,
+    pub settle_ms: u64,
+    /// The 1-minute load average before and after the measurements.
+    pub load: (f64, f64),
+    /// The harness's own peak RSS: the floor of the children's `ru_maxrss`.
+    pub harness_rss_mib: f64,
+    pub lifecycle: Option<Lifecycle>,
+    pub phase: Option<Phase>,
+    pub drain: Option<Result<Drain, String>>,
+    pub compile: Option<Compile>,
+}
+
+/// One target of the issue: what it says, the figure, whether it holds.
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+/// `0.412`, `12.3`, `1530`: three significant figures or so.
+pub fn ms(value: f64) -> String {
+    if value < 1.0 {
+        format!("{value:.3}")
+    } else if value < 100.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn cell(summary: Option<Summary>) -> String {
+    summary.map_or_else(
+        || "–".to_owned(),
+        |s| format!("{} / {}", ms(s.median), ms(s.p90)),
+    )
+}
+
+fn ratio(num: Option<Summary>, den: Option<Summary>) -> Option<f64> {
+    Some(num?.median / den?.median)
+}
+
+fn ratio_cell(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"))
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+impl Results {
+    /// The targets of the issue, evaluated on the medians.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        let life = self.lifecycle.as_ref();
+        let exit = |p, n| life.and_then(|l| l.exit(p, n));
+        let ready = |p, n| life.and_then(|l| l.ready(p, n));
+        let rss = |p, n| life.and_then(|l| l.startup_rss(p, n));
+
+        let r = ratio(
+            exit(Program::Graceful, Some(10)),
+            exit(Program::ByHand, Some(10)),
+        );
+        targets.push(Target {
+            what: "signal-to-exit, N = 10: graceful / by hand ≤ 1.10".to_owned(),
+            measured: ratio_cell(r),
+            met: r.map(|r| r <= 1.10),
+        });
+        let per_hook = life.and_then(|l| l.per_hook_us(Program::Graceful));
+        targets.push(Target {
+            what: "per-hook overhead (slope up to N = 10 000) ≤ 2 µs".to_owned(),
+            measured: per_hook.map_or_else(|| "–".to_owned(), |us| format!("{us:.2} µs")),
+            met: per_hook.map(|us| us <= 2.0),
+        });
+        let r = ratio(
+            ready(Program::Graceful, Some(0)),
+            ready(Program::TokioMain, None),
+        );
+        targets.push(Target {
+            what: "exec-to-ready: graceful / `#[tokio::main]` ≤ 1.05".to_owned(),
+            measured: ratio_cell(r),
+            met: r.map(|r| r <= 1.05),
+        });
+        let delta = rss(Program::Graceful, Some(0))
+            .zip(rss(Program::TokioMain, None))
+            .map(|(g, t)| g.median - t.median);
+        targets.push(Target {
+            what: "peak RSS through start-up: graceful within 1 MiB of `#[tokio::main]`".to_owned(),
+            measured: delta.map_or_else(|| "–".to_owned(), |d| format!("{d:+.2} MiB")),
+            met: delta.map(|d| d.abs() <= 1.0),
+        });
+        let r = ratio(
+            ready(Program::Graceful, Some(10_000)),
+            ready(Program::TokioMain, None),
+        );
+        targets.push(Target {
+            what: "exec-to-ready with 10 000 hooks: graceful / `#[tokio::main]` ≤ 1.10".to_owned(),
+            measured: ratio_cell(r),
+            met: r.map(|r| r <= 1.10),
+        });
+        let one_phase = self.phase.as_ref().and_then(|p| p.exit(Program::Graceful));
+        targets.push(Target {
+            what: "100 hooks × 100 ms in one phase ≤ 120 ms".to_owned(),
+            measured: one_phase.map_or_else(|| "–".to_owned(), |s| format!("{} ms", ms(s.median))),
+            met: one_phase.map(|s| s.median <= 120.0),
+        });
+        let overshoot = match &self.drain {
+            Some(Ok(drain)) => drain.overshoot(),
+            _ => None,
+        };
+        targets.push(Target {
+            what: "drain overshoot ≤ 20 ms".to_owned(),
+            measured: overshoot.map_or_else(|| "–".to_owned(), |s| format!("{} ms", ms(s.median))),
+            met: overshoot.map(|s| s.median <= 20.0),
+        });
+        let r = self
+            .compile
+            .as_ref()
+            .and_then(|c| ratio(c.graceful(), c.tokio_main()));
+        targets.push(Target {
+            what: "clean build: graceful / `#[tokio::main]` ≤ 1.20".to_owned(),
+            measured: ratio_cell(r),
+            met: r.map(|r| r <= 1.20),
+        });
+        let (behind, rows) = self.behind_tgs();
+        targets.push(Target {
+            what: "ahead of tokio-graceful-shutdown on every row of the same work".to_owned(),
+            measured: if rows == 0 {
+                "–".to_owned()
+            } else if behind.is_empty() {
+                format!("ahead on {rows} of {rows} rows")
+            } else {
+                format!("behind on {}", behind.join(", "))
+            },
+            met: (rows > 0).then_some(behind.is_empty()),
+        });
+        targets
+    }
+
+    /// The rows where graceful and tokio-graceful-shutdown do the same work and graceful's
+    /// median is not lower: (those rows, how many rows were compared).
+    pub fn behind_tgs(&self) -> (Vec<String>, usize) {
+        let mut behind = Vec::new();
+        let mut rows = 0;
+        let mut compare = |row: String, g: Option<Summary>, t: Option<Summary>| {
+            if let (Some(g), Some(t)) = (g, t) {
+                rows += 1;
+                if g.median > t.median {
+                    behind.push(row);
+                }
+            }
+        };
+        if let Some(life) = &self.lifecycle {
+            for n in NS {
+                compare(
+                    format!("signal-to-exit N = {n}"),
+                    life.exit(Program::Graceful, Some(n)),
+                    life.exit(Program::Tgs, Some(n)),
+                );
+            }
+            for n in NS {
+                compare(
+                    format!("exec-to-ready N = {n}"),
+                    life.ready(Program::Graceful, Some(n)),
+                    life.ready(Program::Tgs, Some(n)),
+                );
+            }
+            for n in NS {
+                compare(
+                    format!("start-up RSS N = {n}"),
+                    life.startup_rss(Program::Graceful, Some(n)),
+                    life.startup_rss(Program::Tgs, Some(n)),
+                );
+            }
+        }
+        if let Some(phase) = &self.phase {
+            compare(
+                "100 × 100 ms in one phase".to_owned(),
+                phase.exit(Program::Graceful),
+                phase.exit(Program::Tgs),
+            );
+        }
+        (behind, rows)
+    }
+
+    /// The whole of `results.md`.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        let _ = writeln!(md, "# graceful: benchmark results\n");
+        let _ = writeln!(
+            md,
+            "Measured {} on {} cores ({}), Linux {}, {}. 1-minute load average {:.2} before and \
+             {:.2} after: the machine is shared, so every round runs each variant once, in a \
+             random order, and the ratios compare variants measured side by side.\n",
+            m.date, m.cores, m.cpu, m.kernel, m.rustc, self.load.0, self.load.1
+        );
+        let _ = writeln!(
+            md,
+            "Reproduce with `cargo run --release -p graceful-bench` ({} runs of each variant, \
+             {} clean builds of each hello-world). Each variant is a real process: the harness \
+             starts it, reads its ready line, waits {} ms, sends SIGTERM and reaps it with \
+             `wait4`. Times in ms, median / p90.\n",
+            self.runs, self.compile_runs, self.settle_ms
+        );
+
+        let _ = writeln!(md, "## Targets\n");
+        let _ = writeln!(md, "| target | measured | |\n| --- | --- | --- |");
+        for target in self.targets() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                target.what,
+                target.measured,
+                verdict(target.met)
+            );
+        }
+        md.push('\n');
+
+        if let Some(life) = &self.lifecycle {
+            self.lifecycle_tables(&mut md, life);
+        }
+        if let Some(phase) = &self.phase {
+            let _ = writeln!(
+                md,
+                "## Phase concurrency: 100 hooks of 100 ms sharing one order\n\n\
+                 Signal-to-exit. By hand: the hooks spawned on a `JoinSet` and joined; \
+                 tokio-graceful-shutdown: 100 subsystems that sleep 100 ms once the shutdown is \
+                 requested.\n"
+            );
+            let _ = writeln!(md, "| | by hand | tokio-graceful-shutdown | graceful |");
+            let _ = writeln!(md, "| --- | --- | --- | --- |");
+            let _ = writeln!(
+                md,
+                "| ms | {} |\n",
+                phase::PROGRAMS
+                    .iter()
+                    .map(|&p| cell(phase.exit(p)))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        match &self.drain {
+            Some(Ok(drain)) => {
+                let _ = writeln!(
+                    md,
+                    "## Drain precision: `examples/http_server`\n\n\
+                     {} requests of {} ms in flight when SIGTERM arrives \
+                     (`GRACEFUL_DRAIN_DELAY=0s`: the example's 2 s delay for load balancers is \
+                     a deliberate wait). Overshoot: the reaped exit minus the arrival of the \
+                     last response's last byte; it includes the example's `close_access_log` \
+                     hook (flush and `fsync`) and the process exit.\n",
+                    drain::REQUESTS,
+                    drain::REQUEST_MS
+                );
+                let _ = writeln!(
+                    md,
+                    "| | overshoot |\n| --- | --- |\n| ms | {} |\n",
+                    cell(drain.overshoot())
+                );
+            }
+            Some(Err(error)) => {
+                let _ = writeln!(
+                    md,
+                    "## Drain precision: `examples/http_server`\n\nNot measured: {error}\n"
+                );
+            }
+            None => {}
+        }
+        if let Some(compile) = &self.compile {
+            let _ = writeln!(
+                md,
+                "## Compile cost: clean `cargo build --release` of a hello-world\n\n\
+                 `#[graceful::main]` against `#[tokio::main]` with graceful's tokio features \
+                 (`rt`, `rt-multi-thread`, `signal`, `time`, `sync`) plus `macros`; each build \
+                 in an empty target directory, offline, interleaved, started once less than \
+                 {:.0} % of the cores were busy (the busiest start: {:.0} %). Seconds: wall time \
+                 median / p90, the fastest wall time, and the CPU time (cargo and every rustc, \
+                 user + system) median.\n",
+                compile::QUIET * 100.0,
+                compile.busiest_before() * 100.0
+            );
+            let (cpu_tokio, cpu_graceful) = compile.cpu();
+            let (fast_tokio, fast_graceful) = compile.fastest();
+            let secs = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
+            let _ = writeln!(
+                md,
+                "| | wall | fastest | CPU |\n| --- | --- | ---: | ---: |"
+            );
+            let _ = writeln!(
+                md,
+                "| `#[tokio::main]` | {} | {} | {} |",
+                cell(compile.tokio_main()),
+                secs(fast_tokio),
+                secs(cpu_tokio.map(|s| s.median))
+            );
+            let _ = writeln!(
+                md,
+                "| `#[graceful::main]` | {} | {} | {} |",
+                cell(compile.graceful()),
+                secs(fast_graceful),
+                secs(cpu_graceful.map(|s| s.median))
+            );
+            let _ = writeln!(
+                md,
+                "| ratio | {} | {} | {} |\n",
+                ratio_cell(ratio(compile.graceful(), compile.tokio_main())),
+                ratio_cell(fast_graceful.zip(fast_tokio).map(|(g, t)| g / t)),
+                ratio_cell(ratio(cpu_graceful, cpu_tokio))
+            );
+        }
+
+        let failures: Vec<&String> = [
+            self.lifecycle.as_ref().map(|l| &l.failures),
+            self.phase.as_ref().map(|p| &p.failures),
+            self.drain
+                .as_ref()
+                .and_then(|d| d.as_ref().ok())
+                .map(|d| &d.failures),
+            self.compile.as_ref().map(|c| &c.failures),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+        if !failures.is_empty() {
+            let _ = writeln!(md, "## Failed runs (left out of the figures)\n");
+            for failure in failures {
+                let _ = writeln!(md, "- {}", failure.replace('\n', " "));
+            }
+            md.push('\n');
+        }
+        md
+    }
+
+    /// The performance section of the README: the headline figures, the plot, the command.
+    pub fn readme_section(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        let day = m.date.split(' ').next().unwrap_or_default();
+        let life = self.lifecycle.as_ref();
+        let median = |s: Option<Summary>| s.map_or_else(|| "–".to_owned(), |s| ms(s.median));
+        let _ = writeln!(md, "## Performance\n");
+        let _ = writeln!(
+            md,
+            "`graceful` against the physical floor (a process that blocks in `sigwait` and \
+             exits), the same shutdown written by hand (`tokio::signal`, a `CancellationToken`, \
+             N hooks awaited in turn) and \
+             [`tokio-graceful-shutdown`](https://crates.io/crates/tokio-graceful-shutdown) \
+             (N subsystems). Each is a real process, started, sent SIGTERM and reaped by the \
+             harness; the variants are interleaved, {} runs each, on {} cores ({day}). \
+             Signal-to-exit, median, ms (graceful runs its N no-op hooks one phase after \
+             another):\n",
+            self.runs, m.cores
+        );
+        let _ = writeln!(
+            md,
+            "| N | floor | by hand | tokio-graceful-shutdown | graceful |\n| ---: | ---: | ---: | ---: | ---: |"
+        );
+        for n in NS {
+            let exit = |p, n| life.and_then(|l| l.exit(p, n));
+            let _ = writeln!(
+                md,
+                "| {n} | {} | {} | {} | {} |",
+                median(exit(Program::Floor, None)),
+                median(exit(Program::ByHand, Some(n))),
+                median(exit(Program::Tgs, Some(n))),
+                median(exit(Program::Graceful, Some(n))),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n![signal-to-exit latency against N](benches/results/latency.svg)\n"
+        );
+        let per_hook = |p| {
+            life.and_then(|l| l.per_hook_us(p))
+                .map_or_else(|| "–".to_owned(), |us| format!("{us:.2}"))
+        };
+        let ready = |p, n| median(life.and_then(|l| l.ready(p, n)));
+        let rss = |p, n| {
+            life.and_then(|l| l.startup_rss(p, n))
+                .map_or_else(|| "–".to_owned(), |s| format!("{:.2}", s.median))
+        };
+        let phase = |p| median(self.phase.as_ref().and_then(|ph| ph.exit(p)));
+        let _ = writeln!(
+            md,
+            "| | `#[tokio::main]` | by hand | tokio-graceful-shutdown | graceful |\n| --- | ---: | ---: | ---: | ---: |"
+        );
+        let _ = writeln!(
+            md,
+            "| cost of one more hook (µs) | | {} | {} | {} |",
+            per_hook(Program::ByHand),
+            per_hook(Program::Tgs),
+            per_hook(Program::Graceful)
+        );
+        for n in [0, 10_000] {
+            let _ = writeln!(
+                md,
+                "| exec-to-ready, N = {n} (ms) | {} | {} | {} | {} |",
+                ready(Program::TokioMain, None),
+                ready(Program::ByHand, Some(n)),
+                ready(Program::Tgs, Some(n)),
+                ready(Program::Graceful, Some(n)),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "| peak RSS through start-up, N = 0 (MiB) | {} | {} | {} | {} |",
+            rss(Program::TokioMain, None),
+            rss(Program::ByHand, Some(0)),
+            rss(Program::Tgs, Some(0)),
+            rss(Program::Graceful, Some(0)),
+        );
+        let _ = writeln!(
+            md,
+            "| 100 hooks of 100 ms in one phase (ms) | | {} | {} | {} |\n",
+            phase(Program::ByHand),
+            phase(Program::Tgs),
+            phase(Program::Graceful)
+        );
+        if let Some(Ok(drain)) = &self.drain {
+            let _ = writeln!(
+                md,
+                "Drain: `examples/http_server` exits {} ms (median) after answering the last of \
+                 {} requests of {} ms that were in flight at the signal.\n",
+                median(drain.overshoot()),
+                drain::REQUESTS,
+                drain::REQUEST_MS
+            );
+        }
+        if let Some(compile) = &self.compile {
+            let _ = writeln!(
+                md,
+                "Compile: a `#[graceful::main]` hello-world builds from clean in {} s (median), \
+                 a `#[tokio::main]` one with the same tokio features in {} s (× {}).\n",
+                median(compile.graceful()),
+                median(compile.tokio_main()),
+                ratio_cell(ratio(compile.graceful(), compile.tokio_main()))
+            );
+        }
+        let _ = writeln!(
+            md,
+            "Every figure with its p90, the targets and the machine are in \
+             [`benches/results/results.md`](benches/results/results.md). The benchmarks are not \
+             part of `cargo test` (which only checks that every variant still starts and stops); \
+             to reproduce them (a few minutes; quieter machines give steadier figures):\n\n\
+             ```sh\ncargo run --release -p graceful-bench\n```"
+        );
+        md
+    }
+
+    fn lifecycle_tables(&self, md: &mut String, life: &Lifecycle) {
+        let _ = writeln!(
+            md,
+            "## Signal-to-exit\n\n\
+             From `kill(SIGTERM)` to the reaped exit, with N no-op async hooks (graceful: each \
+             in its own phase, run one after another), N no-op hooks awaited in turn (by hand), \
+             N subsystems that only wait for the shutdown (tokio-graceful-shutdown).\n\n\
+             ![signal-to-exit latency against N](latency.svg)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| N | floor | by hand | tokio-graceful-shutdown | graceful | graceful / by hand | graceful / tgs |"
+        );
+        let _ = writeln!(md, "| ---: | --- | --- | --- | --- | ---: | ---: |");
+        for n in NS {
+            let g = life.exit(Program::Graceful, Some(n));
+            let _ = writeln!(
+                md,
+                "| {n} | {} | {} | {} | {} | {} | {} |",
+                cell(life.exit(Program::Floor, None)),
+                cell(life.exit(Program::ByHand, Some(n))),
+                cell(life.exit(Program::Tgs, Some(n))),
+                cell(g),
+                ratio_cell(ratio(g, life.exit(Program::ByHand, Some(n)))),
+                ratio_cell(ratio(g, life.exit(Program::Tgs, Some(n)))),
+            );
+        }
+        let us = |p| {
+            life.per_hook_us(p)
+                .map_or_else(|| "–".to_owned(), |us| format!("{us:.2}"))
+        };
+        let _ = writeln!(
+            md,
+            "\n**Per-hook overhead** (µs per hook: least-squares slope of the median \
+             signal-to-exit over N): by hand {}, tokio-graceful-shutdown {}, graceful {}.\n",
+            us(Program::ByHand),
+            us(Program::Tgs),
+            us(Program::Graceful)
+        );
+
+        let _ = writeln!(
+            md,
+            "## Start-up\n\nExec-to-ready: from `spawn` to the ready line read, printed once \
+             the signal handlers are installed (the bare `#[tokio::main]` installs none). \
+             Peak RSS through start-up: the child's `VmHWM` just before the signal; over the \
+             whole life, shutdown included: `ru_maxrss` from `wait4`, which Linux never \
+             reports below the spawning process's own peak ({:.2} MiB for this harness: it \
+             carries across the `exec` of a `vfork`-style spawn). MiB, medians.\n",
+            self.harness_rss_mib
+        );
+        let _ = writeln!(
+            md,
+            "| N | floor | `#[tokio::main]` | by hand | tokio-graceful-shutdown | graceful | graceful / `#[tokio::main]` |"
+        );
+        let _ = writeln!(md, "| ---: | --- | --- | --- | --- | --- | ---: |");
+        for n in NS {
+            let g = life.ready(Program::Graceful, Some(n));
+            let _ = writeln!(
+                md,
+                "| {n} | {} | {} | {} | {} | {} | {} |",
+                cell(life.ready(Program::Floor, None)),
+                cell(life.ready(Program::TokioMain, None)),
+                cell(life.ready(Program::ByHand, Some(n))),
+                cell(life.ready(Program::Tgs, Some(n))),
+                cell(g),
+                ratio_cell(ratio(g, life.ready(Program::TokioMain, None))),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n| N: peak RSS, start-up / whole life (MiB) | floor | `#[tokio::main]` | by hand | tokio-graceful-shutdown | graceful | graceful − `#[tokio::main]` (start-up) |"
+        );
+        let _ = writeln!(md, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let mib = |p: Program, n: Option<usize>| match (life.startup_rss(p, n), life.life_rss(p, n))
+        {
+            (Some(startup), Some(whole)) => format!("{:.2} / {:.2}", startup.median, whole.median),
+            _ => "–".to_owned(),
+        };
+        for n in NS {
+            let g = life.startup_rss(Program::Graceful, Some(n));
+            let t = life.startup_rss(Program::TokioMain, None);
+            let _ = writeln!(
+                md,
+                "| {n} | {} | {} | {} | {} | {} | {} |",
+                mib(Program::Floor, None),
+                mib(Program::TokioMain, None),
+                mib(Program::ByHand, Some(n)),
+                mib(Program::Tgs, Some(n)),
+                mib(Program::Graceful, Some(n)),
+                g.zip(t).map_or_else(
+                    || "–".to_owned(),
+                    |(g, t)| format!("{:+.2}", g.median - t.median)
+                ),
+            );
+        }
+        md.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds() {
+        assert_eq!(ms(0.41234), "0.412");
+        assert_eq!(ms(12.345), "12.35");
+        assert_eq!(ms(1530.2), "1530");
+    }
+}

@@ -1,0 +1,98 @@
+//! Every variant the harness times still does what the harness expects: prints its ready
+//! line, and on SIGTERM exits 0 (the bare `#[tokio::main]`: dies of it). Building this test
+//! builds every variant, so CI catches a variant that no longer compiles.
+//!
+//! No timing is asserted here: the benchmarks run on demand, with
+//! `cargo run --release -p graceful-bench`.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Generous: the tests share a small machine.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts `binary`, waits for `ready`, sends SIGTERM, returns the exit status.
+fn ready_then_term(binary: &str) -> std::process::ExitStatus {
+    let mut child = Command::new(binary)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+    let stdout = child.stdout.take().expect("piped");
+    let (line_tx, line_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ready = line_rx.recv_timeout(TIMEOUT);
+    if ready.as_deref() != Ok(graceful_bench::READY) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{binary}: expected the ready line, got {ready:?}");
+    }
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    kill(pid, Signal::SIGTERM).expect("SIGTERM");
+    let (status_tx, status_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = status_tx.send(child.wait());
+    });
+    match status_rx.recv_timeout(TIMEOUT) {
+        Ok(status) => status.expect("wait"),
+        Err(_) => {
+            let _ = kill(pid, Signal::SIGKILL);
+            panic!("{binary} did not exit within {TIMEOUT:?} of SIGTERM");
+        }
+    }
+}
+
+fn exits_cleanly(binary: &str) {
+    let status = ready_then_term(binary);
+    assert_eq!(status.code(), Some(0), "{binary}: {status}");
+}
+
+macro_rules! clean_exit {
+    ($($test:ident => $bin:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                exits_cleanly(env!(concat!("CARGO_BIN_EXE_", $bin)));
+            }
+        )*
+    };
+}
+
+clean_exit! {
+    floor => "floor",
+    by_hand_0 => "by_hand_0",
+    by_hand_10 => "by_hand_10",
+    by_hand_1000 => "by_hand_1000",
+    by_hand_10000 => "by_hand_10000",
+    tgs_0 => "tgs_0",
+    tgs_10 => "tgs_10",
+    tgs_1000 => "tgs_1000",
+    tgs_10000 => "tgs_10000",
+    graceful_0 => "graceful_0",
+    graceful_10 => "graceful_10",
+    graceful_1000 => "graceful_1000",
+    graceful_10000 => "graceful_10000",
+    by_hand_phase => "by_hand_phase",
+    tgs_phase => "tgs_phase",
+    graceful_phase => "graceful_phase",
+}
+
+#[test]
+fn tokio_main_dies_of_sigterm() {
+    let status = ready_then_term(env!("CARGO_BIN_EXE_tokio_main"));
+    assert_eq!(status.signal(), Some(Signal::SIGTERM as i32), "{status}");
+}
