@@ -236,6 +236,7 @@ where
     signal::listen(shutdown, &config.signals, config.force_exit)
         .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))?;
     let main = main(shutdown.clone());
+    let main: sequence::MainFuture<'_> = Box::pin(async move { main.await.into_main_result() });
     Ok(sequence::run(shutdown, config, main, watchdog).await)
 }
 

@@ -16,7 +16,7 @@ use tokio::task::JoinError;
 use tokio::time::{sleep_until, timeout_at};
 
 use crate::config::Config;
-use crate::hook::{HookContext, MainOutput};
+use crate::hook::HookContext;
 use crate::log;
 use crate::reason::Reason;
 use crate::registry::{self, Hook, HookFn, HookResult, Run};
@@ -29,17 +29,25 @@ use crate::tasks::lock;
 /// exits the process itself.
 const WATCHDOG_GRACE: Duration = Duration::from_millis(100);
 
+/// The main body's outcome, with the error's `Debug` text.
+pub(crate) type MainResult = Result<(), String>;
+
+/// The main body, boxed once so that the sequence is compiled in this crate rather than
+/// monomorphized into every binary.
+pub(crate) type MainFuture<'a> = Pin<Box<dyn Future<Output = MainResult> + 'a>>;
+
 /// Runs the main body until the shutdown starts, then the whole sequence; returns the report.
 /// With `watchdog`, a thread exits the process if the runtime is still busy just after the
 /// global deadline (a hook that blocks every worker thread cannot hold the exit).
-pub(crate) async fn run<F>(shutdown: &Shutdown, config: &Config, main: F, watchdog: bool) -> Report
-where
-    F: Future,
-    F::Output: MainOutput,
-{
+pub(crate) async fn run(
+    shutdown: &Shutdown,
+    config: &Config,
+    main: MainFuture<'_>,
+    watchdog: bool,
+) -> Report {
     let inner = &shutdown.inner;
     inner.main_running.store(true, Ordering::Release);
-    let mut main = CatchUnwind(Box::pin(main));
+    let mut main = CatchUnwind(main);
     let mut main_outcome = None;
 
     // The hooks are logged once the body has first run: a `#[graceful::main]` body is where
@@ -123,7 +131,7 @@ where
 }
 
 /// Polls the main body until `other` completes; its output if it ended first.
-async fn main_until<F: Future>(
+async fn main_until<F: Future + ?Sized>(
     main: &mut CatchUnwind<F>,
     other: impl Future<Output = ()>,
 ) -> Option<std::thread::Result<F::Output>> {
@@ -137,13 +145,11 @@ async fn main_until<F: Future>(
     .await
 }
 
-fn main_ended<T: MainOutput>(inner: &Inner, output: std::thread::Result<T>) -> MainOutcome {
+fn main_ended(inner: &Inner, output: std::thread::Result<MainResult>) -> MainOutcome {
     inner.main_running.store(false, Ordering::Release);
     let outcome = match output {
-        Ok(output) => match output.into_main_result() {
-            Ok(()) => MainOutcome::Returned,
-            Err(error) => MainOutcome::Failed(error),
-        },
+        Ok(Ok(())) => MainOutcome::Returned,
+        Ok(Err(error)) => MainOutcome::Failed(error),
         Err(panic) => MainOutcome::Panicked(panic_text(&*panic)),
     };
     log::main_ended(&outcome);
@@ -401,9 +407,9 @@ fn spawn_watchdog(shutdown: Shutdown, deadline: Instant, timeout: Duration) {
 }
 
 /// The main body, with its panic caught so the hooks still run (exit code 101).
-struct CatchUnwind<F>(Pin<Box<F>>);
+struct CatchUnwind<F: ?Sized>(Pin<Box<F>>);
 
-impl<F: Future> Future for CatchUnwind<F> {
+impl<F: Future + ?Sized> Future for CatchUnwind<F> {
     type Output = std::thread::Result<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
