@@ -32,9 +32,13 @@ mod rounds;
 mod stats;
 mod variants;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 use crate::machine::Machine;
 use crate::report::Results;
@@ -148,6 +152,7 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let bin_dir = release_dir()?;
+    let _alone = alone(&bin_dir)?;
     let server = bin_dir.join("examples/http_server");
     let has_server = workspace.join("examples/http_server.rs").exists();
     if options.build {
@@ -223,6 +228,29 @@ fn write_results(results: &Results, out: &Path) -> Result<(), String> {
     println!("{markdown}");
     eprintln!("graceful-bench: wrote {}", md_path.display());
     Ok(())
+}
+
+/// Waits until no other run of the harness is measuring on this machine (two runs at once
+/// would each measure the other), and holds a lock on `target/graceful-bench.lock` until
+/// dropped.
+fn alone(bin_dir: &Path) -> Result<Flock<File>, String> {
+    let path = bin_dir
+        .parent()
+        .unwrap_or(bin_dir)
+        .join("graceful-bench.lock");
+    let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((file, Errno::EWOULDBLOCK)) => {
+            eprintln!(
+                "graceful-bench: another run is measuring ({} is locked); waiting for it to end",
+                path.display()
+            );
+            Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, e)| format!("lock {}: {e}", path.display()))
+        }
+        Err((_, e)) => Err(format!("lock {}: {e}", path.display())),
+    }
 }
 
 /// `target/release`, next to this executable's profile directory: where the variants are
