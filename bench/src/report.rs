@@ -82,7 +82,7 @@ impl Results {
         );
         targets.push(Target {
             what: "signal-to-exit, N = 10: graceful / by hand ≤ 1.10".to_owned(),
-            measured: ratio_cell(r),
+            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
             met: r.map(|r| r <= 1.10),
         });
         let per_hook = life.and_then(|l| l.per_hook_us(Program::Graceful));
@@ -97,7 +97,7 @@ impl Results {
         );
         targets.push(Target {
             what: "exec-to-ready: graceful / `#[tokio::main]` ≤ 1.05".to_owned(),
-            measured: ratio_cell(r),
+            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
             met: r.map(|r| r <= 1.05),
         });
         let delta = rss(Program::Graceful, Some(0))
@@ -114,7 +114,7 @@ impl Results {
         );
         targets.push(Target {
             what: "exec-to-ready with 10 000 hooks: graceful / `#[tokio::main]` ≤ 1.10".to_owned(),
-            measured: ratio_cell(r),
+            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
             met: r.map(|r| r <= 1.10),
         });
         let one_phase = self.phase.as_ref().and_then(|p| p.exit(Program::Graceful));
@@ -138,7 +138,7 @@ impl Results {
             .and_then(|c| ratio(c.graceful(), c.tokio_main()));
         targets.push(Target {
             what: "clean build: graceful / `#[tokio::main]` ≤ 1.20".to_owned(),
-            measured: ratio_cell(r),
+            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
             met: r.map(|r| r <= 1.20),
         });
         let (behind, rows) = self.behind_tgs();
@@ -165,7 +165,10 @@ impl Results {
             if let (Some(g), Some(t)) = (g, t) {
                 rows += 1;
                 if g.median > t.median {
-                    behind.push(row);
+                    behind.push(format!(
+                        "{row} (+{:.1} %)",
+                        (g.median / t.median - 1.0) * 100.0
+                    ));
                 }
             }
         };
