@@ -4,11 +4,22 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError, Flavor, Settings};
+use crate::exit;
 use crate::hook::MainOutput;
+use crate::listener::{self, Listener};
+use crate::log;
 use crate::report::Report;
 use crate::sequence;
 use crate::shutdown::Shutdown;
-use crate::signal::{self, Signal};
+use crate::signal::Signal;
+use crate::watchdog;
+
+/// What `run` and `run_to_report` say when called on a thread that already runs a tokio
+/// runtime, instead of tokio's panic.
+const INSIDE_A_RUNTIME: &str = "cannot build graceful's runtime from within a tokio runtime \
+     (`#[tokio::main]`, `#[tokio::test]`, a framework's runtime): use \
+     `graceful::Builder::run_async(main).await` there, which runs the same shutdown sequence on \
+     the runtime you have and returns the Report";
 
 /// Builds the runtime, installs the signal handlers, runs `main` and the shutdown sequence.
 ///
@@ -85,7 +96,8 @@ impl Builder {
 
     /// The signals that start the shutdown (default [`Signal::defaults`]). An empty list
     /// installs no handler: only [`Shutdown::trigger`] or the end of `main` start it.
-    /// Signals that do not exist on the platform are skipped.
+    /// Signals that do not exist on the platform are skipped; a signal given twice, or under
+    /// two names (SIGINT and CTRL_C on Windows), is listened to once.
     ///
     /// ```
     /// use graceful::Signal;
@@ -135,8 +147,13 @@ impl Builder {
     /// the process with the code of the [`Report`] (logged first). Never returns.
     ///
     /// A malformed `GRACEFUL_*` variable or contradictory settings exit with code 2 before
-    /// `main` runs. Exiting does not wait for abandoned work: a blocking hook stuck past its
-    /// timeout does not keep the process alive.
+    /// `main` runs; so does a call from within a tokio runtime (use
+    /// [`run_async`](Self::run_async) there). Exiting does not wait for abandoned work: a
+    /// blocking hook stuck past its timeout does not keep the process alive.
+    ///
+    /// The signals are received, and the global deadline enforced, by threads of their own,
+    /// started before `main` is first polled: a second signal and the deadline hold even when
+    /// `main` or a hook blocks every runtime thread.
     ///
     /// ```no_run
     /// graceful::Builder::new().run(|shutdown| async move {
@@ -149,29 +166,29 @@ impl Builder {
         F: Future,
         F::Output: MainOutput,
     {
-        let config = match self.resolve() {
-            Ok(config) => config,
-            Err(error) => {
-                eprintln!("graceful: invalid configuration: {error}");
-                std::process::exit(2);
-            }
+        let refuse = |error: &dyn std::fmt::Display| -> ! {
+            eprintln!("graceful: invalid configuration: {error}");
+            std::process::exit(2)
         };
-        let shutdown = Shutdown::global();
-        let runtime = match runtime(&config, None) {
-            Ok(runtime) => runtime,
-            Err(error) => {
-                eprintln!("graceful: cannot start the tokio runtime: {error}");
-                std::process::exit(2);
-            }
-        };
-        match runtime.block_on(start(&shutdown, &config, main, true)) {
-            // The runtime is not dropped: dropping it would wait for blocking threads.
-            Ok(report) => std::process::exit(i32::from(report.exit_code())),
-            Err(error) => {
-                eprintln!("graceful: invalid configuration: {error}");
-                std::process::exit(2);
-            }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            refuse(&INSIDE_A_RUNTIME);
         }
+        let config = self.resolve().unwrap_or_else(|error| refuse(&error));
+        let shutdown = Shutdown::global();
+        let runtime = runtime(&config, None).unwrap_or_else(|error| {
+            eprintln!("graceful: cannot start the tokio runtime: {error}");
+            std::process::exit(2)
+        });
+        let _listener = listen(&shutdown, &config).unwrap_or_else(|error| refuse(&error));
+        watchdog::start(&shutdown, config.timeout);
+        let report = runtime.block_on(start(&shutdown, &config, main));
+        // The runtime is not dropped: dropping it would wait for blocking threads.
+        if !exit::claim() {
+            // A forced exit or the watchdog got there first and is ending the process.
+            exit::wait_for_the_winner();
+        }
+        log::summary(&report);
+        exit::now(&shutdown.inner, report.exit_code())
     }
 
     /// Like [`run`](Self::run), but returns the [`Report`] instead of exiting: for tests.
@@ -179,8 +196,9 @@ impl Builder {
     /// The run gets its own [`Shutdown`]: on the runtime's threads, [`graceful::shutdown()`],
     /// [`graceful::spawn`] and [`graceful::register`] use it, so runs in parallel tests do not
     /// see each other. Hooks registered with `#[on_shutdown]` run in every run. The runtime is
-    /// shut down in the background before returning. Must not be called from within a tokio
-    /// runtime.
+    /// shut down in the background before returning. Within a tokio runtime it returns an
+    /// error: use [`run_async`](Self::run_async) there. There is no watchdog: a hook that
+    /// blocks every runtime thread past the deadline holds the call.
     ///
     /// [`graceful::shutdown()`]: crate::shutdown()
     /// [`graceful::spawn`]: crate::spawn
@@ -204,17 +222,66 @@ impl Builder {
         F: Future,
         F::Output: MainOutput,
     {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(ConfigError::new(INSIDE_A_RUNTIME.to_owned()));
+        }
         let config = self.resolve()?;
         let shutdown = Shutdown::detached();
         let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
             ConfigError::new(format!("cannot start the tokio runtime: {error}"))
         })?;
+        let listener = listen(&shutdown, &config)?;
         let report = {
             let _current = shutdown.enter();
-            runtime.block_on(start(&shutdown, &config, main, false))
+            runtime.block_on(start(&shutdown, &config, main))
         };
+        drop(listener);
         runtime.shutdown_background();
-        report
+        log::summary(&report);
+        shutdown.inner.kept.drop_all();
+        Ok(report)
+    }
+
+    /// Runs `main` and the shutdown sequence on the tokio runtime you already have
+    /// (`#[tokio::main]`, `#[tokio::test]`, a framework that owns the runtime) and returns the
+    /// [`Report`] instead of exiting.
+    ///
+    /// The run gets its own [`Shutdown`]: inside `main` and the tasks it starts with
+    /// [`graceful::spawn`](crate::spawn), [`graceful::shutdown()`](crate::shutdown()) is that
+    /// handle. The signals are listened to as with [`run`](Self::run) (pass `.signals([])` to
+    /// leave the process's signals alone); there is no watchdog, since the runtime is not
+    /// ours to exit from: the caller decides what to do with the report.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // In a `#[tokio::test]`, or any async code:
+    /// let report = graceful::Builder::new()
+    ///     .signals([])
+    ///     .run_async(|shutdown| async move {
+    ///         graceful::register(10, "close", async {});
+    ///         shutdown.trigger();
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(report.hooks()[0].name(), "close");
+    /// assert_eq!(report.exit_code(), 0);
+    /// # }
+    /// ```
+    pub async fn run_async<M, F>(self, main: M) -> Result<Report, ConfigError>
+    where
+        M: FnOnce(Shutdown) -> F,
+        F: Future,
+        F::Output: MainOutput,
+    {
+        let config = self.resolve()?;
+        let shutdown = Shutdown::scoped();
+        let listener = listen(&shutdown, &config)?;
+        let report = shutdown.scope(start(&shutdown, &config, main)).await;
+        drop(listener);
+        log::summary(&report);
+        shutdown.inner.kept.drop_all();
+        Ok(report)
     }
 
     fn resolve(&self) -> Result<Config, ConfigError> {
@@ -222,22 +289,21 @@ impl Builder {
     }
 }
 
-async fn start<M, F>(
-    shutdown: &Shutdown,
-    config: &Config,
-    main: M,
-    watchdog: bool,
-) -> Result<Report, ConfigError>
+/// Starts the signal listener of a run, before its main body is first polled.
+fn listen(shutdown: &Shutdown, config: &Config) -> Result<Option<Listener>, ConfigError> {
+    listener::start(shutdown, &config.signals, config.force_exit)
+        .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))
+}
+
+async fn start<M, F>(shutdown: &Shutdown, config: &Config, main: M) -> Report
 where
     M: FnOnce(Shutdown) -> F,
     F: Future,
     F::Output: MainOutput,
 {
-    signal::listen(shutdown, &config.signals, config.force_exit)
-        .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))?;
     let main = main(shutdown.clone());
     let main: sequence::MainFuture<'_> = Box::pin(async move { main.await.into_main_result() });
-    Ok(sequence::run(shutdown, config, main, watchdog).await)
+    sequence::run(shutdown, config, main).await
 }
 
 fn runtime(

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::reason::Reason;
@@ -100,7 +101,7 @@ impl fmt::Debug for HookContext {
 }
 
 /// What a shutdown hook may return: `()`, or `Result<(), E>` where `E: Display` (the message
-/// goes into the report).
+/// goes into the report). Sealed: implemented for these types only.
 ///
 /// ```standalone_crate
 /// #[graceful::on_shutdown]
@@ -114,7 +115,7 @@ impl fmt::Debug for HookContext {
     label = "this type is not a hook result",
     note = "return `Result<(), E>` where `E` implements `Display`, e.g. `std::io::Error` or `String`"
 )]
-pub trait HookOutput {
+pub trait HookOutput: sealed::Sealed {
     /// The outcome, with the error's `Display` text.
     #[doc(hidden)]
     fn into_hook_result(self) -> Result<(), String>;
@@ -132,8 +133,11 @@ impl<E: fmt::Display> HookOutput for Result<(), E> {
     }
 }
 
-/// What the main body may return: `()`, or `Result<(), E>` where `E: Debug` (printed as
-/// `Error: {err:?}`, as std does).
+/// What the main body may return: `()`, `Result<(), E>` where `E: Debug` (printed as
+/// `Error: {err:?}`, as std does), or a [`std::process::ExitCode`] (the exit code when the
+/// shutdown is otherwise clean, as with
+/// [`trigger_with_code`](crate::Shutdown::trigger_with_code)). Sealed: implemented for these
+/// types only.
 ///
 /// ```
 /// #[graceful::main]
@@ -141,25 +145,50 @@ impl<E: fmt::Display> HookOutput for Result<(), E> {
 ///     Ok(())
 /// }
 /// ```
+///
+/// ```no_run
+/// #[graceful::main]
+/// async fn main() -> std::process::ExitCode {
+///     std::process::ExitCode::from(3) // e.g. "configuration changed, restart me"
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
-    message = "`main` must return `()` or `Result<(), E>` with `E: Debug`, not `{Self}`",
+    message = "`main` must return `()`, `Result<(), E>` with `E: Debug`, or `std::process::ExitCode`, not `{Self}`",
     label = "this type is not a main result",
     note = "return `Result<(), E>` where `E` implements `Debug`, e.g. `std::io::Error`"
 )]
-pub trait MainOutput {
-    /// The outcome, with the error's `Debug` text.
+pub trait MainOutput: sealed::Sealed {
+    /// The outcome: the exit code asked for, or the error's `Debug` text.
     #[doc(hidden)]
-    fn into_main_result(self) -> Result<(), String>;
+    fn into_main_result(self) -> Result<Option<u8>, String>;
 }
 
 impl MainOutput for () {
-    fn into_main_result(self) -> Result<(), String> {
-        Ok(())
+    fn into_main_result(self) -> Result<Option<u8>, String> {
+        Ok(None)
     }
 }
 
 impl<E: fmt::Debug> MainOutput for Result<(), E> {
-    fn into_main_result(self) -> Result<(), String> {
-        self.map_err(|e| format!("{e:?}"))
+    fn into_main_result(self) -> Result<Option<u8>, String> {
+        self.map(|()| None).map_err(|e| format!("{e:?}"))
     }
+}
+
+impl MainOutput for ExitCode {
+    fn into_main_result(self) -> Result<Option<u8>, String> {
+        // `ExitCode` does not expose its value; it is one of the 256 that `From<u8>` makes.
+        let code = (0..=u8::MAX).find(|&code| ExitCode::from(code) == self);
+        Ok(Some(code.unwrap_or(1)))
+    }
+}
+
+mod sealed {
+    /// Keeps [`HookOutput`](super::HookOutput) and [`MainOutput`](super::MainOutput) closed:
+    /// the set of accepted return types can grow without breaking anyone.
+    pub trait Sealed {}
+
+    impl Sealed for () {}
+    impl<E> Sealed for Result<(), E> {}
+    impl Sealed for std::process::ExitCode {}
 }

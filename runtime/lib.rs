@@ -72,8 +72,12 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod clock;
 mod config;
+mod exit;
 mod hook;
+mod keep;
+mod listener;
 mod log;
 mod reason;
 mod registry;
@@ -83,6 +87,7 @@ mod shutdown;
 mod signal;
 mod systemd;
 mod tasks;
+mod watchdog;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -149,6 +154,28 @@ where
     F::Output: Send + 'static,
 {
     shutdown().spawn(fut)
+}
+
+/// Keeps `value` alive until the process exits: it is dropped after the report is logged,
+/// right before the exit, last kept first, each drop bounded in time (2 s) so that a stuck
+/// flush cannot hold the exit.
+///
+/// The process ends with `std::process::exit`, which runs no destructor: a guard that
+/// flushes on drop and lives in `main` would be gone before the hooks run, or never dropped
+/// at all, and the last log lines (the hooks', the report's) lost. Keep such guards here:
+/// tracing-appender's `WorkerGuard`, a Sentry guard, an OpenTelemetry provider.
+///
+/// ```no_run
+/// #[graceful::main]
+/// async fn main(shutdown: graceful::Shutdown) {
+///     // let (writer, guard) = tracing_appender::non_blocking(file);
+///     let guard = String::from("a value that flushes when dropped");
+///     graceful::keep_until_exit(guard);
+///     shutdown.cancelled().await;
+/// }
+/// ```
+pub fn keep_until_exit<T: Send + 'static>(value: T) {
+    shutdown().keep_until_exit(value);
 }
 
 /// Registers a shutdown hook at run time, for a value that only exists in `main` (a

@@ -101,6 +101,20 @@ pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
     );
 }
 
+pub(crate) fn absorbed(signal: Signal, reason: Reason) {
+    tracing::warn!(target: "graceful", %signal, %reason, "signal absorbed: the shutdown was already running; the next signal forces the exit");
+    fallback(format_args!(
+        "{signal} received while the shutdown ({reason}) was already running: absorbed; the next signal forces the exit"
+    ));
+}
+
+pub(crate) fn kept_value_stuck(index: usize, limit: Duration) {
+    tracing::error!(target: "graceful", index, ?limit, "a value kept until exit did not drop in time: exiting without it");
+    eprintln!(
+        "graceful: the value kept until exit #{index} did not drop within {limit:?}: exiting without it"
+    );
+}
+
 pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str) {
     let running = if running.is_empty() {
         "nothing"

@@ -105,6 +105,14 @@ impl Dynamic {
         }
     }
 
+    fn names(&self) -> Vec<(i32, Cow<'static, str>)> {
+        lock(&self.hooks)
+            .iter()
+            .flatten()
+            .map(|hook| (hook.order, hook.name.clone()))
+            .collect()
+    }
+
     fn take(&self) -> Vec<Hook> {
         lock(&self.hooks).take().unwrap_or_default()
     }
@@ -124,6 +132,18 @@ pub(crate) fn all_hooks(dynamic: &Dynamic) -> Vec<Hook> {
         .collect();
     hooks.extend(dynamic.take());
     hooks.sort_by_key(|hook| hook.order);
+    hooks
+}
+
+/// The order and name of every hook [`all_hooks`] would return now, in the same order,
+/// without taking the run-time ones.
+pub(crate) fn planned(dynamic: &Dynamic) -> Vec<(i32, Cow<'static, str>)> {
+    let mut hooks: Vec<(i32, Cow<'static, str>)> = inventory::iter::<StaticHook>
+        .into_iter()
+        .map(|hook| (hook.order, Cow::Borrowed(hook.name)))
+        .collect();
+    hooks.extend(dynamic.names());
+    hooks.sort_by_key(|(order, _)| *order);
     hooks
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinError;
 use tokio::time::{sleep_until, timeout_at};
 
+use crate::clock;
 use crate::config::Config;
 use crate::hook::HookContext;
 use crate::log;
@@ -25,30 +26,22 @@ use crate::shutdown::{Inner, Shutdown};
 use crate::systemd;
 use crate::tasks::lock;
 
-/// How long past the global deadline the watchdog waits for the sequence to report before it
-/// exits the process itself.
-const WATCHDOG_GRACE: Duration = Duration::from_millis(100);
-
-/// The main body's outcome, with the error's `Debug` text.
-pub(crate) type MainResult = Result<(), String>;
+/// The main body's outcome: the exit code it asked for (`std::process::ExitCode`), or the
+/// error's `Debug` text.
+pub(crate) type MainResult = Result<Option<u8>, String>;
 
 /// The main body, boxed once so that the sequence is compiled in this crate rather than
 /// monomorphized into every binary.
 pub(crate) type MainFuture<'a> = Pin<Box<dyn Future<Output = MainResult> + 'a>>;
 
-/// Runs the main body until the shutdown starts, then the whole sequence; returns the report.
-/// With `watchdog`, a thread exits the process if the runtime is still busy just after the
-/// global deadline (a hook that blocks every worker thread cannot hold the exit).
-pub(crate) async fn run(
-    shutdown: &Shutdown,
-    config: &Config,
-    main: MainFuture<'_>,
-    watchdog: bool,
-) -> Report {
+/// Runs the main body until the shutdown starts, then the whole sequence; returns the report,
+/// which the caller logs (see [`log::summary`]).
+pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'_>) -> Report {
     let inner = &shutdown.inner;
     inner.main_running.store(true, Ordering::Release);
     let mut main = CatchUnwind(main);
     let mut main_outcome = None;
+    let mut main_code = None;
 
     // The hooks are logged once the body has first run: a `#[graceful::main]` body is where
     // users install their tracing subscriber.
@@ -59,29 +52,26 @@ pub(crate) async fn run(
         Poll::Pending => main_until(&mut main, inner.stop.cancelled()).await,
     };
     if let Some(output) = ended {
-        let outcome = main_ended(inner, output);
+        let outcome = main_ended(inner, output, &mut main_code);
         shutdown.begin(reason_for(&outcome), None);
         main_outcome = Some(outcome);
     }
 
     // 1. Stopping: `is_shutting_down()` is true from the trigger on.
     let trigger = inner.trigger().expect("the shutdown has started");
-    let deadline = trigger.at + config.timeout;
+    let deadline = clock::later(trigger.at, config.timeout);
     log::started(trigger.reason, config.timeout);
     systemd::stopping(config.timeout);
-    if watchdog {
-        spawn_watchdog(shutdown.clone(), deadline, config.timeout);
-    }
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
     //    Pointless once the main body has ended, so cut short then.
     if main_outcome.is_none() {
-        let delay_end = (trigger.at + config.drain_delay).min(deadline);
+        let delay_end = clock::later(trigger.at, config.drain_delay).min(deadline);
         // Only when there is time left to wait: the timer rounds up to its next millisecond
         // tick, so even an elapsed deadline would cost up to a millisecond.
         if delay_end > Instant::now() {
             if let Some(output) = main_until(&mut main, sleep_until(delay_end.into())).await {
-                main_outcome = Some(main_ended(inner, output));
+                main_outcome = Some(main_ended(inner, output, &mut main_code));
             }
         }
     }
@@ -90,10 +80,10 @@ pub(crate) async fn run(
     inner.cancel();
 
     // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
-    let drain_end = (Instant::now() + config.drain_timeout).min(deadline);
+    let drain_end = clock::later(Instant::now(), config.drain_timeout).min(deadline);
     let drained = timeout_at(drain_end.into(), async {
         if main_outcome.is_none() {
-            main_outcome = Some(main_ended(inner, (&mut main).await));
+            main_outcome = Some(main_ended(inner, (&mut main).await, &mut main_code));
         }
         inner.tasks.all_done().await;
     })
@@ -116,18 +106,18 @@ pub(crate) async fn run(
     let hooks = registry::all_hooks(&inner.hooks);
     let hooks = run_hooks(inner, hooks, trigger.reason, deadline).await;
 
-    // 6. Report; the caller exits.
-    let exit_code = report::exit_code(&main_outcome, &hooks, &aborted, trigger.code);
-    let report = Report {
+    // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
+    //    trigger's: it is the body's last word.
+    let requested = main_code.or(trigger.code);
+    let exit_code = report::exit_code(&main_outcome, &hooks, &aborted, requested);
+    Report {
         reason: trigger.reason,
         main: main_outcome,
         hooks,
         aborted,
         elapsed: trigger.at.elapsed(),
         exit_code,
-    };
-    log::summary(&report);
-    report
+    }
 }
 
 /// Polls the main body until `other` completes; its output if it ended first.
@@ -145,10 +135,17 @@ async fn main_until<F: Future + ?Sized>(
     .await
 }
 
-fn main_ended(inner: &Inner, output: std::thread::Result<MainResult>) -> MainOutcome {
+fn main_ended(
+    inner: &Inner,
+    output: std::thread::Result<MainResult>,
+    code: &mut Option<u8>,
+) -> MainOutcome {
     inner.main_running.store(false, Ordering::Release);
     let outcome = match output {
-        Ok(Ok(())) => MainOutcome::Returned,
+        Ok(Ok(requested)) => {
+            *code = requested;
+            MainOutcome::Returned
+        }
         Ok(Err(error)) => MainOutcome::Failed(error),
         Err(panic) => MainOutcome::Panicked(panic_text(&*panic)),
     };
@@ -264,8 +261,11 @@ impl Slot {
     /// whichever comes first.
     fn start(hook: Hook, id: usize, reason: Reason, deadline: Instant) -> (Slot, Scheduled) {
         let started = Instant::now();
-        let (limit_at, limit) = match hook.timeout {
-            Some(timeout) if started + timeout < deadline => (started + timeout, timeout),
+        let own_limit = hook
+            .timeout
+            .map(|timeout| (clock::later(started, timeout), timeout));
+        let (limit_at, limit) = match own_limit {
+            Some((limit_at, timeout)) if limit_at < deadline => (limit_at, timeout),
             _ => (deadline, deadline.saturating_duration_since(started)),
         };
         log::hook_started(hook.order, &hook.name);
@@ -381,28 +381,6 @@ fn panic_text(panic: &(dyn Any + Send)) -> String {
         text.clone()
     } else {
         "a panic with a non-string payload".to_owned()
-    }
-}
-
-fn spawn_watchdog(shutdown: Shutdown, deadline: Instant, timeout: Duration) {
-    let limit = deadline + WATCHDOG_GRACE;
-    let spawned = std::thread::Builder::new()
-        .name("graceful-watchdog".to_owned())
-        .spawn(move || {
-            loop {
-                let now = Instant::now();
-                if now >= limit {
-                    break;
-                }
-                std::thread::sleep(limit - now);
-            }
-            let running = shutdown.inner.still_running().join(", ");
-            let skipped = shutdown.inner.not_started().join(", ");
-            log::deadline_watchdog(timeout, &running, &skipped);
-            std::process::exit(1);
-        });
-    if let Err(error) = spawned {
-        tracing::warn!(target: "graceful", %error, "could not start the deadline watchdog thread");
     }
 }
 

@@ -16,6 +16,7 @@ use tokio_util::sync::{
 };
 
 use crate::hook::HookOutput;
+use crate::keep::Kept;
 use crate::reason::Reason;
 use crate::registry::{Dynamic, Hook, Run, box_hook};
 use crate::tasks::Tasks;
@@ -61,6 +62,16 @@ pub(crate) struct Inner {
     /// them have started (the rest are reported as skipped if the watchdog ends the process).
     pub(crate) schedule: OnceLock<Vec<(i32, Cow<'static, str>)>>,
     pub(crate) hooks_started: AtomicUsize,
+    /// Whether a signal was absorbed: one that arrived after a shutdown that something else
+    /// started. The next one forces the exit.
+    pub(crate) signal_absorbed: AtomicBool,
+    /// The watchdog thread, woken by the trigger.
+    watchdog: OnceLock<std::thread::Thread>,
+    /// The values of [`Shutdown::keep_until_exit`].
+    pub(crate) kept: Kept,
+    /// Whether the run is one of [`Builder::run_async`](crate::Builder::run_async), on a
+    /// runtime that is not ours: its tasks carry the handle in a task-local.
+    scoped: bool,
 }
 
 /// The first trigger: what it was, when, and the exit code it asked for.
@@ -72,7 +83,7 @@ pub(crate) struct Trigger {
 }
 
 impl Inner {
-    fn new() -> Self {
+    fn new(scoped: bool) -> Self {
         Inner {
             token: CancellationToken::new(),
             stop: CancellationToken::new(),
@@ -83,6 +94,24 @@ impl Inner {
             running_hooks: std::sync::Mutex::default(),
             schedule: OnceLock::new(),
             hooks_started: AtomicUsize::new(0),
+            signal_absorbed: AtomicBool::new(false),
+            watchdog: OnceLock::new(),
+            kept: Kept::default(),
+            scoped,
+        }
+    }
+
+    /// Registers the watchdog thread, to be woken by the trigger.
+    pub(crate) fn set_watchdog(&self, thread: std::thread::Thread) {
+        if self.watchdog.set(thread).is_err() {
+            return;
+        }
+        // A trigger that came before the thread was registered has been seen by the thread
+        // itself (it looks before it parks); waking it again is harmless.
+        if let Some(watchdog) = self.watchdog.get() {
+            if self.trigger.get().is_some() {
+                watchdog.unpark();
+            }
         }
     }
 
@@ -106,18 +135,28 @@ impl Inner {
         running
     }
 
-    /// The hooks that have not started, when the hooks have been scheduled.
+    /// The hooks that have not started: those after the ones started once the hooks have
+    /// been scheduled, every hook known so far before that.
     pub(crate) fn not_started(&self) -> Vec<String> {
-        let Some(schedule) = self.schedule.get() else {
-            return Vec::new();
-        };
-        let started = self.hooks_started.load(Ordering::Acquire);
-        schedule
-            .iter()
-            .skip(started)
-            .map(|(order, name)| format!("hook {name} (order {order})"))
-            .collect()
+        let label =
+            |(order, name): &(i32, Cow<'static, str>)| format!("hook {name} (order {order})");
+        match self.schedule.get() {
+            Some(schedule) => {
+                let started = self.hooks_started.load(Ordering::Acquire);
+                schedule.iter().skip(started).map(label).collect()
+            }
+            None => crate::registry::planned(&self.hooks)
+                .iter()
+                .map(label)
+                .collect(),
+        }
     }
+}
+
+tokio::task_local! {
+    /// The handle of a [`Builder::run_async`](crate::Builder::run_async) run, in its main body
+    /// and its tracked tasks.
+    static SCOPED: Shutdown;
 }
 
 thread_local! {
@@ -132,8 +171,20 @@ impl Shutdown {
     /// A fresh handle, not the process-wide one.
     pub(crate) fn detached() -> Self {
         Shutdown {
-            inner: Arc::new(Inner::new()),
+            inner: Arc::new(Inner::new(false)),
         }
+    }
+
+    /// A fresh handle for a run on a runtime that is not ours.
+    pub(crate) fn scoped() -> Self {
+        Shutdown {
+            inner: Arc::new(Inner::new(true)),
+        }
+    }
+
+    /// `fut`, with `self` as the current handle while it runs.
+    pub(crate) fn scope<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
+        SCOPED.scope(self.clone(), fut)
     }
 
     /// The process-wide handle, used by [`Builder::run`](crate::Builder::run).
@@ -143,6 +194,9 @@ impl Shutdown {
 
     /// The handle of the run this thread belongs to, or the process-wide one.
     pub(crate) fn current() -> Self {
+        if let Ok(scoped) = SCOPED.try_with(Shutdown::clone) {
+            return scoped;
+        }
         CURRENT
             .with(|current| current.borrow().clone())
             .unwrap_or_else(Shutdown::global)
@@ -173,8 +227,39 @@ impl Shutdown {
         });
         if first {
             self.inner.stop.cancel();
+            if let Some(watchdog) = self.inner.watchdog.get() {
+                watchdog.unpark();
+            }
         }
         first
+    }
+
+    /// Waits until the shutdown starts: step 1 of the sequence, at the trigger, before
+    /// `drain_delay` (when [`is_shutting_down`](Self::is_shutting_down) turns true). What a
+    /// readiness probe or a load-balancer registration waits on; servers and workers wait on
+    /// [`cancelled`](Self::cancelled) instead.
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown) {
+    /// shutdown.shutting_down().await;
+    /// println!("deregistering from service discovery");
+    /// # }
+    /// ```
+    pub fn shutting_down(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.stop.cancelled()
+    }
+
+    /// Keeps `value` alive until the process exits: it is dropped after the report is
+    /// logged, right before the exit. Same as [`graceful::keep_until_exit`](crate::keep_until_exit).
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown) {
+    /// let flush_on_drop = String::from("e.g. tracing-appender's WorkerGuard");
+    /// shutdown.keep_until_exit(flush_on_drop);
+    /// # }
+    /// ```
+    pub fn keep_until_exit<T: Send + 'static>(&self, value: T) {
+        self.inner.kept.keep(Box::new(value));
     }
 
     /// Waits until the token is cancelled: step 3 of the sequence, after `drain_delay`.
@@ -302,6 +387,9 @@ impl Shutdown {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        if self.inner.scoped {
+            return self.inner.tasks.spawn(Location::caller(), self.scope(fut));
+        }
         self.inner.tasks.spawn(Location::caller(), fut)
     }
 

@@ -19,7 +19,7 @@ const EXIT_MARGIN: Duration = Duration::from_secs(1);
 pub(crate) fn stopping(timeout: Duration) {
     use sd_notify::NotifyState;
 
-    let usec = u32::try_from((timeout + EXIT_MARGIN).as_micros()).unwrap_or(u32::MAX);
+    let usec = u32::try_from(timeout.saturating_add(EXIT_MARGIN).as_micros()).unwrap_or(u32::MAX);
     let states = [NotifyState::Stopping, NotifyState::ExtendTimeoutUsec(usec)];
     match sd_notify::notify(&states) {
         Ok(()) => {

@@ -24,13 +24,14 @@ struct Live {
     abort: Option<AbortHandle>,
 }
 
-/// Removes the task's entry when its future completes or is dropped (aborted).
-struct Guard<'a> {
-    tasks: &'a Tasks,
+/// Removes the task's entry when its future completes or is dropped: aborted, even before
+/// its first poll, or never spawned at all (`tokio::spawn` panicked outside a runtime).
+struct Guard {
+    tasks: std::sync::Arc<Tasks>,
     id: u64,
 }
 
-impl Drop for Guard<'_> {
+impl Drop for Guard {
     fn drop(&mut self) {
         let mut live = lock(&self.tasks.live);
         live.remove(&self.id);
@@ -59,9 +60,14 @@ impl Tasks {
                 abort: None,
             },
         );
-        let tasks = self.clone();
+        // The guard is moved into the future now, not created at its first poll: whatever
+        // drops the future removes the entry.
+        let guard = Guard {
+            tasks: self.clone(),
+            id,
+        };
         let handle = tokio::spawn(async move {
-            let _guard = Guard { tasks: &tasks, id };
+            let _guard = guard;
             fut.await
         });
         if let Some(entry) = lock(&self.live).get_mut(&id) {
