@@ -40,7 +40,7 @@ impl HookContext {
     /// }
     /// ```
     pub fn reason(&self) -> Reason {
-        self.reason
+        self.reason.clone()
     }
 
     /// When this hook is cut off: its own `timeout` after it started, or the global deadline,

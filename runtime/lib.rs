@@ -83,10 +83,12 @@ mod reason;
 mod registry;
 mod report;
 mod sequence;
+mod service;
 mod shutdown;
 mod signal;
 mod systemd;
 mod tasks;
+mod unwind;
 mod watchdog;
 
 #[doc(hidden)]
@@ -104,6 +106,7 @@ pub use crate::config::{ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIM
 pub use crate::hook::{HookContext, HookOutput, MainOutput};
 pub use crate::reason::Reason;
 pub use crate::report::{HookReport, MainOutcome, Outcome, Report};
+pub use crate::service::{ServiceOutcome, ServiceOutput, ServiceReport};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 
@@ -154,6 +157,34 @@ where
     F::Output: Send + 'static,
 {
     shutdown().spawn(fut)
+}
+
+/// Starts a service: a named, tracked, long-running part of the program that lives and dies
+/// with the others, as Go's errgroup runs them. An `Err` or a panic before the shutdown
+/// starts it (exit code 1, or 101); after, services are drained like [`spawn`]ed tasks.
+/// See [`Shutdown::service`].
+///
+/// # Panics
+/// If `name` is empty, or outside a tokio runtime.
+///
+/// ```no_run
+/// #[graceful::main]
+/// async fn main(shutdown: graceful::Shutdown) {
+///     let worker = shutdown.clone();
+///     graceful::service("worker", async move {
+///         worker.cancelled().await;
+///         Ok::<(), std::io::Error>(())
+///     });
+///     shutdown.cancelled().await;
+/// }
+/// ```
+#[track_caller]
+pub fn service<F>(name: impl Into<Cow<'static, str>>, fut: F)
+where
+    F: Future + Send + 'static,
+    F::Output: ServiceOutput,
+{
+    shutdown().service(name, fut);
 }
 
 /// Keeps `value` alive until the process exits: it is dropped after the report is logged,

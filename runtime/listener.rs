@@ -58,7 +58,7 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
         return;
     }
     let inner = &shutdown.inner;
-    let reason = inner.trigger().map(|trigger| trigger.reason);
+    let reason = inner.trigger().map(|trigger| &trigger.reason);
     let by_signal = matches!(reason, Some(Reason::Signal(_)));
     if !by_signal && !inner.signal_absorbed.swap(true, Ordering::AcqRel) {
         if let Some(reason) = reason {

@@ -10,6 +10,7 @@ use tracing::subscriber::NoSubscriber;
 
 use crate::reason::Reason;
 use crate::report::{MainOutcome, Outcome, Report};
+use crate::service::ServiceOutcome;
 use crate::signal::Signal;
 
 /// Whether events go nowhere, so failures must be printed on stderr instead.
@@ -23,7 +24,7 @@ fn fallback(line: std::fmt::Arguments<'_>) {
     }
 }
 
-pub(crate) fn started(reason: Reason, timeout: Duration) {
+pub(crate) fn started(reason: &Reason, timeout: Duration) {
     tracing::info!(target: "graceful", %reason, ?timeout, "shutdown started");
 }
 
@@ -71,14 +72,19 @@ pub(crate) fn main_ended(outcome: &MainOutcome) {
     }
 }
 
-pub(crate) fn aborted(tasks: &[String], drain_timeout: Duration) {
-    if tasks.is_empty() {
+pub(crate) fn aborted(tasks: &[String], connections_cut: usize, drain_timeout: Duration) {
+    if tasks.is_empty() && connections_cut == 0 {
         return;
     }
     let list = tasks.join(", ");
-    tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, "drain timed out: tasks aborted");
+    let cut = match connections_cut {
+        0 => String::new(),
+        1 => "; 1 connection cut".to_owned(),
+        n => format!("; {n} connections cut"),
+    };
+    tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, connections_cut, "drain timed out: tasks aborted");
     fallback(format_args!(
-        "drain did not finish within {drain_timeout:?}; aborted: {list}"
+        "drain did not finish within {drain_timeout:?}; aborted: {list}{cut}"
     ));
 }
 
@@ -101,7 +107,7 @@ pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
     );
 }
 
-pub(crate) fn absorbed(signal: Signal, reason: Reason) {
+pub(crate) fn absorbed(signal: Signal, reason: &Reason) {
     tracing::warn!(target: "graceful", %signal, %reason, "signal absorbed: the shutdown was already running; the next signal forces the exit");
     fallback(format_args!(
         "{signal} received while the shutdown ({reason}) was already running: absorbed; the next signal forces the exit"
@@ -125,6 +131,38 @@ pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str)
     eprintln!(
         "graceful: the shutdown overran its {timeout:?} deadline and the runtime did not respond, exiting with code 1; still running: {running}; skipped: {skipped}"
     );
+}
+
+/// How a service ended; `started_shutdown` when its failure started the shutdown.
+pub(crate) fn service_ended(name: &str, outcome: &ServiceOutcome, started_shutdown: bool) {
+    let when = if started_shutdown {
+        "; shutting down"
+    } else {
+        ""
+    };
+    match outcome {
+        ServiceOutcome::Returned => {
+            tracing::info!(target: "graceful", service = name, "service ended");
+        }
+        ServiceOutcome::Failed(error) => {
+            tracing::error!(target: "graceful", service = name, %error, started_shutdown, "service failed");
+            fallback(format_args!("service {name} failed: {error}{when}"));
+        }
+        ServiceOutcome::Panicked(message) => {
+            tracing::error!(target: "graceful", service = name, panic = %message, started_shutdown, "service panicked");
+            fallback(format_args!("service {name} panicked: {message}{when}"));
+        }
+        ServiceOutcome::Aborted => {
+            tracing::warn!(target: "graceful", service = name, "service aborted at the end of the drain");
+        }
+    }
+}
+
+pub(crate) fn late_service(name: &str) {
+    tracing::error!(target: "graceful", service = name, "service started after the shutdown began: not started");
+    fallback(format_args!(
+        "service {name} was started after the shutdown began: it was not started"
+    ));
 }
 
 pub(crate) fn late_registration(name: &str, order: i32) {

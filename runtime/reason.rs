@@ -1,5 +1,6 @@
 //! Why a shutdown started.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::signal::Signal;
@@ -16,7 +17,7 @@ use crate::signal::Signal;
 /// assert_eq!(reason.to_string(), "received SIGTERM");
 /// assert_eq!(reason.signal(), Some(Signal::SIGTERM));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
     /// A configured signal (or Windows console event) arrived.
@@ -30,6 +31,20 @@ pub enum Reason {
     MainFailed,
     /// The main body panicked.
     MainPanicked,
+    /// A [`service`](crate::service) returned `Err` before the shutdown started.
+    ServiceFailed {
+        /// The service's name.
+        service: Cow<'static, str>,
+        /// The error's `Display` text.
+        error: String,
+    },
+    /// A [`service`](crate::service) panicked before the shutdown started.
+    ServicePanicked {
+        /// The service's name.
+        service: Cow<'static, str>,
+        /// The panic message.
+        message: String,
+    },
 }
 
 impl Reason {
@@ -38,9 +53,9 @@ impl Reason {
     /// ```
     /// assert_eq!(graceful::Reason::Triggered.signal(), None);
     /// ```
-    pub fn signal(self) -> Option<Signal> {
+    pub fn signal(&self) -> Option<Signal> {
         match self {
-            Reason::Signal(signal) => Some(signal),
+            Reason::Signal(signal) => Some(*signal),
             _ => None,
         }
     }
@@ -54,6 +69,12 @@ impl fmt::Display for Reason {
             Reason::MainReturned => f.write_str("main returned"),
             Reason::MainFailed => f.write_str("main returned an error"),
             Reason::MainPanicked => f.write_str("main panicked"),
+            Reason::ServiceFailed { service, error } => {
+                write!(f, "service {service} failed: {error}")
+            }
+            Reason::ServicePanicked { service, message } => {
+                write!(f, "service {service} panicked: {message}")
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::reason::Reason;
+use crate::service::{ServiceOutcome, ServiceReport};
 
 /// The account of one shutdown: why it started, how the main body ended, every hook with its
 /// outcome and duration, the tasks the drain aborted, and the exit code.
@@ -34,8 +35,10 @@ use crate::reason::Reason;
 pub struct Report {
     pub(crate) reason: Reason,
     pub(crate) main: MainOutcome,
+    pub(crate) services: Vec<ServiceReport>,
     pub(crate) hooks: Vec<HookReport>,
     pub(crate) aborted: Vec<String>,
+    pub(crate) connections_cut: usize,
     pub(crate) elapsed: Duration,
     pub(crate) exit_code: u8,
 }
@@ -130,7 +133,7 @@ impl Report {
     /// println!("{}", report.reason());
     /// ```
     pub fn reason(&self) -> Reason {
-        self.reason
+        self.reason.clone()
     }
 
     /// How the main body ended.
@@ -154,6 +157,28 @@ impl Report {
         &self.hooks
     }
 
+    /// Every service started with [`service`](crate::service), in the order they were
+    /// started, with how it ended.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert!(report.services().is_empty());
+    /// ```
+    pub fn services(&self) -> &[ServiceReport] {
+        &self.services
+    }
+
+    /// The connections the HTTP and gRPC integrations cut because they were still open at
+    /// the end of the drain.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
+    /// assert_eq!(report.connections_cut(), 0);
+    /// ```
+    pub fn connections_cut(&self) -> usize {
+        self.connections_cut
+    }
+
     /// The tasks the drain aborted (the main body appears as `main`).
     ///
     /// ```
@@ -174,9 +199,10 @@ impl Report {
         self.elapsed
     }
 
-    /// The process's exit code: 0 when everything succeeded, 1 on any failure, 101 if the
-    /// main body panicked, or the code given to
-    /// [`trigger_with_code`](crate::Shutdown::trigger_with_code).
+    /// The process's exit code: 0 when everything succeeded, 1 on any failure (a failed
+    /// service or hook, an aborted task, a cut connection), 101 if the main body or a service
+    /// panicked, or the code asked for (by [`trigger_with_code`](crate::Shutdown::trigger_with_code)
+    /// or a main body returning `ExitCode`) when the shutdown was otherwise clean.
     ///
     /// ```
     /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
@@ -186,7 +212,7 @@ impl Report {
         self.exit_code
     }
 
-    /// Whether the main body, the drain and every hook succeeded.
+    /// Whether the main body, every service, the drain and every hook succeeded.
     ///
     /// ```
     /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
@@ -194,24 +220,24 @@ impl Report {
     /// ```
     pub fn is_clean(&self) -> bool {
         self.main.is_success()
+            && self.services.iter().all(|s| s.outcome.is_success())
             && self.aborted.is_empty()
+            && self.connections_cut == 0
             && self.hooks.iter().all(|h| h.outcome.is_success())
     }
 }
 
 /// The exit code for what happened, as the README's table says.
-pub(crate) fn exit_code(
-    main: &MainOutcome,
-    hooks: &[HookReport],
-    aborted: &[String],
-    requested: Option<u8>,
-) -> u8 {
-    if matches!(main, MainOutcome::Panicked(_)) {
+pub(crate) fn exit_code(report: &Report, requested: Option<u8>) -> u8 {
+    let panicked = matches!(report.main, MainOutcome::Panicked(_))
+        || report
+            .services
+            .iter()
+            .any(|s| matches!(s.outcome, ServiceOutcome::Panicked(_)));
+    if panicked {
         return 101;
     }
-    let clean =
-        main.is_success() && aborted.is_empty() && hooks.iter().all(|h| h.outcome.is_success());
-    match (clean, requested) {
+    match (report.is_clean(), requested) {
         (false, _) => 1,
         (true, Some(code)) => code,
         (true, None) => 0,
@@ -319,25 +345,47 @@ impl fmt::Display for Headline<'_> {
             .iter()
             .filter(|h| !h.outcome.is_success())
             .count();
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         write!(
             f,
-            "shutdown ({}) took {:?}: main {}, {} hook{} ({} not ok), {} task{} aborted, exit code {}",
-            report.reason,
-            report.elapsed,
-            report.main,
-            report.hooks.len(),
-            if report.hooks.len() == 1 { "" } else { "s" },
-            failed,
-            report.aborted.len(),
-            if report.aborted.len() == 1 { "" } else { "s" },
-            report.exit_code,
-        )
+            "shutdown ({}) took {:?}: main {}, ",
+            report.reason, report.elapsed, report.main,
+        )?;
+        if !report.services.is_empty() {
+            let services = report.services.len();
+            let not_ok = report
+                .services
+                .iter()
+                .filter(|s| !s.outcome.is_success())
+                .count();
+            write!(
+                f,
+                "{services} service{} ({not_ok} not ok), ",
+                plural(services)
+            )?;
+        }
+        let hooks = report.hooks.len();
+        let aborted = report.aborted.len();
+        write!(
+            f,
+            "{hooks} hook{} ({failed} not ok), {aborted} task{} aborted, ",
+            plural(hooks),
+            plural(aborted),
+        )?;
+        if report.connections_cut > 0 {
+            let cut = report.connections_cut;
+            write!(f, "{cut} connection{} cut, ", plural(cut))?;
+        }
+        write!(f, "exit code {}", report.exit_code)
     }
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.headline())?;
+        for service in &self.services {
+            write!(f, "\n  service {} {}", service.name, service.outcome)?;
+        }
         let width = self.hooks.iter().map(|h| h.name.len()).max().unwrap_or(0);
         for hook in &self.hooks {
             write!(

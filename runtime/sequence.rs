@@ -2,17 +2,14 @@
 //!
 //! Each step is commented where it happens in [`run`].
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinError;
 use tokio::time::{sleep_until, timeout_at};
 
 use crate::clock;
@@ -25,6 +22,10 @@ use crate::report::{self, HookReport, MainOutcome, Outcome, Report};
 use crate::shutdown::{Inner, Shutdown};
 use crate::systemd;
 use crate::tasks::lock;
+use crate::unwind::{CatchUnwind, join_error_text, panic_text};
+
+/// How long the drain waits for aborted tasks to be dropped.
+const ABORTED_DROP_WAIT: Duration = Duration::from_secs(1);
 
 /// The main body's outcome: the exit code it asked for (`std::process::ExitCode`), or the
 /// error's `Debug` text.
@@ -58,9 +59,9 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     }
 
     // 1. Stopping: `is_shutting_down()` is true from the trigger on.
-    let trigger = inner.trigger().expect("the shutdown has started");
+    let trigger = inner.trigger().expect("the shutdown has started").clone();
     let deadline = clock::later(trigger.at, config.timeout);
-    log::started(trigger.reason, config.timeout);
+    log::started(&trigger.reason, config.timeout);
     systemd::stopping(config.timeout);
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
@@ -96,28 +97,41 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
             aborted.push("main".to_owned());
         }
         aborted.extend(inner.tasks.abort_all());
-        log::aborted(&aborted, config.drain_timeout);
     }
     drop(main);
     inner.main_running.store(false, Ordering::Release);
+    if !drained {
+        // The aborted tasks are dropped by their worker threads: wait (briefly) until they
+        // are, so that what their drop records (a service aborted, connections cut) is in
+        // the report.
+        let dropped_by = clock::later(Instant::now(), ABORTED_DROP_WAIT).min(deadline);
+        let _ = timeout_at(dropped_by.into(), inner.tasks.all_done()).await;
+        log::aborted(
+            &aborted,
+            inner.connections_cut.load(Ordering::Acquire),
+            config.drain_timeout,
+        );
+    }
     let main_outcome = main_outcome.unwrap_or(MainOutcome::Aborted);
 
     // 5. Hooks, phase by phase.
     let hooks = registry::all_hooks(&inner.hooks);
-    let hooks = run_hooks(inner, hooks, trigger.reason, deadline).await;
+    let hooks = run_hooks(inner, hooks, &trigger.reason, deadline).await;
 
     // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
     //    trigger's: it is the body's last word.
-    let requested = main_code.or(trigger.code);
-    let exit_code = report::exit_code(&main_outcome, &hooks, &aborted, requested);
-    Report {
+    let mut report = Report {
         reason: trigger.reason,
         main: main_outcome,
+        services: inner.services.reports(),
         hooks,
         aborted,
+        connections_cut: inner.connections_cut.load(Ordering::Acquire),
         elapsed: trigger.at.elapsed(),
-        exit_code,
-    }
+        exit_code: 0,
+    };
+    report.exit_code = report::exit_code(&report, main_code.or(trigger.code));
+    report
 }
 
 /// Polls the main body until `other` completes; its output if it ended first.
@@ -166,7 +180,7 @@ fn reason_for(outcome: &MainOutcome) -> Reason {
 async fn run_hooks(
     inner: &Arc<Inner>,
     hooks: Vec<Hook>,
-    reason: Reason,
+    reason: &Reason,
     deadline: Instant,
 ) -> Vec<HookReport> {
     let mut reports = Vec::with_capacity(hooks.len());
@@ -204,7 +218,7 @@ async fn run_hooks(
 async fn run_phase(
     inner: &Arc<Inner>,
     phase: &mut Vec<Hook>,
-    reason: Reason,
+    reason: &Reason,
     deadline: Instant,
     reports: &mut Vec<HookReport>,
 ) {
@@ -259,7 +273,7 @@ struct Scheduled {
 impl Slot {
     /// Starts the clock of `hook`: its limit is its own timeout or the global deadline,
     /// whichever comes first.
-    fn start(hook: Hook, id: usize, reason: Reason, deadline: Instant) -> (Slot, Scheduled) {
+    fn start(hook: Hook, id: usize, reason: &Reason, deadline: Instant) -> (Slot, Scheduled) {
         let started = Instant::now();
         let own_limit = hook
             .timeout
@@ -270,7 +284,7 @@ impl Slot {
         };
         log::hook_started(hook.order, &hook.name);
         let context = HookContext {
-            reason,
+            reason: reason.clone(),
             deadline: limit_at,
             name: hook.name.clone(),
             order: hook.order,
@@ -364,38 +378,5 @@ impl RunningHook {
 impl Drop for RunningHook {
     fn drop(&mut self) {
         lock(&self.inner.running_hooks).retain(|(id, _)| *id != self.id);
-    }
-}
-
-fn join_error_text(error: JoinError) -> String {
-    match error.try_into_panic() {
-        Ok(panic) => panic_text(&*panic),
-        Err(error) => error.to_string(),
-    }
-}
-
-fn panic_text(panic: &(dyn Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&'static str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
-}
-
-/// The main body, with its panic caught so the hooks still run (exit code 101).
-struct CatchUnwind<F: ?Sized>(Pin<Box<F>>);
-
-impl<F: Future + ?Sized> Future for CatchUnwind<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
     }
 }

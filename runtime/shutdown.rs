@@ -19,7 +19,10 @@ use crate::hook::HookOutput;
 use crate::keep::Kept;
 use crate::reason::Reason;
 use crate::registry::{Dynamic, Hook, Run, box_hook};
+use crate::service::{Ending, ServiceOutput, Services};
+use crate::tasks::Label;
 use crate::tasks::Tasks;
+use crate::unwind::CatchUnwind;
 
 /// A handle on the shutdown: wait for it, ask whether it started, start it, and track the
 /// tasks and hooks it must wait for.
@@ -69,13 +72,17 @@ pub(crate) struct Inner {
     watchdog: OnceLock<std::thread::Thread>,
     /// The values of [`Shutdown::keep_until_exit`].
     pub(crate) kept: Kept,
+    /// How each service ended.
+    pub(crate) services: Services,
+    /// Connections that the HTTP and gRPC integrations had to cut at the end of the drain.
+    pub(crate) connections_cut: AtomicUsize,
     /// Whether the run is one of [`Builder::run_async`](crate::Builder::run_async), on a
     /// runtime that is not ours: its tasks carry the handle in a task-local.
     scoped: bool,
 }
 
 /// The first trigger: what it was, when, and the exit code it asked for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Trigger {
     pub(crate) reason: Reason,
     pub(crate) code: Option<u8>,
@@ -97,8 +104,16 @@ impl Inner {
             signal_absorbed: AtomicBool::new(false),
             watchdog: OnceLock::new(),
             kept: Kept::default(),
+            services: Services::default(),
+            connections_cut: AtomicUsize::new(0),
             scoped,
         }
+    }
+
+    /// Counts `count` connections cut by the end of the drain (reported, exit code 1).
+    #[allow(dead_code)] // used by the integrations, behind their features
+    pub(crate) fn record_cut(&self, count: usize) {
+        self.connections_cut.fetch_add(count, Ordering::AcqRel);
     }
 
     /// Registers the watchdog thread, to be woken by the trigger.
@@ -115,8 +130,8 @@ impl Inner {
         }
     }
 
-    pub(crate) fn trigger(&self) -> Option<Trigger> {
-        self.trigger.get().copied()
+    pub(crate) fn trigger(&self) -> Option<&Trigger> {
+        self.trigger.get()
     }
 
     pub(crate) fn cancel(&self) {
@@ -354,7 +369,7 @@ impl Shutdown {
     /// }
     /// ```
     pub fn reason(&self) -> Option<Reason> {
-        self.inner.trigger.get().map(|t| t.reason)
+        self.inner.trigger.get().map(|t| t.reason.clone())
     }
 
     /// A child of the shutdown token, for libraries that take a `CancellationToken`.
@@ -387,10 +402,71 @@ impl Shutdown {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_tracked(Label::At(Location::caller()), fut)
+    }
+
+    fn spawn_tracked<F>(&self, label: Label, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         if self.inner.scoped {
-            return self.inner.tasks.spawn(Location::caller(), self.scope(fut));
+            return self.inner.tasks.spawn(label, self.scope(fut));
         }
-        self.inner.tasks.spawn(Location::caller(), fut)
+        self.inner.tasks.spawn(label, fut)
+    }
+
+    /// Starts a service: a named, tracked, long-running part of the program (a server, a
+    /// consumer, a scheduler), as Go's errgroup runs them. Same as
+    /// [`graceful::service`](crate::service).
+    ///
+    /// Before the shutdown has started, a service that returns `Err` or panics starts it:
+    /// the [`Reason`] names the service and carries the error, the exit code is 1 (101 for a
+    /// panic), and one line on stderr says so even without a tracing subscriber. One that
+    /// returns `Ok` ends alone. After the shutdown started, services are drained like
+    /// [`spawn`](Self::spawn)ed tasks; an `Err` then is reported and makes the exit code 1.
+    /// The [`Report`](crate::Report) lists every service and how it ended.
+    ///
+    /// A service started once the shutdown has begun is not started (and says so on the
+    /// log), as a late hook is not run.
+    ///
+    /// # Panics
+    /// If `name` is empty or blank, or outside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown) {
+    /// let worker = shutdown.clone();
+    /// shutdown.service("worker", async move {
+    ///     while !worker.is_cancelled() {
+    ///         // take a job; a lost broker connection is an `Err`, which stops the program
+    ///         # break;
+    ///     }
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn service<F>(&self, name: impl Into<Cow<'static, str>>, fut: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: ServiceOutput,
+    {
+        let name = name.into();
+        assert!(
+            !name.trim().is_empty(),
+            "graceful::service: the service's name is empty; name it after what it is, e.g. \
+             graceful::service(\"http\", serve(listener))"
+        );
+        if self.is_shutting_down() {
+            crate::log::late_service(&name);
+            return;
+        }
+        let ending = Ending::new(self, name.clone());
+        self.spawn_tracked(Label::Service(name), async move {
+            let output =
+                CatchUnwind(Box::pin(async move { fut.await.into_service_result() })).await;
+            ending.ended(output);
+        });
     }
 
     /// Registers a hook at run time, for a value that only exists in `main`; it runs with the

@@ -18,8 +18,16 @@ pub(crate) struct Tasks {
     emptied: Notify,
 }
 
+/// What names a tracked task in the drain's report.
+pub(crate) enum Label {
+    /// A task of `spawn`: where it was spawned.
+    At(&'static Location<'static>),
+    /// A service: its name.
+    Service(std::borrow::Cow<'static, str>),
+}
+
 struct Live {
-    spawned_at: &'static Location<'static>,
+    label: Label,
     // `None` until `spawn` returns: a task that ends before that removes its own entry.
     abort: Option<AbortHandle>,
 }
@@ -45,7 +53,7 @@ impl Tasks {
     /// Spawns `fut` on the current runtime as a tracked task.
     pub(crate) fn spawn<F>(
         self: &std::sync::Arc<Self>,
-        spawned_at: &'static Location<'static>,
+        label: Label,
         fut: F,
     ) -> JoinHandle<F::Output>
     where
@@ -53,13 +61,7 @@ impl Tasks {
         F::Output: Send + 'static,
     {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.live).insert(
-            id,
-            Live {
-                spawned_at,
-                abort: None,
-            },
-        );
+        lock(&self.live).insert(id, Live { label, abort: None });
         // The guard is moved into the future now, not created at its first poll: whatever
         // drops the future removes the entry.
         let guard = Guard {
@@ -115,7 +117,10 @@ impl Tasks {
 }
 
 fn label(task: &Live) -> String {
-    format!("task spawned at {}", task.spawned_at)
+    match &task.label {
+        Label::At(spawned_at) => format!("task spawned at {spawned_at}"),
+        Label::Service(name) => format!("service {name}"),
+    }
 }
 
 /// Locks, ignoring poisoning: the data is a plain map that a panic cannot leave half-written.
