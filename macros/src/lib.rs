@@ -135,10 +135,11 @@ use proc_macro::TokenStream;
 /// The signals that start the shutdown (default SIGINT and SIGTERM), by name, among those
 /// that ask a process to stop: `SIGHUP`, `SIGINT`, `SIGQUIT`, `SIGTERM`, `SIGUSR1`,
 /// `SIGUSR2`, and the Windows console events `CTRL_C`, `CTRL_BREAK`, `CTRL_CLOSE`,
-/// `CTRL_LOGOFF` and `CTRL_SHUTDOWN` (a signal the platform lacks is skipped). Any other
-/// signal is a compile error that says why: SIGKILL and SIGSTOP cannot be caught, fault
-/// signals such as SIGSEGV report a bug, and signals such as SIGCHLD, SIGWINCH, SIGPIPE or
-/// SIGALRM report an event, not a request to stop.
+/// `CTRL_LOGOFF` and `CTRL_SHUTDOWN` (a signal the platform lacks is skipped). A signal
+/// listed twice is listened to once. Any other signal is a compile error that says why:
+/// SIGKILL and SIGSTOP cannot be caught, fault signals such as SIGSEGV report a bug, and
+/// signals such as SIGCHLD, SIGWINCH, SIGPIPE or SIGALRM report an event, not a request
+/// to stop.
 ///
 /// ```
 /// #[graceful::main(signals = ["SIGINT", "SIGTERM", "SIGHUP"])]

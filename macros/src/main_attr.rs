@@ -81,6 +81,29 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_listed_twice_is_emitted_once() {
+        let expanded = super::main(
+            quote!(signals = ["SIGTERM", "CTRL_C", "SIGTERM", "CTRL_C", "SIGHUP"]),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        let expected = quote! {
+            fn main() {
+                async fn main() {}
+                ::graceful::Builder::new()
+                    .signals([
+                        ::graceful::Signal::SIGTERM,
+                        ::graceful::Signal::CTRL_C,
+                        ::graceful::Signal::SIGHUP
+                    ])
+                    .run(|__shutdown| main())
+            }
+        };
+        assert_eq!(expanded.to_string(), expected.to_string());
+    }
+
+    #[test]
     fn errors_keep_the_function_inside_a_plain_main() {
         let expanded = super::main(
             quote!(timeout = "0s"),
