@@ -63,7 +63,8 @@ use proc_macro::TokenStream;
 /// # Options
 /// Durations are string literals written as humantime writes them: `"500ms"`, `"10s"`,
 /// `"1m 30s"`, `"1.5h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`, and their long forms
-/// such as `sec`, `minutes`, `hours`). A malformed one is a compile error on the literal.
+/// such as `sec`, `minutes`, `hours`). Any length a `std::time::Duration` holds is taken
+/// exactly, however large; a malformed or longer one is a compile error on the literal.
 ///
 /// ## `timeout`
 /// The deadline from the trigger to the exit, covering the delay, the drain and the hooks
