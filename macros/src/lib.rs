@@ -40,10 +40,11 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// The function must be an `async fn`, free (no `self`), not generic, not `unsafe`,
-/// `extern` or `const`. It takes no parameter or one `graceful::Shutdown`, and returns `()`
-/// or `Result<(), E>` where `E: Debug` (an `Err` is printed as `Error: {err:?}`, as std
-/// does, and the exit code is 1). Anything else is a compile error that says what to write
-/// instead.
+/// `extern` or `const`. It takes no parameter or one `graceful::Shutdown`, and returns `()`,
+/// `Result<(), E>` where `E: Debug` (an `Err` is printed as `Error: {err:?}`, as std
+/// does, and the exit code is 1), or `std::process::ExitCode` (the exit code when the
+/// shutdown is otherwise clean, as with `Shutdown::trigger_with_code`). Anything else is a
+/// compile error that says what to write instead.
 ///
 /// The attribute is sugar over `graceful::Builder`: each option below is the builder
 /// method of the same name, and only the options written become calls.
