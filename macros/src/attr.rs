@@ -1,7 +1,7 @@
 //! Parsing `key = value, ...` into raw configurations.
 //!
 //! Each value is read into its type here (a duration, a list of signals, an `i32`...), with
-//! the rules that concern it alone (a `timeout` longer than zero, no signal listed twice),
+//! the rules that concern it alone (a `timeout` longer than zero, a non-empty `signals`),
 //! and kept with the tokens it was written as, so that later checks can point at it.
 //! Unknown keys (with a suggestion), repeated keys and keys without a value are rejected
 //! here too. Checks across options live in `check.rs`.
@@ -367,16 +367,10 @@ fn signals(value: &Expr) -> syn::Result<Value<Vec<Signal>>> {
                 "a signal is written as a string literal, such as `\"SIGTERM\"`",
             )),
         };
+        // A signal listed twice is listened to once.
         match cx.ok(signal) {
-            Some(signal) if signals.contains(&signal) => cx.error_spanned_by(
-                element,
-                format!(
-                    "`{}` is listed more than once; remove this one",
-                    signal.name()
-                ),
-            ),
-            Some(signal) => signals.push(signal),
-            None => {}
+            Some(signal) if !signals.contains(&signal) => signals.push(signal),
+            _ => {}
         }
     }
     cx.check()?;

@@ -56,7 +56,10 @@ impl fmt::Display for Error {
                 "unknown unit `{unit}`; expected one of `ns`, `us`, `ms`, `s`, `m`, `h`, `d` \
                  (or `sec`, `min`, `hour`, `day` and their plurals)"
             ),
-            Error::TooLarge => f.write_str("the duration is too large"),
+            Error::TooLarge => f.write_str(
+                "a `Duration` holds at most 18446744073709551615.999999999s \
+                 (about 584 billion years)",
+            ),
             Error::TooPrecise => f.write_str("the duration is more precise than a nanosecond"),
         }
     }
@@ -138,9 +141,16 @@ fn nanos_per(unit: &str) -> Option<u128> {
         .map(|&(_, nanos)| nanos)
 }
 
-/// `int.fraction` units, in nanoseconds, exactly.
+/// `int.fraction` units, in nanoseconds, exactly. Leading zeros of `int` and trailing
+/// zeros of `fraction` change nothing, however many there are.
 fn part_nanos(int: &str, fraction: &str, per_unit: u128) -> Result<u128, Error> {
-    let int: u128 = int.parse().map_err(|_| Error::TooLarge)?;
+    let int = int.trim_start_matches('0');
+    let fraction = fraction.trim_end_matches('0');
+    // Every `Duration` is below 2^128 ns, so a number `u128` cannot hold is too large.
+    let int: u128 = match int {
+        "" => 0,
+        digits => digits.parse().map_err(|_| Error::TooLarge)?,
+    };
     let mut nanos = int.checked_mul(per_unit).ok_or(Error::TooLarge)?;
     if !fraction.is_empty() {
         let digits = u32::try_from(fraction.len()).map_err(|_| Error::TooPrecise)?;
@@ -252,6 +262,61 @@ mod tests {
         let max = format!("{}s", u64::MAX);
         assert_eq!(ok(&max), Duration::from_secs(u64::MAX));
         assert_eq!(parse(&format!("{max} 1s")), Err(Error::TooLarge));
+    }
+
+    #[test]
+    fn huge_durations_are_exact() {
+        assert_eq!(ok("5000000000000s"), Duration::from_secs(5_000_000_000_000));
+        assert_eq!(
+            ok("5000000000000d"),
+            Duration::from_secs(432_000_000_000_000_000)
+        );
+        assert_eq!(
+            ok("5000000000000s 1ns"),
+            Duration::new(5_000_000_000_000, 1)
+        );
+        // `Duration::MAX`, written in several ways.
+        let max = format!("{}s 999999999ns", u64::MAX);
+        assert_eq!(ok(&max), Duration::MAX);
+        assert_eq!(ok(&format!("{}.999999999s", u64::MAX)), Duration::MAX);
+        assert_eq!(ok(&display(Duration::MAX)), Duration::MAX);
+        assert_eq!(
+            ok(&format!("{}ns", Duration::MAX.as_nanos())),
+            Duration::MAX
+        );
+        assert_eq!(ok("213503982334601d 7h 15s 999999999ns"), Duration::MAX);
+    }
+
+    #[test]
+    fn one_nanosecond_past_the_largest_is_too_large() {
+        assert_eq!(
+            parse(&format!("{}ns", Duration::MAX.as_nanos() + 1)),
+            Err(Error::TooLarge)
+        );
+        assert_eq!(
+            parse(&format!("{}s 1000000000ns", u64::MAX)),
+            Err(Error::TooLarge)
+        );
+        assert_eq!(parse("213503982334602d"), Err(Error::TooLarge));
+        // Parts that each fit in `u128` nanoseconds but whose sum does not.
+        let huge = format!("{}ns", u128::MAX);
+        assert_eq!(parse(&format!("{huge} {huge}")), Err(Error::TooLarge));
+        assert_eq!(parse(&format!("{}d", u128::MAX)), Err(Error::TooLarge));
+        assert_eq!(parse(&format!("{}0ns", u128::MAX)), Err(Error::TooLarge));
+        assert!(
+            Error::TooLarge
+                .to_string()
+                .contains("at most 18446744073709551615.999999999s")
+        );
+    }
+
+    #[test]
+    fn zeros_that_change_nothing() {
+        let zeros = "0".repeat(100);
+        assert_eq!(ok(&format!("{zeros}5s")), Duration::from_secs(5));
+        assert_eq!(ok(&format!("1.5{zeros}s")), Duration::from_millis(1_500));
+        assert_eq!(ok(&format!("{zeros}.{zeros}s")), Duration::ZERO);
+        assert_eq!(parse(&format!("1.{zeros}1s")), Err(Error::TooPrecise));
     }
 
     #[test]

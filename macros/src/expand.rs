@@ -272,3 +272,51 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emitted(duration: Duration) -> String {
+        super::duration(duration).to_string().replace(' ', "")
+    }
+
+    #[test]
+    fn durations_use_the_most_readable_exact_constructor() {
+        assert_eq!(
+            emitted(Duration::from_secs(20)),
+            "::core::time::Duration::from_secs(20)"
+        );
+        assert_eq!(
+            emitted(Duration::from_millis(1_500)),
+            "::core::time::Duration::from_millis(1500)"
+        );
+        assert_eq!(
+            emitted(Duration::from_nanos(7)),
+            "::core::time::Duration::from_nanos(7)"
+        );
+    }
+
+    /// Each constructor takes a `u64` it cannot overflow; a duration too long for any of
+    /// them in one unit is written as seconds and nanoseconds, which `Duration::new` cannot
+    /// overflow either, since the nanoseconds are below one second.
+    #[test]
+    fn huge_durations_are_emitted_exactly_without_arithmetic() {
+        assert_eq!(
+            emitted(Duration::from_secs(5_000_000_000_000)),
+            "::core::time::Duration::from_secs(5000000000000)"
+        );
+        assert_eq!(
+            emitted(Duration::from_secs(u64::MAX)),
+            "::core::time::Duration::from_secs(18446744073709551615)"
+        );
+        assert_eq!(
+            emitted(Duration::new(5_000_000_000_000, 1)),
+            "::core::time::Duration::new(5000000000000,1)"
+        );
+        assert_eq!(
+            emitted(Duration::MAX),
+            "::core::time::Duration::new(18446744073709551615,999999999)"
+        );
+    }
+}

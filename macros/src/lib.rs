@@ -40,10 +40,11 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// The function must be an `async fn`, free (no `self`), not generic, not `unsafe`,
-/// `extern` or `const`. It takes no parameter or one `graceful::Shutdown`, and returns `()`
-/// or `Result<(), E>` where `E: Debug` (an `Err` is printed as `Error: {err:?}`, as std
-/// does, and the exit code is 1). Anything else is a compile error that says what to write
-/// instead.
+/// `extern` or `const`. It takes no parameter or one `graceful::Shutdown`, and returns `()`,
+/// `Result<(), E>` where `E: Debug` (an `Err` is printed as `Error: {err:?}`, as std
+/// does, and the exit code is 1), or `std::process::ExitCode` (the exit code when the
+/// shutdown is otherwise clean, as with `Shutdown::trigger_with_code`). Anything else is a
+/// compile error that says what to write instead.
 ///
 /// The attribute is sugar over `graceful::Builder`: each option below is the builder
 /// method of the same name, and only the options written become calls.
@@ -63,7 +64,8 @@ use proc_macro::TokenStream;
 /// # Options
 /// Durations are string literals written as humantime writes them: `"500ms"`, `"10s"`,
 /// `"1m 30s"`, `"1.5h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`, and their long forms
-/// such as `sec`, `minutes`, `hours`). A malformed one is a compile error on the literal.
+/// such as `sec`, `minutes`, `hours`). Any length a `std::time::Duration` holds is taken
+/// exactly, however large; a malformed or longer one is a compile error on the literal.
 ///
 /// ## `timeout`
 /// The deadline from the trigger to the exit, covering the delay, the drain and the hooks
@@ -132,10 +134,14 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// ## `signals`
-/// The signals that start the shutdown (default SIGINT and SIGTERM), by name, among
-/// `SIGALRM`, `SIGCHLD`, `SIGHUP`, `SIGINT`, `SIGPIPE`, `SIGQUIT`, `SIGTERM`, `SIGUSR1`,
-/// `SIGUSR2` and `SIGWINCH`. SIGKILL and SIGSTOP cannot be caught, and fault signals such
-/// as SIGSEGV are not requests to stop: both are compile errors.
+/// The signals that start the shutdown (default SIGINT and SIGTERM), by name, among those
+/// that ask a process to stop: `SIGHUP`, `SIGINT`, `SIGQUIT`, `SIGTERM`, `SIGUSR1`,
+/// `SIGUSR2`, and the Windows console events `CTRL_C`, `CTRL_BREAK`, `CTRL_CLOSE`,
+/// `CTRL_LOGOFF` and `CTRL_SHUTDOWN` (a signal the platform lacks is skipped). A signal
+/// listed twice is listened to once. Any other signal is a compile error that says why:
+/// SIGKILL and SIGSTOP cannot be caught, fault signals such as SIGSEGV report a bug, and
+/// signals such as SIGCHLD, SIGWINCH, SIGPIPE or SIGALRM report an event, not a request
+/// to stop.
 ///
 /// ```
 /// #[graceful::main(signals = ["SIGINT", "SIGTERM", "SIGHUP"])]

@@ -81,6 +81,67 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_listed_twice_is_emitted_once() {
+        let expanded = super::main(
+            quote!(signals = ["SIGTERM", "CTRL_C", "SIGTERM", "CTRL_C", "SIGHUP"]),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        let expected = quote! {
+            fn main() {
+                async fn main() {}
+                ::graceful::Builder::new()
+                    .signals([
+                        ::graceful::Signal::SIGTERM,
+                        ::graceful::Signal::CTRL_C,
+                        ::graceful::Signal::SIGHUP
+                    ])
+                    .run(|__shutdown| main())
+            }
+        };
+        assert_eq!(expanded.to_string(), expected.to_string());
+    }
+
+    /// The checks across options compare durations, however large, without arithmetic.
+    #[test]
+    fn cross_checks_hold_at_the_longest_durations() {
+        let expanded = super::main(
+            quote!(
+                timeout = "18446744073709551615s 999999999ns",
+                drain_timeout = "18446744073709551615.999999999s",
+                drain_delay = "18446744073709551615s",
+            ),
+            quote!(
+                async fn main() {}
+            ),
+        )
+        .to_string();
+        assert!(!expanded.contains("compile_error"), "{expanded}");
+
+        let expanded = super::main(
+            quote!(
+                timeout = "18446744073709551615s",
+                drain_timeout = "18446744073709551615s 1ns",
+                drain_delay = "18446744073709551615s",
+            ),
+            quote!(
+                async fn main() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            expanded.contains("`drain_timeout` (213503982334601d 7h 15s 1ns) must not be longer than `timeout` (213503982334601d 7h 15s)"),
+            "{expanded}"
+        );
+        assert!(
+            expanded
+                .contains("`drain_delay` (213503982334601d 7h 15s) must be shorter than `timeout`"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
     fn errors_keep_the_function_inside_a_plain_main() {
         let expanded = super::main(
             quote!(timeout = "0s"),

@@ -1,2 +1,2 @@
-#[graceful::main(signals = ["SIGSEGV"])]
+#[graceful::main(signals = ["SIGSEGV", "SIGTRAP", "SIGSYS", "SIGABRT"])]
 async fn main() {}

@@ -1,2 +1,0 @@
-#[graceful::main(signals = ["SIGINT", "SIGTERM", "SIGINT"])]
-async fn main() {}
