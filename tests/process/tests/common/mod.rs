@@ -119,10 +119,39 @@ impl Stream {
     }
 }
 
+/// The signals a test sends, and the two a shell makes a background job ignore.
+const DEFAULT_SIGNALS_ARGS: [&str; 2] = ["--default-signal=INT,QUIT,TERM,HUP,USR1,USR2", "--"];
+
+/// A command that runs `path` with the default disposition of the signals the tests send.
+///
+/// A disposition set to "ignore" survives `exec`, and a non-interactive shell starts a
+/// background job (`cargo test &` in a script) with SIGINT and SIGQUIT ignored: a fixture
+/// that installs no handler would then survive a SIGINT the test expects to kill it. GNU
+/// `env --default-signal` (coreutils 8.31 or later) resets them and execs the fixture, so the
+/// pid stays the fixture's (the workspace forbids the `unsafe` a `pre_exec` would need).
+fn default_signals(path: &str) -> Command {
+    let mut command = Command::new("env");
+    command.args(DEFAULT_SIGNALS_ARGS).arg(path);
+    command
+}
+
+/// Removes the `GRACEFUL_*` variables and `RUST_LOG`, sets `RUST_BACKTRACE=0`, then `env`.
+fn clean_env(command: &mut Command, env: &[(&str, &str)]) {
+    for var in GRACEFUL_VARS {
+        command.env_remove(var);
+    }
+    command
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied());
+}
+
 /// A running fixture binary.
 pub struct Fixture {
     name: String,
     child: Child,
+    /// The fixture's pid (the child's, unless something sits between them).
+    pid: Pid,
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
     readers: Vec<JoinHandle<()>>,
@@ -130,23 +159,61 @@ pub struct Fixture {
 
 impl Fixture {
     /// Starts the fixture at `path` (an `env!("CARGO_BIN_EXE_<name>")`) with no `GRACEFUL_*`
-    /// variable, `RUST_BACKTRACE=0`, and `env` on top.
+    /// variable, `RUST_BACKTRACE=0`, `env` on top, and the default disposition of every
+    /// signal a test sends (see [`default_signals`]).
     pub fn start(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let mut command = default_signals(path);
+        clean_env(&mut command, env);
+        Fixture::spawn(path, command, |child| child.id())
+    }
+
+    /// Starts the fixture at `path` as PID 1 of a new PID namespace (with its own `/proc`),
+    /// through `unshare --pid --fork --mount-proc`: the kernel treats an init process apart
+    /// (a signal it has no handler for is dropped, not fatal). [`signal`](Self::signal) then
+    /// reaches the fixture itself, not `unshare`: outside the namespace its pid is the only
+    /// child of `unshare`. Needs root and util-linux's `unshare`; fails the test if either
+    /// is missing.
+    pub fn start_pid1(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let mut command = Command::new("unshare");
+        command.args(["--pid", "--fork", "--mount-proc", "--"]);
+        command.arg("env").args(DEFAULT_SIGNALS_ARGS).arg(path);
+        clean_env(&mut command, env);
+        Fixture::spawn(path, command, |child| {
+            let unshare = child.id();
+            let children = format!("/proc/{unshare}/task/{unshare}/children");
+            let until = Instant::now() + READY_TIMEOUT;
+            loop {
+                // `unshare` forks once, then waits: its only child is the namespace's PID 1,
+                // which execs `env`, which execs the fixture (one pid all along).
+                let text = std::fs::read_to_string(&children).unwrap_or_default();
+                if let Some(pid) = text.split_whitespace().next() {
+                    return pid.parse().expect("a pid in /proc/*/children");
+                }
+                let status = child.try_wait();
+                if !matches!(status, Ok(None)) || Instant::now() >= until {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "`unshare --pid --fork --mount-proc` did not start the fixture {path} \
+                         (root and util-linux's `unshare` are needed): {status:?}"
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    }
+
+    /// Spawns `command` (which runs the fixture at `path`); `target` finds the pid that
+    /// [`signal`](Self::signal) sends to.
+    fn spawn(path: &str, mut command: Command, target: impl FnOnce(&mut Child) -> u32) -> Fixture {
         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
-        let mut command = Command::new(path);
-        for var in GRACEFUL_VARS {
-            command.env_remove(var);
-        }
         command
-            .env_remove("RUST_LOG")
-            .env("RUST_BACKTRACE", "0")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start fixture {path}: {error}"));
+        let mut child = command.spawn().unwrap_or_else(|error| {
+            panic!("cannot start fixture {path} with {command:?}: {error}")
+        });
         let stdout = Arc::new(Stream::default());
         let stderr = Arc::new(Stream::default());
         let readers = vec![
@@ -157,9 +224,12 @@ impl Fixture {
                 .clone()
                 .read_from(child.stderr.take().expect("stderr is piped")),
         ];
+        let pid = target(&mut child);
+        let pid = Pid::from_raw(i32::try_from(pid).expect("a pid fits in i32"));
         Fixture {
             name,
             child,
+            pid,
             stdout,
             stderr,
             readers,
@@ -187,8 +257,7 @@ impl Fixture {
 
     /// Sends `signal` to the child.
     pub fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits in i32"));
-        if let Err(error) = kill(pid, signal) {
+        if let Err(error) = kill(self.pid, signal) {
             self.fail(format_args!("cannot send {signal} to the fixture: {error}"));
         }
     }
