@@ -8,7 +8,7 @@
 #![allow(dead_code)] // each test file uses a part of it
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -101,6 +101,27 @@ impl Stream {
         }
     }
 
+    /// Waits until the lines so far satisfy `wanted`; whether they did before the stream
+    /// ended or the time ran out.
+    fn wait_until(&self, wanted: impl Fn(&[String]) -> bool, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if wanted(&state.lines) {
+                return true;
+            }
+            let now = Instant::now();
+            if state.closed || now >= until {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
     fn wait_closed(&self, timeout: Duration) -> bool {
         let until = Instant::now() + timeout;
         let mut state = self.lock();
@@ -146,6 +167,30 @@ fn clean_env(command: &mut Command, env: &[(&str, &str)]) {
         .envs(env.iter().copied());
 }
 
+/// The signals pending for process `pid` or any of its threads (bit N-1 for signal N);
+/// `None` once it has exited (or is a zombie, whose status shows no thread).
+fn pending_signals(pid: Pid) -> Option<u64> {
+    fn masks(status: &str, key: &str) -> Option<u64> {
+        let line = status.lines().find(|line| line.starts_with(key))?;
+        u64::from_str_radix(line[key.len()..].trim(), 16).ok()
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    if status
+        .lines()
+        .any(|line| line.starts_with("State:") && line.contains("zombie"))
+    {
+        return None;
+    }
+    let mut pending = masks(&status, "ShdPnd:")?;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+            pending |= masks(&status, "SigPnd:").unwrap_or(0);
+        }
+    }
+    Some(pending)
+}
+
 /// A running fixture binary.
 pub struct Fixture {
     name: String,
@@ -164,7 +209,16 @@ impl Fixture {
     pub fn start(path: &str, env: &[(&str, &str)]) -> Fixture {
         let mut command = default_signals(path);
         clean_env(&mut command, env);
-        Fixture::spawn(path, command, |child| child.id())
+        Fixture::spawn(path, command, Stdio::null(), |child| child.id())
+    }
+
+    /// [`start_ready`](Self::start_ready) with stdin a pipe, for [`send_line`](Self::send_line).
+    pub fn start_ready_with_stdin(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let mut command = default_signals(path);
+        clean_env(&mut command, env);
+        let fixture = Fixture::spawn(path, command, Stdio::piped(), |child| child.id());
+        fixture.wait_for_stdout(graceful_process_tests::READY, READY_TIMEOUT);
+        fixture
     }
 
     /// Starts the fixture at `path` as PID 1 of a new PID namespace (with its own `/proc`),
@@ -178,7 +232,7 @@ impl Fixture {
         command.args(["--pid", "--fork", "--mount-proc", "--"]);
         command.arg("env").args(DEFAULT_SIGNALS_ARGS).arg(path);
         clean_env(&mut command, env);
-        Fixture::spawn(path, command, |child| {
+        Fixture::spawn(path, command, Stdio::null(), |child| {
             let unshare = child.id();
             let children = format!("/proc/{unshare}/task/{unshare}/children");
             let until = Instant::now() + READY_TIMEOUT;
@@ -205,10 +259,15 @@ impl Fixture {
 
     /// Spawns `command` (which runs the fixture at `path`); `target` finds the pid that
     /// [`signal`](Self::signal) sends to.
-    fn spawn(path: &str, mut command: Command, target: impl FnOnce(&mut Child) -> u32) -> Fixture {
+    fn spawn(
+        path: &str,
+        mut command: Command,
+        stdin: Stdio,
+        target: impl FnOnce(&mut Child) -> u32,
+    ) -> Fixture {
         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
         command
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|error| {
@@ -253,6 +312,62 @@ impl Fixture {
                 "no line {line:?} on stdout within {timeout:?}"
             )),
         }
+    }
+
+    /// Waits until stdout has at least `count` lines starting with `prefix`; fails the test
+    /// (killing the child) if the child ends or `timeout` passes first.
+    pub fn wait_for_stdout_count(&self, prefix: &str, count: usize, timeout: Duration) {
+        let enough = |lines: &[String]| {
+            lines.iter().filter(|line| line.starts_with(prefix)).count() >= count
+        };
+        if !self.stdout.wait_until(enough, timeout) {
+            self.fail(format_args!(
+                "fewer than {count} lines starting with {prefix:?} on stdout within {timeout:?}"
+            ));
+        }
+    }
+
+    /// How many stdout lines so far start with `prefix`.
+    pub fn stdout_count_so_far(&self, prefix: &str) -> usize {
+        self.stdout
+            .lines()
+            .iter()
+            .filter(|line| line.starts_with(prefix))
+            .count()
+    }
+
+    /// Writes `line` and a newline to the child's stdin (started with
+    /// [`start_ready_with_stdin`](Self::start_ready_with_stdin)).
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        if let Err(error) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+            self.fail(format_args!("cannot write to the fixture's stdin: {error}"));
+        }
+    }
+
+    /// Sends `signal`, then waits until the kernel has delivered it: it is no longer pending
+    /// for the process nor any of its threads (`/proc/<pid>/status`, `ShdPnd` and `SigPnd`).
+    /// A signal sent again before that would merge with the first (standard signals do not
+    /// queue), and the fixture would see one where the test sent two.
+    pub fn signal_delivered(&self, signal: Signal) {
+        self.signal(signal);
+        let bit = 1u64 << (signal as i32 - 1);
+        let until = Instant::now() + LINE_TIMEOUT;
+        loop {
+            match pending_signals(self.pid) {
+                None => return, // exited: nothing is pending any more
+                Some(mask) if mask & bit == 0 => return,
+                Some(_) if Instant::now() >= until => self.fail(format_args!(
+                    "{signal} still pending after {LINE_TIMEOUT:?} (blocked in every thread?)"
+                )),
+                Some(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+
+    /// Whether the child still runs (it is not reaped here if it has ended).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends `signal` to the child.
