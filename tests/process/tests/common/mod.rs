@@ -365,6 +365,19 @@ impl Fixture {
         }
     }
 
+    /// The fixture's pid as its own PID namespace sees it (the last field of `NSpid` in
+    /// `/proc/<pid>/status`): 1 when started with [`start_pid1`](Self::start_pid1).
+    pub fn pid_in_its_namespace(&self) -> i32 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .unwrap_or_else(|error| self.fail(format_args!("cannot read its status: {error}")));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("NSpid:"))
+            .and_then(|pids| pids.split_whitespace().last())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| self.fail(format_args!("no NSpid in its status")))
+    }
+
     /// Whether the child still runs (it is not reaped here if it has ended).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
