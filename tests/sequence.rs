@@ -347,3 +347,106 @@ fn the_report_reads_as_a_summary() {
     assert!(text.contains("db::flush"), "{text}");
     assert!(text.contains("failed: connection refused"), "{text}");
 }
+
+/// SPEC, "Unhappy paths": "a spawn that panics leaves nothing behind". `shutdown.spawn` on a
+/// thread with no runtime panics, as `tokio::spawn` does; the drain must not then wait for a
+/// task that never started.
+#[test]
+fn a_spawn_that_panics_outside_a_runtime_leaves_no_phantom_task() {
+    let started = Instant::now();
+    let report = builder()
+        .timeout(Duration::from_secs(20))
+        .drain_timeout(Duration::from_secs(5))
+        .run_to_report(|shutdown| async move {
+            let outside = shutdown.clone();
+            let spawned = std::thread::spawn(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    drop(outside.spawn(async {}));
+                }))
+            })
+            .join()
+            .expect("the panic is caught on the thread");
+            assert!(spawned.is_err(), "spawn outside a runtime panics");
+        })
+        .unwrap();
+    assert!(report.aborted().is_empty(), "{report}");
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the drain waited {:?}: {report}",
+        started.elapsed()
+    );
+}
+
+/// A tracked task aborted before its first poll (the current-thread runtime cannot poll it
+/// before `abort`): the drain has nothing to wait for.
+#[test]
+fn a_task_aborted_before_its_first_poll_leaves_nothing_to_drain() {
+    let started = Instant::now();
+    let report = builder()
+        .flavor(Flavor::CurrentThread)
+        .timeout(Duration::from_secs(20))
+        .drain_timeout(Duration::from_secs(5))
+        .run_to_report(|_| async {
+            graceful::spawn(async { explode("never polled") }).abort();
+        })
+        .unwrap();
+    assert!(report.aborted().is_empty(), "{report}");
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{report}");
+}
+
+/// SPEC, "Unhappy paths": "any duration, however large, saturates".
+#[test]
+fn a_timeout_of_duration_max_saturates() {
+    let report = builder()
+        .timeout(Duration::MAX)
+        .run_to_report(|_| async {
+            graceful::register(0, "runs", async {});
+        })
+        .unwrap();
+    assert_eq!(outcomes(&report), [(0, "runs", &Outcome::Ok)]);
+    assert_eq!(report.exit_code(), 0, "{report}");
+}
+
+#[test]
+fn a_timeout_and_drain_timeout_of_duration_max_saturate() {
+    let report = builder()
+        .timeout(Duration::MAX)
+        .drain_timeout(Duration::MAX)
+        .run_to_report(|_| async {
+            graceful::spawn(async {});
+            graceful::register(0, "runs", async {});
+        })
+        .unwrap();
+    assert_eq!(outcomes(&report), [(0, "runs", &Outcome::Ok)]);
+    assert_eq!(report.exit_code(), 0, "{report}");
+}
+
+#[test]
+fn a_hook_timeout_of_duration_max_saturates() {
+    let report = builder()
+        .run_to_report(|_| async {
+            graceful::register_with_timeout(0, "patient", Duration::MAX, async {});
+            graceful::register(1, "after", async {});
+        })
+        .unwrap();
+    assert_eq!(
+        outcomes(&report),
+        [(0, "patient", &Outcome::Ok), (1, "after", &Outcome::Ok)]
+    );
+    assert_eq!(report.exit_code(), 0, "{report}");
+}
+
+#[test]
+fn a_hook_timeout_of_duration_max_saturates_under_a_timeout_of_duration_max() {
+    let report = builder()
+        .timeout(Duration::MAX)
+        .drain_timeout(Duration::MAX)
+        .run_to_report(|_| async {
+            graceful::register_with_timeout(0, "patient", Duration::MAX, async {});
+        })
+        .unwrap();
+    assert_eq!(outcomes(&report), [(0, "patient", &Outcome::Ok)]);
+    assert_eq!(report.exit_code(), 0, "{report}");
+}

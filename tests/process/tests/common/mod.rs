@@ -8,7 +8,7 @@
 #![allow(dead_code)] // each test file uses a part of it
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -101,6 +101,27 @@ impl Stream {
         }
     }
 
+    /// Waits until the lines so far satisfy `wanted`; whether they did before the stream
+    /// ended or the time ran out.
+    fn wait_until(&self, wanted: impl Fn(&[String]) -> bool, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if wanted(&state.lines) {
+                return true;
+            }
+            let now = Instant::now();
+            if state.closed || now >= until {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, until - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
     fn wait_closed(&self, timeout: Duration) -> bool {
         let until = Instant::now() + timeout;
         let mut state = self.lock();
@@ -119,10 +140,63 @@ impl Stream {
     }
 }
 
+/// The signals a test sends, and the two a shell makes a background job ignore.
+const DEFAULT_SIGNALS_ARGS: [&str; 2] = ["--default-signal=INT,QUIT,TERM,HUP,USR1,USR2", "--"];
+
+/// A command that runs `path` with the default disposition of the signals the tests send.
+///
+/// A disposition set to "ignore" survives `exec`, and a non-interactive shell starts a
+/// background job (`cargo test &` in a script) with SIGINT and SIGQUIT ignored: a fixture
+/// that installs no handler would then survive a SIGINT the test expects to kill it. GNU
+/// `env --default-signal` (coreutils 8.31 or later) resets them and execs the fixture, so the
+/// pid stays the fixture's (the workspace forbids the `unsafe` a `pre_exec` would need).
+fn default_signals(path: &str) -> Command {
+    let mut command = Command::new("env");
+    command.args(DEFAULT_SIGNALS_ARGS).arg(path);
+    command
+}
+
+/// Removes the `GRACEFUL_*` variables and `RUST_LOG`, sets `RUST_BACKTRACE=0`, then `env`.
+fn clean_env(command: &mut Command, env: &[(&str, &str)]) {
+    for var in GRACEFUL_VARS {
+        command.env_remove(var);
+    }
+    command
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied());
+}
+
+/// The signals pending for process `pid` or any of its threads (bit N-1 for signal N);
+/// `None` once it has exited (or is a zombie, whose status shows no thread).
+fn pending_signals(pid: Pid) -> Option<u64> {
+    fn masks(status: &str, key: &str) -> Option<u64> {
+        let line = status.lines().find(|line| line.starts_with(key))?;
+        u64::from_str_radix(line[key.len()..].trim(), 16).ok()
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    if status
+        .lines()
+        .any(|line| line.starts_with("State:") && line.contains("zombie"))
+    {
+        return None;
+    }
+    let mut pending = masks(&status, "ShdPnd:")?;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+            pending |= masks(&status, "SigPnd:").unwrap_or(0);
+        }
+    }
+    Some(pending)
+}
+
 /// A running fixture binary.
 pub struct Fixture {
     name: String,
     child: Child,
+    /// The fixture's pid (the child's, unless something sits between them).
+    pid: Pid,
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
     readers: Vec<JoinHandle<()>>,
@@ -130,23 +204,75 @@ pub struct Fixture {
 
 impl Fixture {
     /// Starts the fixture at `path` (an `env!("CARGO_BIN_EXE_<name>")`) with no `GRACEFUL_*`
-    /// variable, `RUST_BACKTRACE=0`, and `env` on top.
+    /// variable, `RUST_BACKTRACE=0`, `env` on top, and the default disposition of every
+    /// signal a test sends (see [`default_signals`]).
     pub fn start(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let mut command = default_signals(path);
+        clean_env(&mut command, env);
+        Fixture::spawn(path, command, Stdio::null(), |child| child.id())
+    }
+
+    /// [`start_ready`](Self::start_ready) with stdin a pipe, for [`send_line`](Self::send_line).
+    pub fn start_ready_with_stdin(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let mut command = default_signals(path);
+        clean_env(&mut command, env);
+        let fixture = Fixture::spawn(path, command, Stdio::piped(), |child| child.id());
+        fixture.wait_for_stdout(graceful_process_tests::READY, READY_TIMEOUT);
+        fixture
+    }
+
+    /// Starts the fixture at `path` as PID 1 of a new PID namespace (with its own `/proc`),
+    /// through `unshare --pid --fork --mount-proc`: the kernel treats an init process apart
+    /// (a signal it has no handler for is dropped, not fatal). [`signal`](Self::signal) then
+    /// reaches the fixture itself, not `unshare`: outside the namespace its pid is the only
+    /// child of `unshare`. Needs root and util-linux's `unshare`; fails the test if either
+    /// is missing.
+    pub fn start_pid1(path: &str, env: &[(&str, &str)]) -> Fixture {
+        let mut command = Command::new("unshare");
+        command.args(["--pid", "--fork", "--mount-proc", "--"]);
+        command.arg("env").args(DEFAULT_SIGNALS_ARGS).arg(path);
+        clean_env(&mut command, env);
+        Fixture::spawn(path, command, Stdio::null(), |child| {
+            let unshare = child.id();
+            let children = format!("/proc/{unshare}/task/{unshare}/children");
+            let until = Instant::now() + READY_TIMEOUT;
+            loop {
+                // `unshare` forks once, then waits: its only child is the namespace's PID 1,
+                // which execs `env`, which execs the fixture (one pid all along).
+                let text = std::fs::read_to_string(&children).unwrap_or_default();
+                if let Some(pid) = text.split_whitespace().next() {
+                    return pid.parse().expect("a pid in /proc/*/children");
+                }
+                let status = child.try_wait();
+                if !matches!(status, Ok(None)) || Instant::now() >= until {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "`unshare --pid --fork --mount-proc` did not start the fixture {path} \
+                         (root and util-linux's `unshare` are needed): {status:?}"
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    }
+
+    /// Spawns `command` (which runs the fixture at `path`); `target` finds the pid that
+    /// [`signal`](Self::signal) sends to.
+    fn spawn(
+        path: &str,
+        mut command: Command,
+        stdin: Stdio,
+        target: impl FnOnce(&mut Child) -> u32,
+    ) -> Fixture {
         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
-        let mut command = Command::new(path);
-        for var in GRACEFUL_VARS {
-            command.env_remove(var);
-        }
         command
-            .env_remove("RUST_LOG")
-            .env("RUST_BACKTRACE", "0")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start fixture {path}: {error}"));
+        let mut child = command.spawn().unwrap_or_else(|error| {
+            panic!("cannot start fixture {path} with {command:?}: {error}")
+        });
         let stdout = Arc::new(Stream::default());
         let stderr = Arc::new(Stream::default());
         let readers = vec![
@@ -157,9 +283,12 @@ impl Fixture {
                 .clone()
                 .read_from(child.stderr.take().expect("stderr is piped")),
         ];
+        let pid = target(&mut child);
+        let pid = Pid::from_raw(i32::try_from(pid).expect("a pid fits in i32"));
         Fixture {
             name,
             child,
+            pid,
             stdout,
             stderr,
             readers,
@@ -185,10 +314,78 @@ impl Fixture {
         }
     }
 
+    /// Waits until stdout has at least `count` lines starting with `prefix`; fails the test
+    /// (killing the child) if the child ends or `timeout` passes first.
+    pub fn wait_for_stdout_count(&self, prefix: &str, count: usize, timeout: Duration) {
+        let enough = |lines: &[String]| {
+            lines.iter().filter(|line| line.starts_with(prefix)).count() >= count
+        };
+        if !self.stdout.wait_until(enough, timeout) {
+            self.fail(format_args!(
+                "fewer than {count} lines starting with {prefix:?} on stdout within {timeout:?}"
+            ));
+        }
+    }
+
+    /// How many stdout lines so far start with `prefix`.
+    pub fn stdout_count_so_far(&self, prefix: &str) -> usize {
+        self.stdout
+            .lines()
+            .iter()
+            .filter(|line| line.starts_with(prefix))
+            .count()
+    }
+
+    /// Writes `line` and a newline to the child's stdin (started with
+    /// [`start_ready_with_stdin`](Self::start_ready_with_stdin)).
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        if let Err(error) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+            self.fail(format_args!("cannot write to the fixture's stdin: {error}"));
+        }
+    }
+
+    /// Sends `signal`, then waits until the kernel has delivered it: it is no longer pending
+    /// for the process nor any of its threads (`/proc/<pid>/status`, `ShdPnd` and `SigPnd`).
+    /// A signal sent again before that would merge with the first (standard signals do not
+    /// queue), and the fixture would see one where the test sent two.
+    pub fn signal_delivered(&self, signal: Signal) {
+        self.signal(signal);
+        let bit = 1u64 << (signal as i32 - 1);
+        let until = Instant::now() + LINE_TIMEOUT;
+        loop {
+            match pending_signals(self.pid) {
+                None => return, // exited: nothing is pending any more
+                Some(mask) if mask & bit == 0 => return,
+                Some(_) if Instant::now() >= until => self.fail(format_args!(
+                    "{signal} still pending after {LINE_TIMEOUT:?} (blocked in every thread?)"
+                )),
+                Some(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+
+    /// The fixture's pid as its own PID namespace sees it (the last field of `NSpid` in
+    /// `/proc/<pid>/status`): 1 when started with [`start_pid1`](Self::start_pid1).
+    pub fn pid_in_its_namespace(&self) -> i32 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .unwrap_or_else(|error| self.fail(format_args!("cannot read its status: {error}")));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("NSpid:"))
+            .and_then(|pids| pids.split_whitespace().last())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| self.fail(format_args!("no NSpid in its status")))
+    }
+
+    /// Whether the child still runs (it is not reaped here if it has ended).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends `signal` to the child.
     pub fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits in i32"));
-        if let Err(error) = kill(pid, signal) {
+        if let Err(error) = kill(self.pid, signal) {
             self.fail(format_args!("cannot send {signal} to the fixture: {error}"));
         }
     }
