@@ -1,5 +1,5 @@
-//! The 0.2 API that the older runtime lacks (built only with the default feature `new-apis`):
-//! `async fn main() -> std::process::ExitCode`.
+//! `async fn main() -> std::process::ExitCode`: the code is the exit code when the shutdown is
+//! otherwise clean.
 
 mod common;
 
