@@ -174,7 +174,7 @@ impl Builder {
             refuse(&INSIDE_A_RUNTIME);
         }
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
-        let shutdown = Shutdown::global();
+        let shutdown = Shutdown::driven_global();
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
             eprintln!("graceful: cannot start the tokio runtime: {error}");
             std::process::exit(2)

@@ -103,7 +103,7 @@ use tokio::task::JoinHandle;
 
 pub use crate::builder::Builder;
 pub use crate::config::{ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, Flavor};
-pub use crate::hook::{HookContext, HookOutput, MainOutput};
+pub use crate::hook::{HookContext, HookOutput, IntoHook, MainOutput};
 pub use crate::reason::Reason;
 pub use crate::report::{HookReport, MainOutcome, Outcome, Report};
 pub use crate::service::{ServiceOutcome, ServiceOutput, ServiceReport};
@@ -211,7 +211,8 @@ pub fn keep_until_exit<T: Send + 'static>(value: T) {
 
 /// Registers a shutdown hook at run time, for a value that only exists in `main` (a
 /// connection pool, a listener). It runs once, in the phase of its `order`, concurrently
-/// with the static hooks of the same order. It returns `()` or `Result<(), E: Display>`.
+/// with the static hooks of the same order. It returns `()` or `Result<(), E: Display>`. The
+/// hook is a future, or a closure that receives the [`HookContext`] and returns one.
 ///
 /// A hook registered after the hooks have started never runs, and says so on the log.
 ///
@@ -227,10 +228,9 @@ pub fn keep_until_exit<T: Send + 'static>(value: T) {
 ///     shutdown.cancelled().await;
 /// }
 /// ```
-pub fn register<F>(order: i32, name: impl Into<Cow<'static, str>>, hook: F)
+pub fn register<H, M>(order: i32, name: impl Into<Cow<'static, str>>, hook: H)
 where
-    F: Future + Send + 'static,
-    F::Output: HookOutput,
+    H: IntoHook<M>,
 {
     shutdown().register(order, name, hook);
 }
@@ -243,14 +243,13 @@ where
 /// graceful::register_with_timeout(30, "close the pool", Duration::from_secs(2), async {});
 /// # }
 /// ```
-pub fn register_with_timeout<F>(
+pub fn register_with_timeout<H, M>(
     order: i32,
     name: impl Into<Cow<'static, str>>,
     timeout: Duration,
-    hook: F,
+    hook: H,
 ) where
-    F: Future + Send + 'static,
-    F::Output: HookOutput,
+    H: IntoHook<M>,
 {
     shutdown().register_with_timeout(order, name, timeout, hook);
 }

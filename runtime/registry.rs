@@ -66,10 +66,13 @@ pub fn blocking_result<R: HookOutput>(output: R) -> HookResult {
     output.into_hook_result()
 }
 
+/// A hook registered at run time: given its context, the future to run.
+pub(crate) type DynamicFn = Box<dyn FnOnce(HookContext) -> BoxFuture + Send>;
+
 /// What runs in a hook, whichever way it was registered.
 pub(crate) enum Run {
     Static(HookFn),
-    Future(BoxFuture),
+    Dynamic(DynamicFn),
 }
 
 /// One hook, static or registered at run time, ready to be scheduled.

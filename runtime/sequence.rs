@@ -339,7 +339,7 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant)
                 Err(_) => timed_out(),
             }
         }
-        Run::Future(hook) => match timeout_at(limit_at.into(), hook).await {
+        Run::Dynamic(hook) => match timeout_at(limit_at.into(), hook(context)).await {
             Ok(result) => outcome_of(result),
             Err(_) => timed_out(),
         },

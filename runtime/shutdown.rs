@@ -15,10 +15,10 @@ use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
 };
 
-use crate::hook::HookOutput;
+use crate::hook::IntoHook;
 use crate::keep::Kept;
 use crate::reason::Reason;
-use crate::registry::{Dynamic, Hook, Run, box_hook};
+use crate::registry::{Dynamic, Hook, Run};
 use crate::service::{Ending, ServiceOutput, Services};
 use crate::tasks::Label;
 use crate::tasks::Tasks;
@@ -182,6 +182,9 @@ thread_local! {
 
 static GLOBAL: OnceLock<Shutdown> = OnceLock::new();
 
+/// Whether [`Builder::run`](crate::Builder::run) drives the process-wide handle.
+static GLOBAL_DRIVEN: AtomicBool = AtomicBool::new(false);
+
 impl Shutdown {
     /// A fresh handle, not the process-wide one.
     pub(crate) fn detached() -> Self {
@@ -205,6 +208,33 @@ impl Shutdown {
     /// The process-wide handle, used by [`Builder::run`](crate::Builder::run).
     pub(crate) fn global() -> Self {
         GLOBAL.get_or_init(Shutdown::detached).clone()
+    }
+
+    /// The process-wide handle, which [`Builder::run`](crate::Builder::run) is about to drive.
+    pub(crate) fn driven_global() -> Self {
+        GLOBAL_DRIVEN.store(true, Ordering::Release);
+        Shutdown::global()
+    }
+
+    /// The handle of the graceful run this code runs in, or `None` outside one: where
+    /// [`graceful::shutdown()`](crate::shutdown()) would hand out a handle that nothing
+    /// drives (no signal would start it, no sequence would run).
+    ///
+    /// ```
+    /// // A library that works with or without graceful:
+    /// match graceful::Shutdown::try_current() {
+    ///     Some(shutdown) => println!("stopping with the process: {}", shutdown.is_shutting_down()),
+    ///     None => println!("not in a graceful run"),
+    /// }
+    /// ```
+    pub fn try_current() -> Option<Self> {
+        if let Ok(scoped) = SCOPED.try_with(Shutdown::clone) {
+            return Some(scoped);
+        }
+        if let Some(current) = CURRENT.with(|current| current.borrow().clone()) {
+            return Some(current);
+        }
+        GLOBAL_DRIVEN.load(Ordering::Acquire).then(Shutdown::global)
     }
 
     /// The handle of the run this thread belongs to, or the process-wide one.
@@ -472,20 +502,26 @@ impl Shutdown {
     /// Registers a hook at run time, for a value that only exists in `main`; it runs with the
     /// static hooks of the same `order`. Same as [`graceful::register`](crate::register).
     ///
+    /// The hook is a future, or a closure that receives the [`HookContext`](crate::HookContext)
+    /// (the reason, the deadline, the time left) and returns one.
+    ///
     /// ```no_run
     /// # async fn f(shutdown: graceful::Shutdown, pool: std::sync::Arc<()>) {
     /// shutdown.register(20, "close pool", async move { drop(pool) });
+    /// shutdown.register(30, "deregister", |ctx: graceful::HookContext| async move {
+    ///     println!("{:?} left to deregister", ctx.time_left());
+    /// });
     /// # }
     /// ```
-    pub fn register<F>(&self, order: i32, name: impl Into<Cow<'static, str>>, hook: F)
+    pub fn register<H, M>(&self, order: i32, name: impl Into<Cow<'static, str>>, hook: H)
     where
-        F: Future + Send + 'static,
-        F::Output: HookOutput,
+        H: IntoHook<M>,
     {
-        self.add_hook(order, name.into(), None, box_hook(hook));
+        self.add_hook(order, name.into(), None, hook.into_hook());
     }
 
-    /// [`register`](Self::register) with a timeout of the hook's own.
+    /// [`register`](Self::register) with a timeout of the hook's own (the global deadline
+    /// still applies; any duration is accepted, `Duration::MAX` meaning none).
     ///
     /// ```no_run
     /// # async fn f(shutdown: graceful::Shutdown) {
@@ -493,17 +529,16 @@ impl Shutdown {
     /// shutdown.register_with_timeout(20, "close pool", Duration::from_secs(2), async {});
     /// # }
     /// ```
-    pub fn register_with_timeout<F>(
+    pub fn register_with_timeout<H, M>(
         &self,
         order: i32,
         name: impl Into<Cow<'static, str>>,
         timeout: Duration,
-        hook: F,
+        hook: H,
     ) where
-        F: Future + Send + 'static,
-        F::Output: HookOutput,
+        H: IntoHook<M>,
     {
-        self.add_hook(order, name.into(), Some(timeout), box_hook(hook));
+        self.add_hook(order, name.into(), Some(timeout), hook.into_hook());
     }
 
     fn add_hook(
@@ -511,13 +546,13 @@ impl Shutdown {
         order: i32,
         name: Cow<'static, str>,
         timeout: Option<Duration>,
-        fut: crate::registry::BoxFuture,
+        run: crate::registry::DynamicFn,
     ) {
         let hook = Hook {
             order,
             name,
             timeout,
-            run: Run::Future(fut),
+            run: Run::Dynamic(run),
         };
         if let Err(hook) = self.inner.hooks.add(hook) {
             crate::log::late_registration(&hook.name, hook.order);
