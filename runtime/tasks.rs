@@ -1,129 +1,144 @@
 //! Tracked tasks: started with [`graceful::spawn`](crate::spawn), awaited in the drain,
 //! aborted and reported by name when the drain runs out of time.
+//!
+//! Counting and waiting is tokio-util's [`TaskTracker`] (an atomic count, no lock). Naming
+//! what the drain aborts needs each task's abort handle and label: they go into one of
+//! [`SHARDS`] small lists, picked by the spawning thread, so that spawns from several
+//! threads do not contend on one lock. A task does not remove its own entry (that would be a
+//! second lock per task, and a race with its insertion); finished entries are swept from a
+//! list when it has doubled since the last sweep, so a list holds at most about twice the
+//! tasks that still run.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinHandle};
+use tokio_util::task::TaskTracker;
 
-/// The live tracked tasks, by id.
-#[derive(Default)]
-pub(crate) struct Tasks {
-    next_id: AtomicU64,
-    live: Mutex<HashMap<u64, Live>>,
-    emptied: Notify,
-}
+/// How many lists the entries are spread over: more than the spawning threads of a typical
+/// machine, few enough to walk at the drain.
+const SHARDS: usize = 16;
+
+/// The smallest size a list grows to before its first sweep.
+const FIRST_SWEEP: usize = 64;
 
 /// What names a tracked task in the drain's report.
 pub(crate) enum Label {
     /// A task of `spawn`: where it was spawned.
     At(&'static Location<'static>),
     /// A service: its name.
-    Service(std::borrow::Cow<'static, str>),
+    Service(Cow<'static, str>),
 }
 
-struct Live {
-    label: Label,
-    // `None` until `spawn` returns: a task that ends before that removes its own entry.
-    abort: Option<AbortHandle>,
+/// The tracked tasks of one run.
+pub(crate) struct Tasks {
+    tracker: TaskTracker,
+    next_id: AtomicU64,
+    shards: [Mutex<Shard>; SHARDS],
 }
 
-/// Removes the task's entry when its future completes or is dropped: aborted, even before
-/// its first poll, or never spawned at all (`tokio::spawn` panicked outside a runtime).
-struct Guard {
-    tasks: std::sync::Arc<Tasks>,
+#[derive(Default)]
+struct Shard {
+    entries: Vec<Entry>,
+    /// The length at which the next sweep happens.
+    sweep_at: usize,
+}
+
+struct Entry {
     id: u64,
+    label: Label,
+    abort: AbortHandle,
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let mut live = lock(&self.tasks.live);
-        live.remove(&self.id);
-        if live.is_empty() {
-            self.tasks.emptied.notify_waiters();
+impl Default for Tasks {
+    fn default() -> Self {
+        Tasks {
+            tracker: TaskTracker::new(),
+            next_id: AtomicU64::new(0),
+            shards: std::array::from_fn(|_| Mutex::default()),
         }
     }
 }
 
 impl Tasks {
     /// Spawns `fut` on the current runtime as a tracked task.
-    pub(crate) fn spawn<F>(
-        self: &std::sync::Arc<Self>,
-        label: Label,
-        fut: F,
-    ) -> JoinHandle<F::Output>
+    ///
+    /// If `tokio::spawn` panics (no runtime), the future is dropped, which ends its tracking:
+    /// nothing is left for the drain to wait for.
+    pub(crate) fn spawn<F>(&self, label: Label, fut: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.live).insert(id, Live { label, abort: None });
-        // The guard is moved into the future now, not created at its first poll: whatever
-        // drops the future removes the entry.
-        let guard = Guard {
-            tasks: self.clone(),
-            id,
+        let handle = self.tracker.spawn(fut);
+        let entry = Entry {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            label,
+            abort: handle.abort_handle(),
         };
-        let handle = tokio::spawn(async move {
-            let _guard = guard;
-            fut.await
-        });
-        if let Some(entry) = lock(&self.live).get_mut(&id) {
-            entry.abort = Some(handle.abort_handle());
+        let mut shard = lock(&self.shards[shard_of_this_thread()]);
+        if shard.entries.len() >= shard.sweep_at {
+            shard.entries.retain(|entry| !entry.abort.is_finished());
+            shard.sweep_at = (shard.entries.len() * 2).max(FIRST_SWEEP);
         }
+        shard.entries.push(entry);
         handle
     }
 
-    /// Resolves once no tracked task is left.
+    /// Resolves once no tracked task is left. Tasks spawned after this is first called are
+    /// still waited for.
     pub(crate) async fn all_done(&self) {
-        loop {
-            let emptied = self.emptied.notified();
-            tokio::pin!(emptied);
-            emptied.as_mut().enable();
-            if lock(&self.live).is_empty() {
-                return;
-            }
-            emptied.await;
-        }
+        self.tracker.close();
+        self.tracker.wait().await;
     }
 
-    /// Where the tasks still running were spawned, e.g. `task spawned at src/main.rs:12:5`.
+    /// Where the tasks still running were spawned, e.g. `task spawned at src/main.rs:12:5`,
+    /// oldest first.
     pub(crate) fn running(&self) -> Vec<String> {
-        let live = lock(&self.live);
-        let mut names: Vec<_> = live.iter().map(|(id, t)| (*id, label(t))).collect();
-        names.sort_unstable_by_key(|(id, _)| *id);
-        names.into_iter().map(|(_, name)| name).collect()
+        self.unfinished(|_| {})
     }
 
     /// Aborts every task still running and returns their labels, oldest first.
     pub(crate) fn abort_all(&self) -> Vec<String> {
-        let live = lock(&self.live);
-        let mut aborted: Vec<_> = live
-            .iter()
-            .map(|(id, task)| {
-                if let Some(abort) = &task.abort {
-                    abort.abort();
+        self.unfinished(AbortHandle::abort)
+    }
+
+    /// The labels of the unfinished tasks, oldest first, after calling `each` on each.
+    fn unfinished(&self, each: impl Fn(&AbortHandle)) -> Vec<String> {
+        let mut unfinished = Vec::new();
+        for shard in &self.shards {
+            for entry in &lock(shard).entries {
+                if !entry.abort.is_finished() {
+                    each(&entry.abort);
+                    unfinished.push((entry.id, label(&entry.label)));
                 }
-                (*id, label(task))
-            })
-            .collect();
-        aborted.sort_unstable_by_key(|(id, _)| *id);
-        aborted.into_iter().map(|(_, name)| name).collect()
+            }
+        }
+        unfinished.sort_unstable_by_key(|(id, _)| *id);
+        unfinished.into_iter().map(|(_, label)| label).collect()
     }
 }
 
-fn label(task: &Live) -> String {
-    match &task.label {
+/// The list this thread spawns into: threads take the lists in turn, once each.
+fn shard_of_this_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
+fn label(label: &Label) -> String {
+    match label {
         Label::At(spawned_at) => format!("task spawned at {spawned_at}"),
         Label::Service(name) => format!("service {name}"),
     }
 }
 
-/// Locks, ignoring poisoning: the data is a plain map that a panic cannot leave half-written.
+/// Locks, ignoring poisoning: the data is a plain list that a panic cannot leave half-written.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
