@@ -53,8 +53,8 @@
 //!
 //! An upgraded connection (a websocket) is no longer the server's once the upgrade is done:
 //! axum runs its callback on a task of its own. Watch [`Shutdown::cancelled`] in it to send a
-//! close frame, and run it with [`graceful::spawn`](crate::spawn) so that the drain waits for
-//! it and aborts it at its end.
+//! close frame, and run it with [`spawn_upgraded`] so that the drain waits for it, and cuts
+//! and counts it at its end as it does the server's own connections.
 //!
 //! [`Shutdown`]: crate::Shutdown
 //! [`Shutdown::is_shutting_down`]: crate::Shutdown::is_shutting_down
@@ -447,6 +447,68 @@ where
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         Poll::Ready(Ok(response))
+    }
+}
+
+/// Runs an upgraded connection (a websocket, once axum's `on_upgrade` hands it over) as a
+/// tracked task, as [`graceful::spawn`](crate::spawn) does: the drain waits for it; if it still
+/// runs at `drain_timeout`, it is aborted (reported by where it was spawned) and its
+/// connection counted as cut (`1 connection cut`, exit code 1).
+///
+/// End it at the cancel, e.g. with a close frame, so that nothing is cut:
+///
+/// ```no_run
+/// # async fn recv() -> Option<String> { None }
+/// # async fn send_close() {}
+/// async fn socket(shutdown: graceful::Shutdown) {
+///     loop {
+///         tokio::select! {
+///             () = shutdown.cancelled() => return send_close().await,
+///             message = recv() => match message {
+///                 Some(message) => println!("{message}"),
+///                 None => return,
+///             },
+///         }
+///     }
+/// }
+///
+/// // In a handler, with axum's `ws` feature:
+/// // ws.on_upgrade(move |socket| async move { graceful::http::spawn_upgraded(run(socket, shutdown)); })
+/// # async fn f(shutdown: graceful::Shutdown) {
+/// graceful::http::spawn_upgraded(socket(shutdown));
+/// # }
+/// ```
+///
+/// # Panics
+/// Outside a tokio runtime, as `tokio::spawn` does.
+#[track_caller]
+pub fn spawn_upgraded<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let shutdown = Shutdown::current();
+    let cut = CutOnDrop {
+        shutdown: Some(shutdown.clone()),
+    };
+    shutdown.spawn(async move {
+        let mut cut = cut;
+        let output = connection.await;
+        cut.shutdown = None;
+        output
+    })
+}
+
+/// Counts one connection cut when dropped armed: an upgraded connection's task aborted.
+struct CutOnDrop {
+    shutdown: Option<Shutdown>,
+}
+
+impl Drop for CutOnDrop {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.inner.record_cut(1);
+        }
     }
 }
 

@@ -336,3 +336,22 @@ async fn a_request_past_the_drain_timeout_is_cut_counted_and_exits_1() {
          report: {summary}"
     );
 }
+
+/// An upgraded connection (a websocket) handed to `spawn_upgraded` is the drain's: cut and
+/// counted at its end, as the server's own connections are; one that ends at the cancel is not.
+#[test]
+fn an_upgraded_connection_still_open_at_the_drain_timeout_is_cut_and_counted() {
+    let report = graceful::Builder::new()
+        .signals([])
+        .drain_timeout(Duration::from_millis(200))
+        .run_to_report(|shutdown| async move {
+            let closing = shutdown.clone();
+            graceful::http::spawn_upgraded(async move { closing.cancelled().await });
+            graceful::http::spawn_upgraded(std::future::pending::<()>());
+        })
+        .expect("a valid configuration");
+    assert_eq!(report.connections_cut(), 1, "{report}");
+    assert_eq!(report.aborted().len(), 1, "{report}");
+    assert_eq!(report.exit_code(), 1, "{report}");
+    assert!(report.to_string().contains("1 connection cut"), "{report}");
+}
