@@ -20,12 +20,16 @@
 //! On SIGTERM or SIGINT:
 //! 1. `/healthz` answers 503 at once (`is_shutting_down()`), while the server still serves
 //!    everything for `drain_delay` (2 s): time for a load balancer to take it out of rotation.
-//! 2. At the cancel, axum stops accepting (new connections are refused), every `/events`
-//!    stream sends a last `shutdown` event and ends, and hyper finishes the requests in flight.
-//!    An open stream is what keeps axum and hyper from ever stopping (axum #2673, hyper #2787):
-//!    here each stream ends itself on `shutdown.cancelled()`.
+//!    Every response carries `Connection: close`, so keep-alive clients reconnect, elsewhere.
+//! 2. At the cancel, the server (`graceful::http::serve`) stops accepting (new connections are
+//!    refused), closes the idle keep-alive connections, every `/events` stream sends a last
+//!    `shutdown` event and ends, and the requests in flight run on. An open stream is what
+//!    keeps a server from ever stopping (axum #2673, hyper #2787): here each stream ends
+//!    itself on `shutdown.cancelled()`.
 //! 3. Once every connection has closed, `main` returns, and the `close_access_log` hook flushes
-//!    and syncs the access log (`ACCESS_LOG`, default `access.log`).
+//!    and syncs the access log (`ACCESS_LOG`, default `access.log`). A request still running
+//!    at `drain_timeout` (15 s) is cut instead: the report counts it (`1 connection cut`) and
+//!    the exit code is 1.
 //!
 //! The whole stop takes at most 20 s (`GRACEFUL_TIMEOUT` to change it, as the other
 //! `GRACEFUL_*` variables); the exit code is 0 when all of it went well.
@@ -94,12 +98,11 @@ async fn main(shutdown: graceful::Shutdown) -> Result<(), Box<dyn std::error::Er
     );
 
     let stop = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop.cancelled().await;
-            println!("cancelled: no longer accepting connections");
-        })
-        .await?;
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        println!("cancelled: no longer accepting connections");
+    });
+    graceful::http::serve(listener, app).await?;
     println!("server stopped: every connection closed");
     Ok(())
 }
@@ -136,12 +139,14 @@ async fn slow(Query(Slow { ms }): Query<Slow>) -> Result<String, (StatusCode, St
 }
 
 /// `/events`: a tick now and every second; at the cancel, a `shutdown` event, then the end of
-/// the stream, so that the connection can close.
+/// the stream, so that the connection can close. The `Shutdown` comes from the server, as an
+/// extractor.
 ///
 /// The stream ends at the cancel rather than at the signal: during `drain_delay` the instance
 /// still serves, and a client told to reconnect then could land on it again.
-async fn events(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let shutdown = app.shutdown;
+async fn events(
+    shutdown: graceful::Shutdown,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let ticks = tokio::time::interval(TICK);
     let stream = stream::unfold(Some((ticks, shutdown, 0_u64)), |state| async move {
         let (mut ticks, shutdown, n) = state?;

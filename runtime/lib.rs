@@ -76,6 +76,8 @@ mod clock;
 mod config;
 mod exit;
 mod hook;
+#[cfg(feature = "http")]
+pub mod http;
 mod keep;
 mod listener;
 mod log;

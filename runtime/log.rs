@@ -82,7 +82,7 @@ pub(crate) fn aborted(tasks: &[String], connections_cut: usize, drain_timeout: D
         1 => "; 1 connection cut".to_owned(),
         n => format!("; {n} connections cut"),
     };
-    tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, connections_cut, "drain timed out: tasks aborted");
+    tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, connections_cut, "drain timed out: tasks aborted{cut}");
     fallback(format_args!(
         "drain did not finish within {drain_timeout:?}; aborted: {list}{cut}"
     ));

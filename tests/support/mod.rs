@@ -733,6 +733,22 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Waits until the server closes the connection (the client's side of it has ended), at
+    /// most `limit`; when that was seen, or `None` if it is still open then.
+    pub async fn closed(&mut self, limit: Duration) -> Option<Instant> {
+        match timeout(limit, &mut self.driver).await {
+            Ok(_) => Some(Instant::now()),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether the client considers the connection closed (it would not send on it).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         self.driver.abort();

@@ -1,0 +1,357 @@
+//! The HTTP integration (`graceful::http::serve`) as a keep-alive client sees it, against the
+//! `http_server` example: a real process on a real socket, real signals, hyper's client.
+//!
+//! - From the trigger on, through `drain_delay`, every response says `Connection: close` and
+//!   the server closes the connection after it; before the trigger, none does.
+//! - At the cancel, an idle keep-alive connection is closed at once, while a request in flight
+//!   on another connection runs on.
+//! - A request still running at `drain_timeout` is cut: the client sees its connection closed,
+//!   the drain's line and the report say `1 connection cut`, and the exit code is 1.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use hyper::Method;
+use hyper::header::CONNECTION;
+use support::{ClientError, Connection, LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal, TempDir};
+
+const CANCEL_LINE: &str = "cancelled: no longer accepting connections";
+/// A generous bound on what should take milliseconds, for a loaded machine.
+const SOON: Duration = Duration::from_secs(2);
+
+/// A response as a keep-alive client sees it.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    /// Whether it said `Connection: close`.
+    close: bool,
+    body: String,
+}
+
+async fn exchange(connection: &mut Connection, path: &str) -> Result<Answer, ClientError> {
+    let response = connection.send(Method::GET, path, "").await?;
+    let status = response.status().as_u16();
+    let close = response
+        .headers()
+        .get_all(CONNECTION)
+        .iter()
+        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+    let body = tokio::time::timeout(REQUEST_TIMEOUT, response.into_body().collect())
+        .await
+        .map_err(|_| ClientError::Hung)?
+        .map_err(|error| ClientError::Closed(error.to_string()))?
+        .to_bytes();
+    Ok(Answer {
+        status,
+        close,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+async fn start(label: &str, env: &[(&str, &str)]) -> (Service, TempDir) {
+    let dir = TempDir::new(label);
+    let log = dir.join("access.log");
+    let mut env = env.to_vec();
+    env.push(("ACCESS_LOG", log.to_str().expect("a UTF-8 path")));
+    (Service::start_http("http_server", &env).await, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_the_trigger_every_response_says_connection_close() {
+    let (mut service, _dir) = start("close", &[("GRACEFUL_DRAIN_DELAY", "1s")]).await;
+    let port = service.port;
+
+    // Before the trigger: one keep-alive connection carries every request, none says close.
+    let mut connection = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    for index in 0..20 {
+        let answer = exchange(&mut connection, "/healthz")
+            .await
+            .unwrap_or_else(|error| service.fail(format_args!("request {index}: {error}")));
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(
+            !answer.close,
+            "before the trigger, request {index}: {answer:?}"
+        );
+    }
+    assert!(!connection.is_closed(), "the connection was kept alive");
+
+    // During the delay: keep-alive clients, reconnecting whenever told to close, until the
+    // server stops accepting.
+    let sigterm = service.signal(Signal::SIGTERM);
+    let mut answers = Vec::new();
+    let mut connections = 1;
+    let mut pace = tokio::time::interval(Duration::from_millis(10));
+    let mut connection = Some(connection);
+    loop {
+        pace.tick().await;
+        assert!(
+            sigterm.elapsed() < LINE_TIMEOUT,
+            "the server still accepted {LINE_TIMEOUT:?} after the signal: {answers:?}"
+        );
+        let mut open = match connection.take() {
+            Some(open) => open,
+            None => match Connection::open(port).await {
+                Ok(open) => {
+                    connections += 1;
+                    open
+                }
+                Err(ClientError::Refused) => break,
+                // The listener being dropped as the connection came.
+                Err(ClientError::Closed(_)) => continue,
+                Err(error) => service.fail(format_args!("connecting during the delay: {error}")),
+            },
+        };
+        match exchange(&mut open, "/healthz").await {
+            Ok(answer) => {
+                let close = answer.close;
+                answers.push(answer);
+                if close {
+                    // Told to close: the server closes it, the client reconnects.
+                    if open.closed(SOON).await.is_none() {
+                        service.fail(format_args!(
+                            "the server kept the connection open {SOON:?} after `Connection: close`"
+                        ));
+                    }
+                } else {
+                    connection = Some(open);
+                }
+            }
+            // Closed at the cancel before it answered (the request raced the cancel).
+            Err(ClientError::Closed(_)) => {
+                service.wait_for_stdout(CANCEL_LINE, LINE_TIMEOUT).await;
+                break;
+            }
+            Err(error) => service.fail(format_args!("/healthz during the delay: {error}")),
+        }
+    }
+    let exited = service.wait(LINE_TIMEOUT).await;
+    exited.assert_code(0);
+    let cancel = exited.stdout_line(CANCEL_LINE).at;
+
+    // 200s (probes that beat the signal handler), then 503s; from the first `close` on, every
+    // response says it, and every 503 (the trigger had happened) does.
+    let shown = &answers[..answers.len().min(12)];
+    let first_close = answers
+        .iter()
+        .position(|a| a.close)
+        .unwrap_or(answers.len());
+    assert!(
+        answers[first_close..].iter().all(|a| a.close),
+        "responses without `Connection: close` after one with it: {:?}\n{exited}",
+        answers[first_close..]
+            .iter()
+            .filter(|a| !a.close)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        answers.iter().all(|a| a.status != 503 || a.close),
+        "a 503 (shutting down) without `Connection: close` (the first of {}): {shown:?}\n{exited}",
+        answers.len()
+    );
+    let closes = support::count(&answers, |a| a.close);
+    assert!(
+        closes >= 5,
+        "only {closes} responses said `Connection: close` during the 1s delay: {shown:?}\n{exited}"
+    );
+    assert!(
+        answers.iter().all(|a| a.body.ends_with(" started\n")),
+        "{answers:?}"
+    );
+    println!(
+        "drain delay 1s: {} responses after the signal, {closes} with `Connection: close` (each \
+         followed by the server closing the connection), on {connections} connections; cancel \
+         seen {:?} after the signal",
+        answers.len(),
+        cancel.saturating_duration_since(sigterm)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cancel_an_idle_keep_alive_connection_closes_while_a_request_runs_on() {
+    let (mut service, _dir) = start("idle", &[("GRACEFUL_DRAIN_DELAY", "0s")]).await;
+    let port = service.port;
+
+    // An idle keep-alive connection, and a request that runs well past the cancel.
+    let mut idle = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let answer = exchange(&mut idle, "/healthz")
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("/healthz: {error}")));
+    assert!(answer.status == 200 && !answer.close, "{answer:?}");
+    let mut busy = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let slow = tokio::spawn(async move {
+        let answer = exchange(&mut busy, "/slow?ms=4000").await;
+        (answer, Instant::now())
+    });
+    // The slow request has reached its handler.
+    let mut probe = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let until = Instant::now() + LINE_TIMEOUT;
+    loop {
+        let health = exchange(&mut probe, "/healthz")
+            .await
+            .unwrap_or_else(|error| service.fail(format_args!("/healthz: {error}")));
+        if health.body.starts_with("ok: 1 requests in flight") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the slow request never started: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(probe);
+
+    let sigterm = service.signal(Signal::SIGTERM);
+    let closed = idle.closed(LINE_TIMEOUT).await;
+    let (slow_answer, slow_done) = slow.await.expect("the request task does not panic");
+    let exited = service.wait(LINE_TIMEOUT).await;
+    exited.assert_code(0);
+    let cancel = exited.stdout_line(CANCEL_LINE).at;
+
+    let closed = closed.unwrap_or_else(|| {
+        panic!("the idle connection was still open {LINE_TIMEOUT:?} after the signal\n{exited}")
+    });
+    let after_signal = closed - sigterm;
+    assert!(
+        after_signal < SOON,
+        "the idle connection closed {after_signal:?} after the signal\n{exited}"
+    );
+    assert!(
+        closed < slow_done,
+        "the idle connection closed only once the server was done ({:?} after the slow \
+         answer), not at the cancel\n{exited}",
+        closed - slow_done
+    );
+    let slow_answer = slow_answer.unwrap_or_else(|error| {
+        panic!("the request in flight at the cancel failed: {error}\n{exited}")
+    });
+    assert_eq!(slow_answer.status, 200, "{slow_answer:?}\n{exited}");
+    assert_eq!(slow_answer.body, "slept 4000 ms\n", "{exited}");
+    assert!(slow_answer.close, "{slow_answer:?}");
+    println!(
+        "idle keep-alive connection closed {after_signal:?} after the signal ({} the cancel \
+         line was read: {:?}); the request in flight answered 200 {:?} after the signal",
+        if closed >= cancel { "after" } else { "before" },
+        if closed >= cancel {
+            closed - cancel
+        } else {
+            cancel - closed
+        },
+        slow_done - sigterm
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_the_drain_timeout_is_cut_counted_and_exits_1() {
+    let (mut service, _dir) = start(
+        "cut",
+        &[
+            ("GRACEFUL_DRAIN_DELAY", "0s"),
+            ("GRACEFUL_DRAIN_TIMEOUT", "1s"),
+        ],
+    )
+    .await;
+    let port = service.port;
+
+    // An idle keep-alive connection (closed at the cancel: not cut) and a request that runs
+    // far past the drain.
+    let mut idle = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    exchange(&mut idle, "/healthz")
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("/healthz: {error}")));
+    let mut busy = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let slow = tokio::spawn(async move {
+        let answer = exchange(&mut busy, "/slow?ms=30000").await;
+        (answer, Instant::now())
+    });
+    let mut probe = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let until = Instant::now() + LINE_TIMEOUT;
+    loop {
+        let health = exchange(&mut probe, "/healthz")
+            .await
+            .unwrap_or_else(|error| service.fail(format_args!("/healthz: {error}")));
+        if health.body.starts_with("ok: 1 requests in flight") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the slow request never started: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(probe);
+
+    let sigterm = service.signal(Signal::SIGTERM);
+    let (answer, seen) = tokio::time::timeout(LINE_TIMEOUT, slow)
+        .await
+        .unwrap_or_else(|_| service.fail(format_args!("the slow request was never cut")))
+        .expect("the request task does not panic");
+    let exited = service.wait(LINE_TIMEOUT).await;
+
+    match answer {
+        Err(ClientError::Closed(_)) => {}
+        other => panic!("the client should see its connection closed, got {other:?}\n{exited}"),
+    }
+    let cut_after = seen - sigterm;
+    assert!(
+        cut_after >= Duration::from_secs(1) && cut_after < Duration::from_secs(10),
+        "cut {cut_after:?} after the signal, not at the 1s drain timeout\n{exited}"
+    );
+    exited.assert_code(1);
+    let drain_line = exited
+        .stderr
+        .iter()
+        .find(|line| line.contains("drain timed out"))
+        .unwrap_or_else(|| panic!("no drain line on stderr\n{exited}"));
+    assert!(
+        drain_line.contains("1 connection cut"),
+        "the drain's line: {drain_line}\n{exited}"
+    );
+    let summary = exited
+        .stderr
+        .iter()
+        .find(|line| line.contains("exit code 1"))
+        .unwrap_or_else(|| panic!("no report line on stderr\n{exited}"));
+    assert!(
+        summary.contains("1 connection cut,"),
+        "the report line: {summary}\n{exited}"
+    );
+    println!(
+        "drain timeout 1s: the request in flight was cut {cut_after:?} after the signal; \
+         report: {summary}"
+    );
+}
+
+/// An upgraded connection (a websocket) handed to `spawn_upgraded` is the drain's: cut and
+/// counted at its end, as the server's own connections are; one that ends at the cancel is not.
+#[test]
+fn an_upgraded_connection_still_open_at_the_drain_timeout_is_cut_and_counted() {
+    let report = graceful::Builder::new()
+        .signals([])
+        .drain_timeout(Duration::from_millis(200))
+        .run_to_report(|shutdown| async move {
+            let closing = shutdown.clone();
+            graceful::http::spawn_upgraded(async move { closing.cancelled().await });
+            graceful::http::spawn_upgraded(std::future::pending::<()>());
+        })
+        .expect("a valid configuration");
+    assert_eq!(report.connections_cut(), 1, "{report}");
+    assert_eq!(report.aborted().len(), 1, "{report}");
+    assert_eq!(report.exit_code(), 1, "{report}");
+    assert!(report.to_string().contains("1 connection cut"), "{report}");
+}
