@@ -183,7 +183,8 @@ where
 #[track_caller]
 pub fn service<F>(name: impl Into<Cow<'static, str>>, fut: F)
 where
-    F: Future + Send + 'static,
+    F: std::future::IntoFuture,
+    F::IntoFuture: Send + 'static,
     F::Output: ServiceOutput,
 {
     shutdown().service(name, fut);

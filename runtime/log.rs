@@ -24,6 +24,16 @@ fn fallback(line: std::fmt::Arguments<'_>) {
     }
 }
 
+/// A line on stderr whatever the subscriber when `always` (what stopped the program must be
+/// seen, as std prints `Error: ..` for a failed `main`), else only without a subscriber.
+fn stderr_if(always: bool, line: std::fmt::Arguments<'_>) {
+    if always {
+        eprintln!("graceful: {line}");
+    } else {
+        fallback(line);
+    }
+}
+
 pub(crate) fn started(reason: &Reason, timeout: Duration) {
     tracing::info!(target: "graceful", %reason, ?timeout, "shutdown started");
 }
@@ -146,11 +156,17 @@ pub(crate) fn service_ended(name: &str, outcome: &ServiceOutcome, started_shutdo
         }
         ServiceOutcome::Failed(error) => {
             tracing::error!(target: "graceful", service = name, %error, started_shutdown, "service failed");
-            fallback(format_args!("service {name} failed: {error}{when}"));
+            stderr_if(
+                started_shutdown,
+                format_args!("service {name} failed: {error}{when}"),
+            );
         }
         ServiceOutcome::Panicked(message) => {
             tracing::error!(target: "graceful", service = name, panic = %message, started_shutdown, "service panicked");
-            fallback(format_args!("service {name} panicked: {message}{when}"));
+            stderr_if(
+                started_shutdown,
+                format_args!("service {name} panicked: {message}{when}"),
+            );
         }
         ServiceOutcome::Aborted => {
             tracing::warn!(target: "graceful", service = name, "service aborted at the end of the drain");

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -448,7 +448,8 @@ impl Shutdown {
 
     /// Starts a service: a named, tracked, long-running part of the program (a server, a
     /// consumer, a scheduler), as Go's errgroup runs them. Same as
-    /// [`graceful::service`](crate::service).
+    /// [`graceful::service`](crate::service). It takes a future, or anything that turns into
+    /// one (`graceful::http::serve(..)`, `axum::serve(..)`).
     ///
     /// Before the shutdown has started, a service that returns `Err` or panics starts it:
     /// the [`Reason`] names the service and carries the error, the exit code is 1 (101 for a
@@ -478,9 +479,11 @@ impl Shutdown {
     #[track_caller]
     pub fn service<F>(&self, name: impl Into<Cow<'static, str>>, fut: F)
     where
-        F: Future + Send + 'static,
+        F: IntoFuture,
+        F::IntoFuture: Send + 'static,
         F::Output: ServiceOutput,
     {
+        let fut = fut.into_future();
         let name = name.into();
         assert!(
             !name.trim().is_empty(),
