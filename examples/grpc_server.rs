@@ -2,7 +2,8 @@
 //! before it stops accepting, calls in flight finish, streams end themselves with status OK.
 //!
 //! It serves `graceful.example.Work` (`examples/proto/work.proto`) and `grpc.health.v1.Health`:
-//! - `Slow { ms }` answers `{ ms }` after `ms` milliseconds (at most 60 000);
+//! - `Slow { ms }` answers `{ ms }` after `ms` milliseconds (at most 60 000), and prints
+//!   `slow N ms: started` when it starts;
 //! - `Ticks { every_ms }` streams `Tick { n }` (n = 0, 1, 2...), one now and one every
 //!   `every_ms`, until the cancel; then the stream ends with status OK.
 //!
@@ -100,6 +101,7 @@ impl work::work_server::Work for Work {
                 "ms must be at most {SLOW_MAX_MS}"
             )));
         }
+        println!("slow {ms} ms: started");
         tokio::time::sleep(Duration::from_millis(ms.into())).await;
         Ok(Response::new(SlowReply { ms }))
     }
