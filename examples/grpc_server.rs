@@ -113,10 +113,7 @@ impl work::work_server::Work for Work {
     ///
     /// The stream ends at the cancel rather than at the signal: during `drain_delay` the
     /// instance still serves, and a client told to reconnect then could land on it again.
-    async fn ticks(
-        &self,
-        request: Request<TicksRequest>,
-    ) -> Result<Response<TickStream>, Status> {
+    async fn ticks(&self, request: Request<TicksRequest>) -> Result<Response<TickStream>, Status> {
         let every_ms = request.into_inner().every_ms;
         if every_ms == 0 {
             return Err(Status::invalid_argument("every_ms must be at least 1"));

@@ -142,12 +142,8 @@ async fn until_not_serving(channel: &Channel) -> Instant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_turns_not_serving_then_every_call_and_stream_completes_ok() {
-    let mut server = Service::start_listening(
-        "grpc_server",
-        "http",
-        &[("GRACEFUL_DRAIN_DELAY", "700ms")],
-    )
-    .await;
+    let mut server =
+        Service::start_listening("grpc_server", "http", &[("GRACEFUL_DRAIN_DELAY", "700ms")]).await;
     let port = server.port;
 
     // The health probe has a connection of its own.
@@ -234,18 +230,30 @@ async fn health_turns_not_serving_then_every_call_and_stream_completes_ok() {
     let mut last_answer = signalled;
     for call in calls {
         let (result, done) = call.await.expect("a call task does not panic");
-        assert_eq!(result.as_ref().ok(), Some(&SLOW_MS), "a Slow call: {result:?}");
+        assert_eq!(
+            result.as_ref().ok(),
+            Some(&SLOW_MS),
+            "a Slow call: {result:?}"
+        );
         answered += 1;
         last_answer = last_answer.max(done);
     }
     let result = long.await.expect("a call task does not panic");
-    assert_eq!(result.as_ref().ok(), Some(&LONG_MS), "the long call: {result:?}");
+    assert_eq!(
+        result.as_ref().ok(),
+        Some(&LONG_MS),
+        "the long call: {result:?}"
+    );
     answered += 1;
 
     let mut ended_ok = 0;
     for stream in streams {
         let ticks = stream.await.expect("a stream task does not panic");
-        assert!(ticks.end.is_ok(), "a Ticks stream ended with {:?}", ticks.end);
+        assert!(
+            ticks.end.is_ok(),
+            "a Ticks stream ended with {:?}",
+            ticks.end
+        );
         let expected: Vec<u64> = (0..ticks.seen.len() as u64).collect();
         assert_eq!(ticks.seen, expected, "ticks in order, none lost");
         ended_ok += 1;
@@ -269,7 +277,10 @@ async fn health_turns_not_serving_then_every_call_and_stream_completes_ok() {
         Some(Code::Unavailable),
         "a call after the exit: {after:?}"
     );
-    assert!(late.elapsed() < Duration::from_secs(5), "failed, but not at once");
+    assert!(
+        late.elapsed() < Duration::from_secs(5),
+        "failed, but not at once"
+    );
 
     println!(
         "{answered}/{} calls answered OK, {ended_ok}/{STREAMS} streams ended OK; \
@@ -309,7 +320,10 @@ async fn a_call_longer_than_the_drain_timeout_is_cut_and_counted() {
     let exited = server.wait(EXIT_WITHIN).await;
     exited.assert_code(1);
     assert!(
-        exited.stderr.iter().any(|line| line.contains("1 connection cut")),
+        exited
+            .stderr
+            .iter()
+            .any(|line| line.contains("1 connection cut")),
         "stderr should say `1 connection cut`\n{exited}"
     );
     println!(
@@ -424,7 +438,10 @@ mod in_process {
                 shutdown.trigger();
                 let second = next().await.expect("a status").expect("a second status");
                 assert_eq!(second.status(), ServingStatus::NotServing);
-                assert!(!shutdown.is_cancelled(), "NOT_SERVING came after the cancel");
+                assert!(
+                    !shutdown.is_cancelled(),
+                    "NOT_SERVING came after the cancel"
+                );
                 let end = next().await;
                 assert!(
                     shutdown.is_cancelled(),
