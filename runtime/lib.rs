@@ -75,6 +75,8 @@ mod builder;
 mod clock;
 mod config;
 mod exit;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod hook;
 #[cfg(feature = "http")]
 pub mod http;

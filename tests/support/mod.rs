@@ -401,6 +401,17 @@ impl Service {
         }
     }
 
+    /// Waits for a stderr line satisfying `wanted` (the examples log there); fails the test
+    /// (killing the child) if the child ends or `limit` passes first.
+    pub async fn wait_for_stderr(&self, wanted: impl Fn(&str) -> bool, limit: Duration) -> Line {
+        match self.stderr.wait_for(wanted, limit).await {
+            Some(line) => line,
+            None => self.fail(format_args!(
+                "the awaited line did not come on stderr within {limit:?}"
+            )),
+        }
+    }
+
     /// Waits for the stdout line `text` exactly.
     pub async fn wait_for_stdout(&self, text: &str, limit: Duration) -> Line {
         match self.stdout.wait_for(|line| line == text, limit).await {
