@@ -71,6 +71,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod blocking;
 mod builder;
 mod clock;
 mod config;

@@ -84,18 +84,23 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
 
 #[cfg(unix)]
 mod platform {
-    use std::io;
+    use std::io::{self, Read};
+    use std::os::unix::net::UnixStream;
 
-    use signal_hook::iterator::Signals;
-    use signal_hook::iterator::backend::Handle;
+    use signal_hook::SigId;
+    use signal_hook::low_level::{pipe, unregister};
 
     use crate::signal::{Kind, Signal};
 
-    pub(super) struct Stop(Handle);
+    /// The handlers, each writing to its signal's socket.
+    pub(super) struct Stop(Vec<SigId>);
 
     impl Stop {
+        /// Removes the handlers; each closes its end of the socket, which ends its thread.
         pub(super) fn stop(&self) {
-            self.0.close();
+            for &id in &self.0 {
+                unregister(id);
+            }
         }
     }
 
@@ -120,24 +125,45 @@ mod platform {
         distinct
     }
 
-    /// Installs the handlers now, then waits for the signals on a thread of its own.
+    /// Installs the handlers now. Each delivery writes one byte to its signal's socket, and a
+    /// thread per signal reads them: two deliveries are two bytes, never merged into one
+    /// (the flags of signal-hook's iterator would merge a second SIGINT that arrives before
+    /// the first was read, and the forced exit would be lost).
     pub(super) fn listen(
         signals: Vec<Signal>,
         on_signal: impl Fn(Signal) + Send + Sync + 'static,
     ) -> io::Result<Stop> {
-        let numbers: Vec<i32> = signals.iter().map(|signal| signal.number()).collect();
-        let mut received = Signals::new(&numbers)?;
-        let stop = Stop(received.handle());
-        std::thread::Builder::new()
-            .name("graceful-signals".to_owned())
-            .spawn(move || {
-                for number in received.forever() {
-                    if let Some(&signal) = signals.iter().find(|s| s.number() == number) {
-                        on_signal(signal);
-                    }
+        let on_signal = std::sync::Arc::new(on_signal);
+        let mut ids = Vec::with_capacity(signals.len());
+        let mut readers = Vec::with_capacity(signals.len());
+        for signal in signals {
+            let (reader, writer) = UnixStream::pair()?;
+            match pipe::register(signal.number(), writer) {
+                Ok(id) => ids.push(id),
+                Err(error) => {
+                    Stop(ids).stop();
+                    return Err(error);
                 }
-            })?;
-        Ok(stop)
+            }
+            readers.push((signal, reader));
+        }
+        for (signal, mut reader) in readers {
+            let on_signal = on_signal.clone();
+            std::thread::Builder::new()
+                .name(format!("graceful-{}", signal.name().to_ascii_lowercase()))
+                .spawn(move || {
+                    let mut deliveries = [0u8; 64];
+                    loop {
+                        match reader.read(&mut deliveries) {
+                            Ok(0) => return,
+                            Ok(count) => (0..count).for_each(|_| on_signal(signal)),
+                            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Stop(ids))
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::time::{sleep_until, timeout_at};
 
+use crate::blocking;
 use crate::clock;
 use crate::config::Config;
 use crate::hook::HookContext;
@@ -196,20 +197,56 @@ async fn run_hooks(
         }
         if Instant::now() >= deadline {
             for hook in phase.drain(..).chain(hooks.by_ref()) {
-                let outcome = Outcome::Skipped;
-                log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
-                reports.push(HookReport {
-                    order: hook.order,
-                    name: hook.name,
-                    duration: Duration::ZERO,
-                    outcome,
-                });
+                reports.push(skipped(hook));
             }
             break;
+        }
+        // A plain `fn` alone in its phase: it and the ones like it that follow run on one
+        // blocking thread, in turn.
+        if phase.len() == 1 && blocking::is_blocking(&phase[0]) {
+            let mut batch = std::mem::take(&mut phase);
+            while let Some(hook) = hooks.next_if(blocking::is_blocking) {
+                // Only if it is alone in its phase too.
+                let order = hook.order;
+                if hooks.peek().is_some_and(|next| next.order == order) {
+                    phase.push(hook);
+                    while let Some(hook) = hooks.next_if(|hook| hook.order == order) {
+                        phase.push(hook);
+                    }
+                    break;
+                }
+                batch.push(hook);
+            }
+            inner
+                .hooks_started
+                .store(reports.len() + 1, Ordering::Release);
+            blocking::run(inner, batch, reason, deadline, &mut reports).await;
+            if phase.is_empty() {
+                continue;
+            }
+            // The phase that ended the batch runs now, unless the deadline passed.
+            if Instant::now() >= deadline {
+                for hook in phase.drain(..).chain(hooks.by_ref()) {
+                    reports.push(skipped(hook));
+                }
+                break;
+            }
         }
         run_phase(inner, &mut phase, reason, deadline, &mut reports).await;
     }
     reports
+}
+
+/// The report of a hook whose phase came after the deadline.
+pub(crate) fn skipped(hook: Hook) -> HookReport {
+    let outcome = Outcome::Skipped;
+    log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
+    HookReport {
+        order: hook.order,
+        name: hook.name,
+        duration: Duration::ZERO,
+        outcome,
+    }
 }
 
 /// Starts every hook of the phase at once and waits for all of them. A hook alone in its
@@ -254,34 +291,45 @@ async fn run_phase(
     }
 }
 
+/// When a hook started at `started` is cut off, and after how long: its own timeout, or the
+/// global deadline, whichever comes first.
+pub(crate) fn limit_of(hook: &Hook, started: Instant, deadline: Instant) -> (Instant, Duration) {
+    let own_limit = hook
+        .timeout
+        .map(|timeout| (clock::later(started, timeout), timeout));
+    match own_limit {
+        Some((limit_at, timeout)) if limit_at < deadline => (limit_at, timeout),
+        _ => (deadline, deadline.saturating_duration_since(started)),
+    }
+}
+
 /// A hook being run: what its report line needs.
-struct Slot {
-    order: i32,
-    name: Cow<'static, str>,
+pub(crate) struct Slot {
+    pub(crate) order: i32,
+    pub(crate) name: Cow<'static, str>,
     started: Instant,
     limit: Duration,
 }
 
 /// What a hook runs with.
-struct Scheduled {
+pub(crate) struct Scheduled {
     id: usize,
-    run: Run,
-    context: HookContext,
-    limit: Duration,
+    pub(crate) run: Run,
+    pub(crate) context: HookContext,
+    pub(crate) limit: Duration,
 }
 
 impl Slot {
     /// Starts the clock of `hook`: its limit is its own timeout or the global deadline,
     /// whichever comes first.
-    fn start(hook: Hook, id: usize, reason: &Reason, deadline: Instant) -> (Slot, Scheduled) {
+    pub(crate) fn start(
+        hook: Hook,
+        id: usize,
+        reason: &Reason,
+        deadline: Instant,
+    ) -> (Slot, Scheduled) {
         let started = Instant::now();
-        let own_limit = hook
-            .timeout
-            .map(|timeout| (clock::later(started, timeout), timeout));
-        let (limit_at, limit) = match own_limit {
-            Some((limit_at, timeout)) if limit_at < deadline => (limit_at, timeout),
-            _ => (deadline, deadline.saturating_duration_since(started)),
-        };
+        let (limit_at, limit) = limit_of(&hook, started, deadline);
         log::hook_started(hook.order, &hook.name);
         let context = HookContext {
             reason: reason.clone(),
@@ -304,7 +352,7 @@ impl Slot {
         (slot, scheduled)
     }
 
-    fn finish(self, outcome: Outcome, ended: Instant, reports: &mut Vec<HookReport>) {
+    pub(crate) fn finish(self, outcome: Outcome, ended: Instant, reports: &mut Vec<HookReport>) {
         let duration = match outcome {
             Outcome::TimedOut(limit) => limit,
             _ => ended.saturating_duration_since(self.started),
@@ -355,7 +403,7 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant)
     (outcome, Instant::now())
 }
 
-fn outcome_of(result: HookResult) -> Outcome {
+pub(crate) fn outcome_of(result: HookResult) -> Outcome {
     match result {
         Ok(()) => Outcome::Ok,
         Err(message) => Outcome::Failed(message),
@@ -363,13 +411,13 @@ fn outcome_of(result: HookResult) -> Outcome {
 }
 
 /// Lists a hook among the running ones (for the forced-exit line) while it runs.
-struct RunningHook {
+pub(crate) struct RunningHook {
     inner: Arc<Inner>,
     id: usize,
 }
 
 impl RunningHook {
-    fn enter(inner: Arc<Inner>, id: usize, name: Cow<'static, str>) -> Self {
+    pub(crate) fn enter(inner: Arc<Inner>, id: usize, name: Cow<'static, str>) -> Self {
         lock(&inner.running_hooks).push((id, name));
         RunningHook { inner, id }
     }

@@ -1,0 +1,215 @@
+//! Blocking hooks in a row: consecutive phases that each hold one plain `fn` hook run on one
+//! blocking thread, one after the other, instead of one thread hand-off per hook (which cost
+//! about 60 µs a hook, more than most hooks themselves).
+//!
+//! The guarantees stay: each hook runs for at most its own limit (its `timeout`, or the
+//! global deadline). The sequence's task watches the hook that runs now; if it overruns, the
+//! sequence reports it as timed out, abandons that thread (never joined: a stuck `fn` cannot
+//! hold the exit), and runs the hooks after it on a new one. A phase whose turn comes after
+//! the deadline is skipped, as in the rest of the sequence.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::time::timeout_at;
+
+use crate::log;
+use crate::reason::Reason;
+use crate::registry::{Hook, HookFn, Run};
+use crate::report::{HookReport, Outcome};
+use crate::sequence::{RunningHook, Slot, outcome_of};
+use crate::shutdown::Inner;
+use crate::tasks::lock;
+use crate::unwind::panic_text;
+
+/// Whether `hook` is a plain `fn`, which this module can run.
+pub(crate) fn is_blocking(hook: &Hook) -> bool {
+    matches!(hook.run, Run::Static(HookFn::Blocking(_)))
+}
+
+/// What the blocking thread and the sequence's task share.
+struct Batch {
+    state: Mutex<State>,
+    /// Notified when the thread is done with the batch.
+    finished: Notify,
+}
+
+struct State {
+    /// The hooks not started yet, in order.
+    queue: std::collections::VecDeque<Hook>,
+    /// The hooks' reports, in order, as they end.
+    reports: Vec<HookReport>,
+    /// The hook running now: its index in the batch, and its report line.
+    current: Option<(usize, Current)>,
+    /// Set by the sequence when it gives up on the thread: the thread records nothing more.
+    abandoned: bool,
+    /// Set by the thread when it is done: every hook ended, or the deadline passed.
+    done: bool,
+}
+
+struct Current {
+    order: i32,
+    name: std::borrow::Cow<'static, str>,
+    limit_at: Instant,
+    limit: Duration,
+}
+
+/// Runs `hooks` (each a plain `fn`, each alone in its phase, in order) and appends their
+/// reports to `reports`. The first has id `reports.len()`.
+pub(crate) async fn run(
+    inner: &Arc<Inner>,
+    hooks: Vec<Hook>,
+    reason: &Reason,
+    deadline: Instant,
+    reports: &mut Vec<HookReport>,
+) {
+    let mut pending = hooks;
+    while !pending.is_empty() {
+        // Watched from now: the thread replaces this with the exact start once it starts the
+        // hook, a few microseconds later.
+        let first = &pending[0];
+        let (limit_at, limit) = crate::sequence::limit_of(first, Instant::now(), deadline);
+        let current = Current {
+            order: first.order,
+            name: first.name.clone(),
+            limit_at,
+            limit,
+        };
+        let batch = Arc::new(Batch {
+            state: Mutex::new(State {
+                reports: Vec::with_capacity(pending.len()),
+                queue: std::mem::take(&mut pending).into(),
+                current: Some((0, current)),
+                abandoned: false,
+                done: false,
+            }),
+            finished: Notify::new(),
+        });
+        let first_id = reports.len();
+        {
+            let batch = batch.clone();
+            let inner = inner.clone();
+            let reason = reason.clone();
+            tokio::task::spawn_blocking(move || work(&inner, &batch, first_id, &reason, deadline));
+        }
+        let timed_out = watch(&batch).await;
+        let mut state = lock(&batch.state);
+        reports.append(&mut state.reports);
+        if timed_out.is_none() {
+            // The thread stopped at the deadline: what it did not start is skipped.
+            for hook in state.queue.drain(..) {
+                reports.push(crate::sequence::skipped(hook));
+            }
+        }
+        if let Some(current) = timed_out {
+            let outcome = Outcome::TimedOut(current.limit);
+            log::hook_ended(current.order, &current.name, current.limit, &outcome);
+            reports.push(HookReport {
+                order: current.order,
+                name: current.name,
+                duration: current.limit,
+                outcome,
+            });
+            // The thread is stuck in that hook; what follows it runs on a new thread.
+            pending = state.queue.drain(..).collect();
+        }
+    }
+}
+
+/// Waits until the thread is done, or the running hook overruns its limit: then abandons the
+/// thread and returns that hook.
+async fn watch(batch: &Batch) -> Option<Current> {
+    loop {
+        let finished = batch.finished.notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        let watched = {
+            let state = lock(&batch.state);
+            if state.done {
+                return None;
+            }
+            state
+                .current
+                .as_ref()
+                .map(|(index, current)| (*index, current.limit_at))
+        };
+        match watched {
+            // Between two hooks: the thread is about to start the next one or finish.
+            None => finished.await,
+            Some((index, limit_at)) => {
+                if timeout_at(limit_at.into(), &mut finished).await.is_err() {
+                    let mut state = lock(&batch.state);
+                    let overran = !state.done
+                        && matches!(&state.current, Some((i, _)) if *i == index)
+                        && Instant::now() >= limit_at;
+                    if overran {
+                        state.abandoned = true;
+                        return state.current.take().map(|(_, current)| current);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The blocking thread: each hook in turn, unless the deadline passed or the sequence gave
+/// up on this thread. Ending one hook and starting the next happen under one lock, so the
+/// sequence always watches the hook that runs.
+fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, deadline: Instant) {
+    let mut state = lock(&batch.state);
+    for index in 0.. {
+        if state.abandoned {
+            return;
+        }
+        // Past the deadline, the rest stays in the queue: the sequence skips it.
+        let next = if Instant::now() < deadline {
+            state.queue.pop_front()
+        } else {
+            None
+        };
+        let Some(hook) = next else {
+            break;
+        };
+        let Run::Static(HookFn::Blocking(function)) = hook.run else {
+            unreachable!("a batch holds plain `fn` hooks only");
+        };
+        let id = first_id + index;
+        let (slot, scheduled) = Slot::start(hook, id, reason, deadline);
+        let limit_at = scheduled.context.deadline;
+        state.current = Some((
+            index,
+            Current {
+                order: slot.order,
+                name: slot.name.clone(),
+                limit_at,
+                limit: scheduled.limit,
+            },
+        ));
+        drop(state);
+
+        inner.hooks_started.store(id + 1, Ordering::Release);
+        let running = RunningHook::enter(inner.clone(), id, slot.name.clone());
+        let result = catch_unwind(AssertUnwindSafe(|| function(scheduled.context)));
+        drop(running);
+        let ended = Instant::now();
+        let outcome = match result {
+            // Past its limit, but the sequence has not looked yet: still a time-out.
+            _ if ended > limit_at => Outcome::TimedOut(scheduled.limit),
+            Ok(result) => outcome_of(result),
+            Err(panic) => Outcome::Panicked(panic_text(&*panic)),
+        };
+
+        state = lock(&batch.state);
+        if state.abandoned {
+            return;
+        }
+        slot.finish(outcome, ended, &mut state.reports);
+    }
+    state.current = None;
+    state.done = true;
+    drop(state);
+    batch.finished.notify_one();
+}
