@@ -33,8 +33,9 @@ pub(crate) fn is_blocking(hook: &Hook) -> bool {
 /// What the blocking thread and the sequence's task share.
 struct Batch {
     state: Mutex<State>,
-    /// Notified when the thread is done with the batch.
-    finished: Notify,
+    /// Notified when the thread is done with the batch, or starts a hook that must be watched
+    /// sooner than the sequence planned to look.
+    changed: Notify,
 }
 
 struct State {
@@ -48,6 +49,8 @@ struct State {
     abandoned: bool,
     /// Set by the thread when it is done: every hook ended, or the deadline passed.
     done: bool,
+    /// When the sequence looks next, unless woken.
+    watched_until: Option<Instant>,
 }
 
 struct Current {
@@ -85,8 +88,9 @@ pub(crate) async fn run(
                 current: Some((0, current)),
                 abandoned: false,
                 done: false,
+                watched_until: None,
             }),
-            finished: Notify::new(),
+            changed: Notify::new(),
         });
         let first_id = reports.len();
         {
@@ -123,24 +127,26 @@ pub(crate) async fn run(
 /// thread and returns that hook.
 async fn watch(batch: &Batch) -> Option<Current> {
     loop {
-        let finished = batch.finished.notified();
-        tokio::pin!(finished);
-        finished.as_mut().enable();
+        let changed = batch.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         let watched = {
-            let state = lock(&batch.state);
+            let mut state = lock(&batch.state);
             if state.done {
                 return None;
             }
-            state
+            let watched = state
                 .current
                 .as_ref()
-                .map(|(index, current)| (*index, current.limit_at))
+                .map(|(index, current)| (*index, current.limit_at));
+            state.watched_until = watched.map(|(_, limit_at)| limit_at);
+            watched
         };
         match watched {
-            // Between two hooks: the thread is about to start the next one or finish.
-            None => finished.await,
+            // Not reached: the thread always has a hook running until it is done.
+            None => changed.await,
             Some((index, limit_at)) => {
-                if timeout_at(limit_at.into(), &mut finished).await.is_err() {
+                if timeout_at(limit_at.into(), &mut changed).await.is_err() {
                     let mut state = lock(&batch.state);
                     let overran = !state.done
                         && matches!(&state.current, Some((i, _)) if *i == index)
@@ -188,7 +194,13 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
                 limit: scheduled.limit,
             },
         ));
+        // The sequence sleeps until the limit of an earlier hook: wake it if this one's
+        // comes sooner (a hook with a `timeout` of its own).
+        let sooner = state.watched_until.is_none_or(|until| limit_at < until);
         drop(state);
+        if sooner {
+            batch.changed.notify_one();
+        }
 
         inner.hooks_started.store(id + 1, Ordering::Release);
         let running = RunningHook::enter(inner.clone(), id, slot.name.clone());
@@ -211,5 +223,5 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
     state.current = None;
     state.done = true;
     drop(state);
-    batch.finished.notify_one();
+    batch.changed.notify_one();
 }

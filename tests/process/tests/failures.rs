@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{Fixture, LINE_TIMEOUT, Signal};
 
 const FAILING_HOOKS: &str = env!("CARGO_BIN_EXE_failing_hooks");
+const BLOCKING_ROW: &str = env!("CARGO_BIN_EXE_blocking_row");
 const STUCK_BLOCKING: &str = env!("CARGO_BIN_EXE_stuck_blocking");
 const STUCK_RUNTIME: &str = env!("CARGO_BIN_EXE_stuck_runtime");
 
@@ -54,6 +55,47 @@ fn a_failing_a_panicking_and_two_overrunning_hooks_are_each_reported_and_the_las
             "expected a line with {parts:?}, got {line:?}\n{exited}"
         );
     }
+}
+
+/// Plain `fn` hooks in a row share one blocking thread: the one that overruns is reported as
+/// timed out and abandoned with its thread, and the hooks after it still run, each reported
+/// for what it did.
+#[test]
+fn in_a_row_of_blocking_hooks_a_stuck_one_times_out_and_the_rest_still_run() {
+    let mut fixture = Fixture::start_ready(BLOCKING_ROW, &[]);
+    fixture.signal(Signal::SIGTERM);
+    let exited = fixture.wait(PROMPT_EXIT);
+    exited.assert_code(1);
+    let lines = exited.hook_lines();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|line| line.split(" on ").next().unwrap_or(line))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "hook first ran",
+            "hook second ran",
+            "hook stuck started",
+            "hook panicker ran",
+            "hook last ran",
+        ],
+        "{exited}"
+    );
+    let first = lines[0].split(" on ").nth(1);
+    let second = lines[1].split(" on ").nth(1);
+    assert_eq!(first, second, "one thread for the row\n{exited}");
+    let graceful = exited.graceful_lines();
+    assert_eq!(graceful.len(), 2, "one line per failure\n{exited}");
+    assert!(
+        graceful[0].contains("hook blocking_row::stuck (order 3) timed out after 300ms"),
+        "{exited}"
+    );
+    assert!(
+        graceful[1].contains("hook panicker (order 4) panicked")
+            && graceful[1].contains("hook exploded"),
+        "{exited}"
+    );
 }
 
 /// The attribute says `timeout = "60s"`; `GRACEFUL_TIMEOUT=1s` wins, so the process exits
