@@ -260,16 +260,15 @@ mod platform {
             .map_err(|error| {
                 UpgradeError::Failed(format!("cannot start the upgrade's runtime: {error}"))
             })?;
-        let outcome = runtime.block_on(run(shutdown));
-        if let Err(UpgradeError::Failed(why)) = &outcome {
-            log::upgrade_failed(why);
-        }
-        outcome
+        runtime.block_on(run(shutdown))
     }
 
     async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
         let timeout = *lock(&TIMEOUT);
-        let (mut child, channel) = spawn().map_err(UpgradeError::Failed)?;
+        let (mut child, channel) = spawn().map_err(|why| {
+            log::upgrade_failed(&why);
+            UpgradeError::Failed(why)
+        })?;
         let pid = child.id().unwrap_or_default();
         let started = Instant::now();
         log::upgrade_started(pid);
@@ -306,9 +305,11 @@ mod platform {
         let why = match failure {
             Failure::Exited(status) => {
                 let status = describe(status);
-                return Err(UpgradeError::Failed(format!(
+                let why = format!(
                     "the new process (pid {pid}) {status} before it was ready; still serving"
-                )));
+                );
+                log::upgrade_failed(&why);
+                return Err(UpgradeError::Failed(why));
             }
             Failure::TimedOut(timeout) => {
                 format!("the new process (pid {pid}) was not ready within {timeout:?}")
@@ -322,15 +323,16 @@ mod platform {
             }
         };
         let status = stop_child(&mut child, &mut stop_requested).await;
-        drop(stopped);
         let still = if shutdown.is_shutting_down() {
             "shutting down as asked"
         } else {
             "still serving"
         };
-        Err(UpgradeError::Failed(format!(
-            "{why}; it was stopped ({status}); {still}"
-        )))
+        let why = format!("{why}; it was stopped ({status}); {still}");
+        // Said before this process may exit: its exit waits for `stopped`.
+        log::upgrade_failed(&why);
+        drop(stopped);
+        Err(UpgradeError::Failed(why))
     }
 
     /// Starts the binary again with the sockets and the readiness channel.
