@@ -12,6 +12,8 @@ use crate::report::Report;
 use crate::sequence;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
+use crate::sockets;
+use crate::upgrade;
 use crate::watchdog;
 
 /// What `run` and `run_to_report` say when called on a thread that already runs a tokio
@@ -121,6 +123,41 @@ impl Builder {
         self
     }
 
+    /// The signal that starts a zero-downtime upgrade (none by default): the binary at the
+    /// path this process was started from runs again, with the same arguments and
+    /// environment and every socket of [`graceful::listen`](crate::listen); once it is
+    /// [ready](crate::ready()), this process shuts down with [`Reason::Upgrade`] (without
+    /// `drain_delay`). If it exits, or is not ready within
+    /// [`upgrade_timeout`](Self::upgrade_timeout), it is stopped and this process goes on
+    /// serving. The signal must not be one of [`signals`](Self::signals); Unix only (elsewhere
+    /// `run` exits with code 2).
+    ///
+    /// [`Reason::Upgrade`]: crate::Reason::Upgrade
+    ///
+    /// ```
+    /// // The same as `#[graceful::main(upgrade = "SIGHUP")]`.
+    /// let builder = graceful::Builder::new().upgrade_on(graceful::Signal::SIGHUP);
+    /// # let _ = builder;
+    /// ```
+    pub fn upgrade_on(mut self, signal: Signal) -> Self {
+        self.settings.upgrade = Some(signal);
+        self
+    }
+
+    /// How long the new process of an upgrade has to become ready before it is stopped and
+    /// the upgrade fails (default 30 s). Overridden by `GRACEFUL_UPGRADE_TIMEOUT`.
+    ///
+    /// ```
+    /// let builder = graceful::Builder::new()
+    ///     .upgrade_on(graceful::Signal::SIGHUP)
+    ///     .upgrade_timeout(std::time::Duration::from_secs(60));
+    /// # let _ = builder;
+    /// ```
+    pub fn upgrade_timeout(mut self, upgrade_timeout: Duration) -> Self {
+        self.settings.upgrade_timeout = Some(upgrade_timeout);
+        self
+    }
+
     /// The tokio runtime's flavor (default [`Flavor::MultiThread`]).
     ///
     /// ```
@@ -174,6 +211,9 @@ impl Builder {
             refuse(&INSIDE_A_RUNTIME);
         }
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
+        // Before any thread exists: taking the inherited sockets edits the environment.
+        sockets::take_inherited();
+        upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::driven_global();
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
             eprintln!("graceful: cannot start the tokio runtime: {error}");
@@ -226,6 +266,7 @@ impl Builder {
             return Err(ConfigError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
+        upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::detached();
         let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
             ConfigError::new(format!("cannot start the tokio runtime: {error}"))
@@ -275,6 +316,7 @@ impl Builder {
         F::Output: MainOutput,
     {
         let config = self.resolve()?;
+        upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::scoped();
         let listener = listen(&shutdown, &config)?;
         let report = shutdown.scope(start(&shutdown, &config, main)).await;
@@ -291,7 +333,7 @@ impl Builder {
 
 /// Starts the signal listener of a run, before its main body is first polled.
 fn listen(shutdown: &Shutdown, config: &Config) -> Result<Option<Listener>, ConfigError> {
-    listener::start(shutdown, &config.signals, config.force_exit)
+    listener::start(shutdown, &config.signals, config.force_exit, config.upgrade)
         .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))
 }
 
@@ -302,7 +344,8 @@ where
     F::Output: MainOutput,
 {
     let main = main(shutdown.clone());
-    let main: sequence::MainFuture<'_> = Box::pin(async move { main.await.into_main_result() });
+    let main = Box::pin(async move { main.await.into_main_result() });
+    let main: sequence::MainFuture<'_> = Box::pin(sockets::ReadyWhenServing(main));
     sequence::run(shutdown, config, main).await
 }
 

@@ -28,8 +28,17 @@ pub const ENV_DRAIN_TIMEOUT: &str = "GRACEFUL_DRAIN_TIMEOUT";
 /// ```
 pub const ENV_DRAIN_DELAY: &str = "GRACEFUL_DRAIN_DELAY";
 
+/// Environment variable overriding how long a new process has to become ready during an
+/// upgrade, e.g. `GRACEFUL_UPGRADE_TIMEOUT=1m`.
+///
+/// ```
+/// assert_eq!(graceful::ENV_UPGRADE_TIMEOUT, "GRACEFUL_UPGRADE_TIMEOUT");
+/// ```
+pub const ENV_UPGRADE_TIMEOUT: &str = "GRACEFUL_UPGRADE_TIMEOUT";
+
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(25);
 pub(crate) const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the tokio runtime schedules tasks, as `#[tokio::main(flavor = ...)]`.
 ///
@@ -57,6 +66,9 @@ pub(crate) struct Config {
     pub(crate) force_exit: bool,
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
+    /// The signal that starts an upgrade, if any.
+    pub(crate) upgrade: Option<Signal>,
+    pub(crate) upgrade_timeout: Duration,
 }
 
 /// The settings as given to the builder, each possibly unset.
@@ -69,6 +81,8 @@ pub(crate) struct Settings {
     pub(crate) force_exit: Option<bool>,
     pub(crate) flavor: Option<Flavor>,
     pub(crate) worker_threads: Option<usize>,
+    pub(crate) upgrade: Option<Signal>,
+    pub(crate) upgrade_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -91,6 +105,13 @@ impl Settings {
             .or(self.drain_delay)
             .unwrap_or_default();
         let flavor = self.flavor.unwrap_or_default();
+        let upgrade_timeout = env(ENV_UPGRADE_TIMEOUT)?
+            .or(self.upgrade_timeout)
+            .unwrap_or(DEFAULT_UPGRADE_TIMEOUT);
+        let signals = self
+            .signals
+            .clone()
+            .unwrap_or_else(|| Signal::defaults().to_vec());
 
         if timeout.is_zero() {
             return Err(ConfigError::new(
@@ -119,26 +140,60 @@ impl Settings {
             }
             _ => {}
         }
+        if let Some(upgrade) = self.upgrade {
+            check_upgrade(upgrade, &signals, self.signals.is_some())?;
+        }
+        if upgrade_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "the upgrade timeout must be greater than zero (e.g. 30s): the new process needs \
+                 time to start"
+                    .to_owned(),
+            ));
+        }
         Ok(Config {
             timeout,
             drain_timeout,
             drain_delay,
-            signals: self
-                .signals
-                .clone()
-                .unwrap_or_else(|| Signal::defaults().to_vec()),
+            signals,
             force_exit: self.force_exit.unwrap_or(true),
             flavor,
             worker_threads: self.worker_threads,
+            upgrade: self.upgrade,
+            upgrade_timeout,
         })
     }
+}
+
+/// The upgrade signal must be one the shutdown does not listen to, and upgrades need Unix.
+fn check_upgrade(upgrade: Signal, signals: &[Signal], listed: bool) -> Result<(), ConfigError> {
+    if cfg!(not(unix)) || upgrade.is_console_event() {
+        return Err(ConfigError::new(format!(
+            "upgrade_on({upgrade}): zero-downtime upgrades hand listening sockets to a new \
+             process, which graceful supports on Unix only (Linux, macOS); remove upgrade_on \
+             on this platform"
+        )));
+    }
+    if signals.contains(&upgrade) {
+        let which = if listed {
+            "it is also in `signals`"
+        } else {
+            "it is one of the default shutdown signals (SIGINT, SIGTERM)"
+        };
+        return Err(ConfigError::new(format!(
+            "upgrade_on({upgrade}): {which}, so it would both stop and upgrade the process; \
+             upgrade on another signal, e.g. SIGHUP or SIGUSR2"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_env(name: &'static str, value: OsString) -> Result<Duration, ConfigError> {
     let text = value.to_string_lossy();
     let example = format!("write it like {name}=10s, {name}=500ms or {name}=\"1m 30s\"");
     match humantime::parse_duration(text.trim()) {
-        Ok(duration) if duration.is_zero() && name == ENV_TIMEOUT => {
+        Ok(duration)
+            if duration.is_zero() && (name == ENV_TIMEOUT || name == ENV_UPGRADE_TIMEOUT) =>
+        {
             Err(ConfigError::new(format!(
                 "{name}={text:?} leaves no time to shut down: the timeout must be greater than zero; {example}"
             )))
@@ -261,6 +316,46 @@ mod tests {
             error
                 .to_string()
                 .contains("must be shorter than the timeout"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn upgrade_signal_must_not_stop_the_process() {
+        let on_term = Settings {
+            upgrade: Some(Signal::SIGTERM),
+            ..Settings::default()
+        };
+        let error = resolve(&on_term, &[]).unwrap_err().to_string();
+        assert!(error.contains("default shutdown signals"), "{error}");
+        let listed = Settings {
+            upgrade: Some(Signal::SIGHUP),
+            signals: Some(vec![Signal::SIGTERM, Signal::SIGHUP]),
+            ..Settings::default()
+        };
+        let error = resolve(&listed, &[]).unwrap_err().to_string();
+        assert!(error.contains("also in `signals`"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn upgrade_timeout_defaults_to_30s_and_the_variable_wins() {
+        let settings = Settings {
+            upgrade: Some(Signal::SIGHUP),
+            upgrade_timeout: Some(Duration::from_secs(5)),
+            ..Settings::default()
+        };
+        let config = resolve(&Settings::default(), &[]).unwrap();
+        assert_eq!(config.upgrade_timeout, Duration::from_secs(30));
+        assert_eq!(config.upgrade, None);
+        let config = resolve(&settings, &[]).unwrap();
+        assert_eq!(config.upgrade, Some(Signal::SIGHUP));
+        assert_eq!(config.upgrade_timeout, Duration::from_secs(5));
+        let config = resolve(&settings, &[("GRACEFUL_UPGRADE_TIMEOUT", "1m")]).unwrap();
+        assert_eq!(config.upgrade_timeout, Duration::from_secs(60));
+        let error = resolve(&settings, &[("GRACEFUL_UPGRADE_TIMEOUT", "0s")]).unwrap_err();
+        assert!(
+            error.to_string().contains("GRACEFUL_UPGRADE_TIMEOUT"),
             "{error}"
         );
     }

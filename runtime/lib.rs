@@ -91,9 +91,11 @@ mod sequence;
 mod service;
 mod shutdown;
 mod signal;
+mod sockets;
 mod systemd;
 mod tasks;
 mod unwind;
+mod upgrade;
 mod watchdog;
 
 #[doc(hidden)]
@@ -107,13 +109,17 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 pub use crate::builder::Builder;
-pub use crate::config::{ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, Flavor};
+pub use crate::config::{
+    ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor,
+};
 pub use crate::hook::{HookContext, HookOutput, IntoHook, MainOutput};
 pub use crate::reason::Reason;
 pub use crate::report::{HookReport, MainOutcome, Outcome, Report};
 pub use crate::service::{ServiceOutcome, ServiceOutput, ServiceReport};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
+pub use crate::sockets::{listen, ready};
+pub use crate::upgrade::UpgradeError;
 
 #[doc(inline)]
 pub use graceful_macros::{main, on_shutdown};

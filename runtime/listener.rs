@@ -3,7 +3,8 @@
 //!
 //! It does not depend on the runtime making progress: a main body or a hook that blocks
 //! every runtime thread (or the only one, with the current-thread flavor) cannot hold it.
-//! What happens on each signal is in [`on_signal`].
+//! What happens on each signal is in [`on_signal`]; the upgrade signal starts an
+//! [upgrade](crate::upgrade) instead.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -26,20 +27,26 @@ impl Drop for Listener {
     }
 }
 
-/// Installs the handlers for `signals` (each once, whatever names it was given under) and
-/// starts the listener thread. `None` when there is nothing to listen for on this platform.
+/// Installs the handlers for `signals` and the `upgrade` signal (each once, whatever names it
+/// was given under) and starts the listener thread. `None` when there is nothing to listen for
+/// on this platform.
 pub(crate) fn start(
     shutdown: &Shutdown,
     signals: &[Signal],
     force_exit: bool,
+    upgrade: Option<Signal>,
 ) -> io::Result<Option<Listener>> {
-    let signals = platform::distinct(signals);
+    let signals = platform::distinct(&[signals, upgrade.as_slice()].concat());
     if signals.is_empty() {
         return Ok(None);
     }
     let shutdown = shutdown.clone();
     let stop = platform::listen(signals, move |signal| {
-        on_signal(&shutdown, signal, force_exit);
+        if Some(signal) == upgrade {
+            crate::upgrade::on_signal(&shutdown, signal);
+        } else {
+            on_signal(&shutdown, signal, force_exit);
+        }
     })?;
     Ok(Some(Listener { stop }))
 }

@@ -187,3 +187,22 @@ pub(crate) fn late_registration(name: &str, order: i32) {
         "hook {name} (order {order}) was registered after the shutdown hooks started: it will not run"
     ));
 }
+
+pub(crate) fn upgrade_started(pid: u32) {
+    tracing::info!(target: "graceful", pid, "upgrade started: new process {pid}; waiting until it is ready");
+}
+
+pub(crate) fn upgraded(pid: u32, after: Duration) {
+    tracing::info!(target: "graceful", pid, ?after, "upgrade: the new process {pid} is ready after {after:?}; this one shuts down");
+}
+
+/// Always said: on the log, or on stderr when nothing traces.
+pub(crate) fn upgrade_failed(why: &str) {
+    tracing::error!(target: "graceful", "upgrade failed: {why}");
+    fallback(format_args!("upgrade failed: {why}"));
+}
+
+pub(crate) fn upgrade_ignored(signal: Signal, why: &str) {
+    tracing::warn!(target: "graceful", %signal, "{signal} ignored: {why}");
+    fallback(format_args!("{signal} ignored: {why}"));
+}

@@ -31,6 +31,11 @@ pub enum Reason {
     MainFailed,
     /// The main body panicked.
     MainPanicked,
+    /// A new process, started by an upgrade ([`Builder::upgrade_on`](crate::Builder::upgrade_on),
+    /// [`Shutdown::upgrade`](crate::Shutdown::upgrade)), is ready and serves on the sockets this
+    /// one handed over: this one drains and exits. A hook that deregisters the instance from
+    /// service discovery skips its work on this reason, since the service stays where it was.
+    Upgrade,
     /// A [`service`](crate::service) returned `Err` before the shutdown started.
     ServiceFailed {
         /// The service's name.
@@ -69,6 +74,7 @@ impl fmt::Display for Reason {
             Reason::MainReturned => f.write_str("main returned"),
             Reason::MainFailed => f.write_str("main returned an error"),
             Reason::MainPanicked => f.write_str("main panicked"),
+            Reason::Upgrade => f.write_str("upgraded: a new process took over"),
             Reason::ServiceFailed { service, error } => {
                 write!(f, "service {service} failed: {error}")
             }

@@ -63,11 +63,17 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     let trigger = inner.trigger().expect("the shutdown has started").clone();
     let deadline = clock::later(trigger.at, config.timeout);
     log::started(&trigger.reason, config.timeout);
-    systemd::stopping(config.timeout);
+    // After an upgrade systemd's main process is the new one: `STOPPING=1` from this one would
+    // be refused, or (with `NotifyAccess=all`) stop the service that just took over.
+    let upgraded = trigger.reason == Reason::Upgrade;
+    if !upgraded {
+        systemd::stopping(config.timeout);
+    }
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
-    //    Pointless once the main body has ended, so cut short then.
-    if main_outcome.is_none() {
+    //    Pointless once the main body has ended, and after an upgrade, where the sockets stay
+    //    open in the new process: cut short then.
+    if main_outcome.is_none() && !upgraded {
         let delay_end = clock::later(trigger.at, config.drain_delay).min(deadline);
         // Only when there is time left to wait: the timer rounds up to its next millisecond
         // tick, so even an elapsed deadline would cost up to a millisecond.

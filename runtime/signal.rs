@@ -95,6 +95,14 @@ impl Signal {
         }
     }
 
+    /// Whether this is a Windows console event rather than a Unix signal.
+    pub(crate) const fn is_console_event(self) -> bool {
+        matches!(
+            self.0,
+            Kind::CtrlC | Kind::CtrlBreak | Kind::CtrlClose | Kind::CtrlLogoff | Kind::CtrlShutdown
+        )
+    }
+
     /// The signal's number on this platform (`15` for SIGTERM on Linux); for a Windows console
     /// event, the event's number (`CTRL_C_EVENT` is 0).
     ///

@@ -1,6 +1,8 @@
 //! systemd's notification protocol, with the `systemd` feature: when the shutdown starts,
 //! `STOPPING=1`, and systemd's stop timeout extended to cover our deadline, so that a
-//! `TimeoutStopSec=` shorter than `timeout` does not kill the sequence half-way.
+//! `TimeoutStopSec=` shorter than `timeout` does not kill the sequence half-way; `READY=1`
+//! from [`graceful::ready()`](crate::ready()); and after an upgrade, `MAINPID=` naming the new
+//! process.
 //!
 //! Nothing is sent without the feature, or without `NOTIFY_SOCKET` (what systemd sets for a
 //! `Type=notify` service).
@@ -31,3 +33,39 @@ pub(crate) fn stopping(timeout: Duration) {
 
 #[cfg(not(all(feature = "systemd", unix)))]
 pub(crate) fn stopping(_timeout: Duration) {}
+
+/// `READY=1`: the process accepts work ([`graceful::ready()`](crate::ready())).
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) fn ready() {
+    send(&[sd_notify::NotifyState::Ready], "READY=1");
+}
+
+#[cfg(not(all(feature = "systemd", unix)))]
+pub(crate) fn ready() {}
+
+/// `MAINPID=pid` (and `READY=1` when `ready`), sent by the current main process: the new
+/// process of an upgrade is the service now. Sent from the main process, it needs no
+/// `NotifyAccess=all`; the new process does not send `READY=1` itself, since systemd would
+/// refuse it from a process that is not yet the main one.
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) fn main_pid(pid: u32, ready: bool) {
+    use sd_notify::NotifyState;
+
+    let states: &[NotifyState<'_>] = if ready {
+        &[NotifyState::MainPid(pid), NotifyState::Ready]
+    } else {
+        &[NotifyState::MainPid(pid)]
+    };
+    send(states, "MAINPID=");
+}
+
+#[cfg(not(all(feature = "systemd", unix)))]
+pub(crate) fn main_pid(_pid: u32, _ready: bool) {}
+
+#[cfg(all(feature = "systemd", unix))]
+fn send(states: &[sd_notify::NotifyState<'_>], what: &str) {
+    match sd_notify::notify(states) {
+        Ok(()) => tracing::debug!(target: "graceful", "systemd notified: {what}"),
+        Err(error) => tracing::warn!(target: "graceful", %error, "could not notify systemd"),
+    }
+}

@@ -21,7 +21,7 @@ use crate::signal::{self, Signal};
 use crate::symbol::{
     self, CRATE, DRAIN_DELAY, DRAIN_TIMEOUT, FLAVOR, FORCE_EXIT, HOOK_ATTR, HOOK_KEYS,
     HOOK_RENAMES, MAIN_ATTR, MAIN_KEYS, MAIN_RENAMES, NAME, ORDER, SIGNALS, Symbol, TIMEOUT,
-    WORKER_THREADS,
+    UPGRADE, UPGRADE_TIMEOUT, WORKER_THREADS,
 };
 
 /// A value read from the attribute, and the tokens it was written as.
@@ -61,6 +61,8 @@ pub struct RawMain {
     pub force_exit: Option<Value<bool>>,
     pub flavor: Option<Value<Flavor>>,
     pub worker_threads: Option<Value<usize>>,
+    pub upgrade: Option<Value<Signal>>,
+    pub upgrade_timeout: Option<Value<Duration>>,
     pub krate: Option<Value<Path>>,
 }
 
@@ -84,6 +86,8 @@ pub fn main(args: TokenStream, cx: &mut Ctxt) -> RawMain {
         FORCE_EXIT => raw.force_exit = cx.ok(boolean(key, value)),
         FLAVOR => raw.flavor = cx.ok(flavor(value)),
         WORKER_THREADS => raw.worker_threads = cx.ok(worker_threads(value)),
+        UPGRADE => raw.upgrade = cx.ok(upgrade(value)),
+        UPGRADE_TIMEOUT => raw.upgrade_timeout = cx.ok(upgrade_timeout(value)),
         CRATE => raw.krate = cx.ok(crate_path(value)),
         _ => unreachable!("`read` passes only keys of `#[graceful::main]`"),
     });
@@ -310,6 +314,33 @@ fn timeout(value: &Expr) -> syn::Result<Value<Duration>> {
         ));
     }
     Ok(timeout)
+}
+
+fn upgrade_timeout(value: &Expr) -> syn::Result<Value<Duration>> {
+    let timeout = duration(UPGRADE_TIMEOUT, value)?;
+    if timeout.value.is_zero() {
+        return Err(timeout.error(
+            "`upgrade_timeout` must be longer than zero: the new process needs time to start; write e.g. `upgrade_timeout = \"30s\"`",
+        ));
+    }
+    Ok(timeout)
+}
+
+fn upgrade(value: &Expr) -> syn::Result<Value<Signal>> {
+    match peel(value) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => signal::lookup_upgrade(&lit.value())
+            .map(|signal| Value::new(signal, lit))
+            .map_err(|message| syn::Error::new(lit.span(), message)),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "`upgrade` is one signal, written as a string literal: `{}`",
+                UPGRADE.example()
+            ),
+        )),
+    }
 }
 
 fn name(value: &Expr) -> syn::Result<Value<String>> {

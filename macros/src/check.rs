@@ -23,6 +23,8 @@ pub struct MainConfig {
     pub force_exit: Option<bool>,
     pub flavor: Option<Flavor>,
     pub worker_threads: Option<usize>,
+    pub upgrade: Option<Signal>,
+    pub upgrade_timeout: Option<Duration>,
 }
 
 /// `#[graceful::on_shutdown(...)]`, checked. A `None` name means `module::path::fn_name`.
@@ -65,6 +67,23 @@ pub fn main_config(raw: RawMain, cx: &mut Ctxt) -> MainConfig {
         ));
     }
 
+    if let Some(upgrade) = &raw.upgrade {
+        let name = upgrade.value.name();
+        match &raw.signals {
+            Some(signals) if signals.value.contains(&upgrade.value) => {
+                cx.syn_error(upgrade.error(format!(
+                    "`{name}` is also in `signals`, so it would both stop and upgrade the program: upgrade on another signal, e.g. `upgrade = \"SIGUSR2\"`, or remove `\"{name}\"` from `signals`"
+                )));
+            }
+            None if matches!(name, "SIGINT" | "SIGTERM") => {
+                cx.syn_error(upgrade.error(format!(
+                    "`{name}` stops the program (`signals` defaults to SIGINT and SIGTERM), so it cannot also upgrade it: upgrade on another signal, e.g. `upgrade = \"SIGHUP\"`"
+                )));
+            }
+            _ => {}
+        }
+    }
+
     MainConfig {
         krate: crate_path(raw.krate),
         timeout: value(raw.timeout),
@@ -74,6 +93,8 @@ pub fn main_config(raw: RawMain, cx: &mut Ctxt) -> MainConfig {
         force_exit: value(raw.force_exit),
         flavor: value(raw.flavor),
         worker_threads: value(raw.worker_threads),
+        upgrade: value(raw.upgrade),
+        upgrade_timeout: value(raw.upgrade_timeout),
     }
 }
 

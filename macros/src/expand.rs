@@ -49,6 +49,14 @@ pub fn main(item: &TokenStream, function: &ItemFn, config: &MainConfig) -> Token
     if let Some(force_exit) = config.force_exit {
         builder.extend(quote!(.force_exit(#force_exit)));
     }
+    if let Some(upgrade) = config.upgrade {
+        let name = Ident::new(upgrade.name(), Span::call_site());
+        builder.extend(quote!(.upgrade_on(#krate::Signal::#name)));
+    }
+    if let Some(upgrade_timeout) = config.upgrade_timeout {
+        let upgrade_timeout = duration(upgrade_timeout);
+        builder.extend(quote!(.upgrade_timeout(#upgrade_timeout)));
+    }
     if let Some(flavor) = config.flavor {
         let flavor = match flavor {
             Flavor::CurrentThread => quote!(CurrentThread),

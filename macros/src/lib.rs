@@ -200,6 +200,36 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// ## `upgrade` and `upgrade_timeout`
+/// The signal that starts a zero-downtime upgrade (none by default; Unix only): the binary at
+/// the path the process was started from runs again with the same arguments and environment
+/// and every socket of `graceful::listen`; once it is ready, this process shuts down with
+/// `Reason::Upgrade`. A new process that exits, or is not ready within `upgrade_timeout`
+/// (default `"30s"`, `GRACEFUL_UPGRADE_TIMEOUT` wins), is stopped, and this one goes on
+/// serving. The signal asks on purpose (`"SIGHUP"`, `"SIGUSR1"`, `"SIGUSR2"`...) and must not
+/// be one that stops the program (in `signals`, or SIGINT and SIGTERM by default).
+///
+/// ```no_run
+/// #[graceful::main(upgrade = "SIGHUP", upgrade_timeout = "1m")]
+/// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
+///     let listener = graceful::listen("http", "127.0.0.1:3000").await?;
+///     # drop(listener);
+///     shutdown.cancelled().await;
+///     Ok(())
+/// }
+/// ```
+/// The same without the macro:
+/// ```
+/// use std::time::Duration;
+///
+/// fn main() {
+///     graceful::Builder::new()
+///         .upgrade_on(graceful::Signal::SIGHUP)
+///         .upgrade_timeout(Duration::from_secs(60))
+///         .run(|_shutdown| async {})
+/// }
+/// ```
+///
 /// ## `crate`
 /// The path to `graceful`, for a crate that uses it through a re-export (default
 /// `::graceful`). Generated code reaches the runtime only through this path.

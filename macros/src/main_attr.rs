@@ -81,6 +81,26 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_options_become_calls() {
+        let expanded = super::main(
+            quote!(upgrade = "SIGHUP", upgrade_timeout = "1m"),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        let expected = quote! {
+            fn main() {
+                async fn main() {}
+                ::graceful::Builder::new()
+                    .upgrade_on(::graceful::Signal::SIGHUP)
+                    .upgrade_timeout(::core::time::Duration::from_secs(60))
+                    .run(|__shutdown| main())
+            }
+        };
+        assert_eq!(expanded.to_string(), expected.to_string());
+    }
+
+    #[test]
     fn a_signal_listed_twice_is_emitted_once() {
         let expanded = super::main(
             quote!(signals = ["SIGTERM", "CTRL_C", "SIGTERM", "CTRL_C", "SIGHUP"]),

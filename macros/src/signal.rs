@@ -86,15 +86,48 @@ impl Signal {
     }
 }
 
+/// What `upgrade = "..."` refusals end with: the signals to write instead.
+const UPGRADE_INSTEAD: &str =
+    "use `SIGHUP` (what `ExecReload=kill -HUP $MAINPID` sends), `SIGUSR1` or `SIGUSR2`";
+
+/// What the signal is asked to do, for the messages.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Purpose {
+    /// `signals = [...]`.
+    Shutdown,
+    /// `upgrade = "..."`.
+    Upgrade,
+}
+
 /// Reads a signal name as written in `signals = [...]`; the error says why the signal
 /// cannot start a shutdown, or what to write instead.
 pub fn lookup(written: &str) -> Result<Signal, String> {
+    classify(written, Purpose::Shutdown)
+}
+
+/// Reads the signal of `upgrade = "..."`: a Unix signal that asks the process to stop (the
+/// ones an operator sends on purpose); the error says why not, or what to write instead.
+pub fn lookup_upgrade(written: &str) -> Result<Signal, String> {
+    let signal = classify(written, Purpose::Upgrade)?;
+    if signal.0.starts_with("CTRL_") {
+        return Err(format!(
+            "`{}` is a Windows console event, and upgrades work on Unix only (Linux, macOS); {UPGRADE_INSTEAD}",
+            signal.0
+        ));
+    }
+    Ok(signal)
+}
+
+fn classify(written: &str, purpose: Purpose) -> Result<Signal, String> {
     if let Some(&name) = STOP_REQUESTS.iter().find(|&&name| name == written) {
         return Ok(Signal(name));
     }
     let full = normalize(written);
+    let upgrade = purpose == Purpose::Upgrade;
     if STOP_REQUESTS.contains(&full.as_str()) {
-        let example = if full.starts_with("CTRL_") {
+        let example = if upgrade {
+            "`upgrade = \"SIGHUP\"`"
+        } else if full.starts_with("CTRL_") {
             "`signals = [\"CTRL_C\", \"CTRL_CLOSE\"]`"
         } else {
             "`signals = [\"SIGINT\", \"SIGTERM\"]`"
@@ -103,20 +136,36 @@ pub fn lookup(written: &str) -> Result<Signal, String> {
             "unknown signal `{written}`: did you mean `{full}`? Signals are written in full and in capitals, e.g. {example}"
         ))
     } else if UNCATCHABLE.contains(&full.as_str()) {
+        if upgrade {
+            return Err(format!(
+                "`{full}` cannot be caught: the kernel stops the process without telling it; {UPGRADE_INSTEAD}"
+            ));
+        }
         Err(format!(
             "`{full}` cannot be caught: the kernel stops the process without telling it, so there is no chance to shut down gracefully; use `SIGTERM` (what `kill`, systemd and Kubernetes send) or `SIGINT`"
         ))
     } else if let Some((_, fault)) = FAULTS.iter().find(|(name, _)| *name == full) {
+        if upgrade {
+            return Err(format!(
+                "`{full}` reports a fault in the process itself ({fault}), not a request to upgrade; {UPGRADE_INSTEAD}"
+            ));
+        }
         Err(format!(
             "`{full}` reports a fault in the process itself ({fault}), not a request to stop; use `SIGTERM` or `SIGINT`"
         ))
     } else if let Some((_, when)) = NOT_STOP_REQUESTS.iter().find(|(name, _)| *name == full) {
+        if upgrade {
+            return Err(format!(
+                "`{full}` is sent {when}, not by an operator, so it cannot ask for an upgrade; {UPGRADE_INSTEAD}"
+            ));
+        }
         Err(format!(
             "`{full}` is sent {when}, not to ask a process to stop, so it cannot start a shutdown; {USE_INSTEAD}"
         ))
     } else {
         let known: Vec<String> = STOP_REQUESTS
             .iter()
+            .filter(|name| !(upgrade && name.starts_with("CTRL_")))
             .map(|name| format!("`{name}`"))
             .collect();
         Err(format!(
@@ -220,6 +269,23 @@ mod tests {
         );
         assert!(lookup("SIGTRAP").unwrap_err().contains("for a debugger"));
         assert!(lookup("SIGABRT").unwrap_err().contains("`abort()`"));
+    }
+
+    #[test]
+    fn upgrade_signals() {
+        assert_eq!(lookup_upgrade("SIGHUP").map(Signal::name), Ok("SIGHUP"));
+        assert_eq!(lookup_upgrade("SIGUSR2").map(Signal::name), Ok("SIGUSR2"));
+        let chld = lookup_upgrade("SIGCHLD").unwrap_err();
+        assert!(chld.contains("cannot ask for an upgrade"), "{chld}");
+        assert!(chld.contains("use `SIGHUP`"), "{chld}");
+        let ctrl = lookup_upgrade("CTRL_C").unwrap_err();
+        assert!(ctrl.contains("Unix only"), "{ctrl}");
+        assert!(
+            lookup_upgrade("hup")
+                .unwrap_err()
+                .contains("did you mean `SIGHUP`")
+        );
+        assert!(!lookup_upgrade("SIGFOO").unwrap_err().contains("CTRL_"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const SIGNALS: Symbol = Symbol::new("signals", "signals = [\"SIGINT\", \"SIG
 pub const FORCE_EXIT: Symbol = Symbol::new("force_exit", "force_exit = false");
 pub const FLAVOR: Symbol = Symbol::new("flavor", "flavor = \"current_thread\"");
 pub const WORKER_THREADS: Symbol = Symbol::new("worker_threads", "worker_threads = 4");
+pub const UPGRADE: Symbol = Symbol::new("upgrade", "upgrade = \"SIGHUP\"");
+pub const UPGRADE_TIMEOUT: Symbol = Symbol::new("upgrade_timeout", "upgrade_timeout = \"30s\"");
 pub const CRATE: Symbol = Symbol::new("crate", "crate = \"my_reexport::graceful\"");
 pub const ORDER: Symbol = Symbol::new("order", "order = 10");
 pub const NAME: Symbol = Symbol::new("name", "name = \"flush metrics\"");
@@ -39,6 +41,8 @@ pub const MAIN_KEYS: &[Symbol] = &[
     FORCE_EXIT,
     FLAVOR,
     WORKER_THREADS,
+    UPGRADE,
+    UPGRADE_TIMEOUT,
     CRATE,
 ];
 
@@ -63,6 +67,10 @@ pub const MAIN_RENAMES: &[(&str, Symbol)] = &[
     ("force", FORCE_EXIT),
     ("runtime", FLAVOR),
     ("scheduler", FLAVOR),
+    ("reload", UPGRADE),
+    ("upgrade_on", UPGRADE),
+    ("upgrade_signal", UPGRADE),
+    ("restart", UPGRADE),
     ("krate", CRATE),
     ("crate_path", CRATE),
 ];

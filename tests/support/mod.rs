@@ -135,6 +135,12 @@ impl Rng {
         Rng(seed)
     }
 
+    /// A generator seeded with `seed` (one per task, from a generator seeded by
+    /// [`from_env`](Self::from_env)).
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -287,8 +293,14 @@ impl Service {
     /// Starts the example `name` with `env` on top of a clean environment (no `GRACEFUL_*`,
     /// `RUST_LOG` or `PORT` from the developer's shell). It is killed if dropped while running.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Service {
-        let path = example(name);
-        let mut command = Command::new(&path);
+        Service::start_command(name, &example(name), &[], env)
+    }
+
+    /// [`start`](Self::start) for the program at `path`, with `args`; `name` names it in
+    /// messages.
+    pub fn start_command(name: &str, path: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
+        let mut command = Command::new(path);
+        command.args(args);
         for var in INHERITED_OUT {
             command.env_remove(var);
         }
@@ -337,13 +349,24 @@ impl Service {
     /// [`start_http`](Self::start_http) for an example that prints `listening on
     /// {scheme}://127.0.0.1:PORT`.
     pub async fn start_listening(name: &str, scheme: &str, env: &[(&str, &str)]) -> Service {
+        Service::start_listening_at(name, &example(name), scheme, env).await
+    }
+
+    /// [`start_listening`](Self::start_listening) for the program at `path` (e.g. a copy of
+    /// an example).
+    pub async fn start_listening_at(
+        name: &str,
+        path: &Path,
+        scheme: &str,
+        env: &[(&str, &str)],
+    ) -> Service {
         const ATTEMPTS: usize = 5;
         for attempt in 1..=ATTEMPTS {
             let port = free_port();
             let port_text = port.to_string();
             let mut with_port = env.to_vec();
             with_port.push(("PORT", &port_text));
-            let mut service = Service::start(name, &with_port);
+            let mut service = Service::start_command(name, path, &[], &with_port);
             service.port = port;
             let expected = format!("listening on {scheme}://127.0.0.1:{port}");
             if service
@@ -417,6 +440,21 @@ impl Service {
         match self.stdout.wait_for(|line| line == text, limit).await {
             Some(line) => line,
             None => self.fail(format_args!("no line {text:?} on stdout within {limit:?}")),
+        }
+    }
+
+    /// Waits for a stderr line satisfying `wanted`; fails the test (killing the child) if the
+    /// child's output ends or `limit` passes first.
+    pub async fn wait_for_stderr_line(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> Line {
+        match self.stderr.wait_for(wanted, limit).await {
+            Some(line) => line,
+            None => self.fail(format_args!(
+                "the awaited line did not come on stderr within {limit:?}"
+            )),
         }
     }
 

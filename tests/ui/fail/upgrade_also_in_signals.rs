@@ -1,0 +1,2 @@
+#[graceful::main(signals = ["SIGTERM", "SIGHUP"], upgrade = "SIGHUP")]
+async fn main() {}

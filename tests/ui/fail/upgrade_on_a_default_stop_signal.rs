@@ -1,0 +1,2 @@
+#[graceful::main(upgrade = "SIGTERM")]
+async fn main() {}
