@@ -91,6 +91,13 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// files), as axum and hyper do: the connections that end meanwhile free descriptors.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
+/// How long a connection accepted but not yet read from may take, after the cancel, to
+/// bring its first request. The client sent it before the listener closed (or, across an
+/// upgrade, while this process still held the listener): closing the connection unread
+/// would fail a request that was never refused. An idle keep-alive connection that has
+/// served a request closes at once.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 /// Serves `service` on `listener` until the shutdown, then drains: `Connection: close` on
 /// every HTTP/1 response from the trigger on, no new connection from the cancel on, idle
 /// connections closed at the cancel, and the rest cut (and counted) if the future is dropped
@@ -291,9 +298,11 @@ impl Connections {
         let open = Open::enter(&self.open);
         let close = self.close.clone();
         let shutdown = self.shutdown.clone();
+        let first = Arc::new(FirstRequest::default());
         let service = CloseOnShutdown {
             inner: TowerToHyperService::new(service),
             shutdown: self.shutdown.clone(),
+            first: first.clone(),
         };
         let connection = async move {
             let _open = open;
@@ -303,10 +312,18 @@ impl Connections {
             builder.http2().enable_connect_protocol();
             let mut connection =
                 pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
-            let ended = tokio::select! {
+            let mut ended = tokio::select! {
                 ended = connection.as_mut() => Some(ended),
                 () = close.cancelled() => None,
             };
+            if ended.is_none() && !first.seen() {
+                // Accepted, never read from: its first request may be on its way.
+                ended = tokio::select! {
+                    ended = connection.as_mut() => Some(ended),
+                    () = first.arrived() => None,
+                    () = tokio::time::sleep(FIRST_REQUEST_GRACE) => None,
+                };
+            }
             let ended = match ended {
                 Some(ended) => ended,
                 None => {
@@ -394,6 +411,36 @@ where
 struct CloseOnShutdown<S> {
     inner: TowerToHyperService<S>,
     shutdown: Shutdown,
+    first: Arc<FirstRequest>,
+}
+
+/// Whether a connection has brought its first request yet.
+#[derive(Default)]
+struct FirstRequest {
+    seen: std::sync::atomic::AtomicBool,
+    arrived: tokio::sync::Notify,
+}
+
+impl FirstRequest {
+    fn seen(&self) -> bool {
+        self.seen.load(Ordering::Acquire)
+    }
+
+    fn saw(&self) {
+        if !self.seen.swap(true, Ordering::AcqRel) {
+            self.arrived.notify_waiters();
+        }
+    }
+
+    /// Resolves once the first request has come.
+    async fn arrived(&self) {
+        let arrived = self.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
+        if !self.seen() {
+            arrived.await;
+        }
+    }
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for CloseOnShutdown<S>
@@ -406,6 +453,7 @@ where
         CloseFuture<<TowerToHyperService<S> as hyper::service::Service<Request<Incoming>>>::Future>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        self.first.saw();
         let http1 = request.version() <= Version::HTTP_11;
         request.extensions_mut().insert(self.shutdown.clone());
         CloseFuture {

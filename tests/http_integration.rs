@@ -355,3 +355,44 @@ fn an_upgraded_connection_still_open_at_the_drain_timeout_is_cut_and_counted() {
     assert_eq!(report.exit_code(), 1, "{report}");
     assert!(report.to_string().contains("1 connection cut"), "{report}");
 }
+
+/// A connection the server accepted but had not read from when it cancelled: its request
+/// (sent before the listener closed, or across an upgrade while this process still held the
+/// listener) is served, with `Connection: close`, not dropped unread.
+#[test]
+fn a_connection_accepted_just_before_the_cancel_still_gets_its_request_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let report = graceful::Builder::new()
+        .signals([])
+        .run_to_report(|shutdown| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let app = axum::Router::new().route("/", axum::routing::get(|| async { "served\n" }));
+            graceful::service("http", graceful::http::serve(listener, app));
+
+            // `fresh` connects first; once `other` has been answered, the accept loop has
+            // taken `fresh` too (it accepts in order), and nothing was read from it.
+            let mut fresh = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let reply = support::get(port, "/").await.expect("the other connection");
+            assert_eq!(reply.body, "served\n");
+
+            shutdown.trigger();
+            shutdown.cancelled().await;
+            // The request comes after the cancel, well within the grace a fresh connection
+            // gets (1 s).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            fresh
+                .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = String::new();
+            fresh.read_to_string(&mut answer).await.unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+            assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer:?}");
+            assert!(answer.ends_with("served\n"), "{answer:?}");
+        })
+        .expect("a valid configuration");
+    assert_eq!(report.connections_cut(), 0, "{report}");
+    assert_eq!(report.exit_code(), 0, "{report}");
+}
