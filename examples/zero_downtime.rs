@@ -23,38 +23,29 @@
 //!
 //! `STARTUP_DELAY_MS` makes it wait that long before it takes its socket, as a slow start would.
 //!
-//! It serves HTTP/1.1 with an accept loop of its own rather than `axum::serve`: at the cancel,
-//! `axum::serve(..).with_graceful_shutdown(..)` drops a connection it has accepted but whose
-//! first bytes it has not read yet (hyper-util cancels its protocol detection outright, and
-//! hyper's HTTP/1 connection closes one that has read nothing), and the request on it is lost.
-//! During an upgrade the old process accepts until the moment it hands over, so that window is
-//! hit on every upgrade under load; here each connection reads its first request before the
-//! cancel can close it.
+//! It serves through the HTTP integration (`graceful::http::serve`): from the trigger on its
+//! responses say `Connection: close`, so keep-alive clients reconnect, to the new process; at
+//! the cancel a connection it accepted in the last moments, whose request is still on its way,
+//! gets a second to bring it before the connection closes (during an upgrade the old process
+//! accepts until the moment it hands over, so that window is hit on every upgrade under load).
 //!
 //! SIGTERM or SIGINT stop it as usual. Started by systemd with socket activation (a socket
 //! named `http`, `FileDescriptorName=http`), it serves on that socket instead of binding one.
 
-use std::pin::pin;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::routing::get;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 
-/// How long a new connection may take to send its first bytes before it is served like any
-/// other (see the accept loop).
-const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(1);
 /// The longest `/slow` accepts.
 const SLOW_MAX_MS: u64 = 60_000;
 
 #[graceful::main(upgrade = "SIGHUP", timeout = "20s", drain_timeout = "15s")]
-async fn main(shutdown: graceful::Shutdown) -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -82,44 +73,7 @@ async fn main(shutdown: graceful::Shutdown) -> Result<(), Box<dyn std::error::Er
     );
     // Ready (the old process hands over) the first time `main` waits from here: once it
     // accepts. Call `graceful::ready()` to say so at another moment.
-    let service = TowerToHyperService::new(app);
-    loop {
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    // Out of descriptors, a connection reset while queued: not fatal.
-                    tracing::warn!(%error, "accept failed");
-                    continue;
-                }
-            },
-        };
-        let service = service.clone();
-        let stop = shutdown.clone();
-        graceful::spawn(async move {
-            // hyper closes a connection that has read nothing yet when asked to shut down. One
-            // accepted in the last moments before an upgrade carries a request the client sent
-            // to the socket, not to this process: wait for it, so that hyper reads it first.
-            let _ = tokio::time::timeout(FIRST_REQUEST_WAIT, stream.readable()).await;
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            let mut connection = pin!(connection);
-            let served = tokio::select! {
-                biased;
-                served = connection.as_mut() => served,
-                () = stop.cancelled() => {
-                    // An idle keep-alive connection closes now; one with a request gets its
-                    // answer, with `Connection: close`.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = served {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
-    }
-    // The listener closes here; the tracked connections drain.
+    graceful::http::serve(listener, app).await?;
     Ok(())
 }
 

@@ -373,7 +373,9 @@ fn a_connection_accepted_just_before_the_cancel_still_gets_its_request_served() 
 
             // `fresh` connects first; once `other` has been answered, the accept loop has
             // taken `fresh` too (it accepts in order), and nothing was read from it.
-            let mut fresh = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let mut fresh = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
             let reply = support::get(port, "/").await.expect("the other connection");
             assert_eq!(reply.body, "served\n");
 
@@ -389,7 +391,10 @@ fn a_connection_accepted_just_before_the_cancel_still_gets_its_request_served() 
             let mut answer = String::new();
             fresh.read_to_string(&mut answer).await.unwrap();
             assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
-            assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer:?}");
+            assert!(
+                answer.to_ascii_lowercase().contains("connection: close"),
+                "{answer:?}"
+            );
             assert!(answer.ends_with("served\n"), "{answer:?}");
         })
         .expect("a valid configuration");
