@@ -118,6 +118,17 @@ pub use crate::report::{HookReport, MainOutcome, Outcome, Report};
 pub use crate::service::{ServiceOutcome, ServiceOutput, ServiceReport};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
+
+/// tokio-util, a public dependency (0.7): [`Shutdown::token`] hands out its
+/// `CancellationToken`, and [`Shutdown::cancelled`] returns its futures. Re-exported so that
+/// the version always matches.
+///
+/// ```
+/// let token: graceful::tokio_util::sync::CancellationToken = graceful::shutdown().token();
+/// assert!(!token.is_cancelled());
+/// ```
+#[doc(no_inline)]
+pub use tokio_util;
 pub use crate::sockets::{listen, ready};
 pub use crate::upgrade::UpgradeError;
 
