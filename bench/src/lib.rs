@@ -9,12 +9,18 @@
 //! | [`graceful_program!`] | `#[graceful::main]` and N `#[graceful::on_shutdown]` hooks |
 //! | [`by_hand_program!`] | `#[tokio::main]`, `tokio::signal`, a `CancellationToken`, N hooks awaited in turn |
 //! | [`tgs_program!`] | `tokio-graceful-shutdown`: a `Toplevel` and N subsystems |
+//! | [`graceful_blocking_program!`] | `#[graceful::main]` and N plain `fn` hooks, one order each |
+//! | [`by_hand_blocking_program!`] | the by-hand program calling the same N `fn`s in turn |
 //!
+//! [`spawns`] is the spawn-throughput workload (`tokio::spawn`, `TaskTracker::spawn` and
+//! `graceful::spawn` in one process), run by the `spawn_throughput` binary.
 //! The N hooks are generated with [`seq!`]: `order` must be an integer literal, and a
 //! `macro_rules!` cannot make a new literal (nor a new identifier) out of the digits of its
 //! nested repetitions, so it cannot give 10 000 hooks 10 000 distinct orders by itself.
 //!
 //! No shutdown hook is defined in this library: it would be linked into every binary.
+
+pub mod spawns;
 
 #[doc(hidden)]
 pub use seq_macro::seq;
@@ -25,6 +31,46 @@ pub const READY: &str = "ready";
 /// Prints [`READY`] (stdout is line-buffered: it leaves at once).
 pub fn ready() {
     println!("{READY}");
+}
+
+/// The body of every plain `fn` hook, graceful's and the hand-written ones alike: nothing
+/// the optimiser can remove, so each hook is a real call.
+#[inline(never)]
+pub fn blocking_work() {
+    std::hint::black_box(());
+}
+
+/// xorshift64*: enough to shuffle the order of a round, no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the clock.
+    pub fn seeded() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Rng::from_seed(nanos as u64)
+    }
+
+    /// Seeded with `seed` (any value: xorshift needs a non-zero state, which this ensures).
+    pub fn from_seed(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Fisher–Yates.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
 }
 
 /// A hook of the hand-written variants: what `async fn` hooks look like behind a `fn` pointer.
@@ -82,6 +128,9 @@ macro_rules! by_hand_program {
             static HOOKS: &[fn() -> $crate::BoxFuture] = &[#(boxed~K,)*];
         });
 
+        $crate::by_hand_program!(@main { $crate::by_hand_program!(@run $run); });
+    };
+    (@main { $($run:tt)* }) => {
         #[tokio::main]
         async fn main() {
             use tokio::signal::unix::{SignalKind, signal};
@@ -100,7 +149,7 @@ macro_rules! by_hand_program {
             }
             token.cancel();
             app.await.expect("the application task");
-            $crate::by_hand_program!(@run $run);
+            $($run)*
         }
     };
     (@run sequence) => {
@@ -116,6 +165,59 @@ macro_rules! by_hand_program {
         while let Some(ended) = running.join_next().await {
             ended.expect("a hook");
         }
+    };
+}
+
+/// `#[graceful::main]` as in [`graceful_program!`], and `hooks` plain `fn`
+/// `#[graceful::on_shutdown]` hooks in the orders `0..hooks`, each calling [`blocking_work`]:
+/// consecutive blocking hooks, which graceful runs in a row on one blocking thread.
+///
+/// ```ignore
+/// graceful_bench::graceful_blocking_program!(hooks = 10);
+/// ```
+#[macro_export]
+macro_rules! graceful_blocking_program {
+    (hooks = $n:tt) => {
+        #[graceful::main]
+        async fn main(shutdown: graceful::Shutdown) {
+            $crate::ready();
+            shutdown.cancelled().await;
+        }
+
+        $crate::seq!(K in 0..$n {
+            #[graceful::on_shutdown(order = K)]
+            fn hook~K() {
+                $crate::blocking_work();
+            }
+        });
+    };
+}
+
+/// The same work by hand: the program of [`by_hand_program!`], whose hooks are `hooks` plain
+/// `fn`s (each calling [`blocking_work`], as graceful's do) called one after another, on the
+/// runtime thread that saw the signal, once the application task has stopped.
+///
+/// ```ignore
+/// graceful_bench::by_hand_blocking_program!(hooks = 10);
+/// ```
+#[macro_export]
+macro_rules! by_hand_blocking_program {
+    (hooks = $n:tt) => {
+        $crate::seq!(K in 0..$n {
+            fn hook~K() {
+                $crate::blocking_work();
+            }
+        });
+
+        $crate::seq!(K in 0..$n {
+            static HOOKS: &[fn()] = &[#(hook~K,)*];
+        });
+
+        $crate::by_hand_program!(@main {
+            for hook in HOOKS {
+                hook();
+            }
+        });
     };
 }
 

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use crate::child;
 use crate::rounds;
 use crate::stats::{Summary, slope};
-use crate::variants::{NS, Program, Variant};
+use crate::variants::{Program, Variant};
 
 /// One run of one variant.
 #[derive(Clone, Copy, Debug)]
@@ -116,9 +116,10 @@ impl Lifecycle {
     }
 
     /// The cost of one more hook, µs: the least-squares slope of the median signal-to-exit
-    /// over N.
+    /// over N (each N of the program's variants).
     pub fn per_hook_us(&self, program: Program) -> Option<f64> {
-        let points: Vec<(f64, f64)> = NS
+        let points: Vec<(f64, f64)> = program
+            .ns()
             .iter()
             .filter_map(|&n| Some((n as f64, self.exit(program, Some(n))?.median * 1e3)))
             .collect();

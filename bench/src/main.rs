@@ -12,8 +12,9 @@
 //!
 //! | module | measures |
 //! | --- | --- |
-//! | [`lifecycle`] | signal-to-exit, exec-to-ready, peak RSS, per-hook overhead (items 1–3) |
+//! | [`lifecycle`] | signal-to-exit, exec-to-ready, peak RSS, per-hook overhead (items 1–3), async and plain `fn` hooks |
 //! | [`phase`] | 100 hooks × 100 ms sharing one order (item 4) |
+//! | [`spawn`] | spawn throughput: `tokio::spawn`, `TaskTracker::spawn`, `graceful::spawn` |
 //! | [`drain`] | `examples/http_server`: exit minus last response (item 5) |
 //! | [`compile`] | clean build of a hello-world, graceful against `#[tokio::main]` (item 6) |
 //!
@@ -29,6 +30,7 @@ mod phase;
 mod plot;
 mod report;
 mod rounds;
+mod spawn;
 mod stats;
 mod variants;
 
@@ -48,8 +50,10 @@ usage: cargo run --release -p graceful-bench -- [options]
 
   --runs N           runs of each variant, interleaved (default 50, at least 30 for the record)
   --compile-runs N   clean builds of each hello-world, interleaved (default 3)
+  --spawn-rounds N   rounds of the spawn-throughput measurement (default 15)
   --settle-ms N      pause between the ready line and the signal (default 50)
-  --only LIST        comma-separated among lifecycle, phase, drain, compile (default: all)
+  --only LIST        comma-separated among lifecycle, phase, spawn, drain, compile
+                     (default: all)
   --out DIR          where to write results.md, latency.svg and README-section.md
                      (default benches/results)
   --no-build         use the binaries already built in target/release
@@ -59,19 +63,21 @@ usage: cargo run --release -p graceful-bench -- [options]
 struct Options {
     runs: usize,
     compile_runs: usize,
+    spawn_rounds: usize,
     settle: Duration,
     only: Vec<String>,
     out: PathBuf,
     build: bool,
 }
 
-const MEASUREMENTS: [&str; 4] = ["lifecycle", "phase", "drain", "compile"];
+const MEASUREMENTS: [&str; 5] = ["lifecycle", "phase", "spawn", "drain", "compile"];
 
 impl Options {
     fn parse(workspace: &Path) -> Result<Options, String> {
         let mut options = Options {
             runs: 50,
             compile_runs: 3,
+            spawn_rounds: graceful_bench::spawns::ROUNDS,
             settle: Duration::from_millis(50),
             only: MEASUREMENTS.iter().map(|&m| m.to_owned()).collect(),
             out: workspace.join("benches/results"),
@@ -89,6 +95,10 @@ impl Options {
                 "--compile-runs" => {
                     options.compile_runs =
                         number("--compile-runs", value("--compile-runs")?)? as usize;
+                }
+                "--spawn-rounds" => {
+                    options.spawn_rounds =
+                        number("--spawn-rounds", value("--spawn-rounds")?)? as usize;
                 }
                 "--settle-ms" => {
                     options.settle =
@@ -111,8 +121,8 @@ impl Options {
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
-        if options.runs == 0 || options.compile_runs == 0 {
-            return Err("--runs and --compile-runs must be at least 1".to_owned());
+        if options.runs == 0 || options.compile_runs == 0 || options.spawn_rounds == 0 {
+            return Err("--runs, --compile-runs and --spawn-rounds must be at least 1".to_owned());
         }
         Ok(options)
     }
@@ -178,6 +188,10 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
         .wants("phase")
         .then(|| phase::measure(&bin_dir, options.runs, options.settle))
         .transpose()?;
+    let spawn = options
+        .wants("spawn")
+        .then(|| spawn::measure(&bin_dir, options.spawn_rounds))
+        .transpose()?;
     let drain = options.wants("drain").then(|| {
         if has_server && server.exists() {
             drain::measure(&server, options.runs)
@@ -200,6 +214,7 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
         harness_rss_mib: child::peak_rss_kib("/proc/self/status").unwrap_or(0) as f64 / 1024.0,
         lifecycle,
         phase,
+        spawn,
         drain,
         compile,
     };

@@ -20,15 +20,19 @@ pub struct Series {
     pub flat: bool,
 }
 
-/// The four programs' series from the lifecycle measurements.
+/// The four programs' series from the lifecycle measurements, then the two with plain `fn`
+/// hooks at those of their N that are on the axis.
 pub fn series(life: &Lifecycle) -> Vec<Series> {
     Program::COMPARED
         .iter()
+        .chain(&[Program::ByHandBlocking, Program::GracefulBlocking])
         .map(|&program| {
             let (color, flat) = match program {
                 Program::Floor => ("#7f7f7f", true),
                 Program::ByHand => ("#1f77b4", false),
                 Program::Tgs => ("#ff7f0e", false),
+                Program::ByHandBlocking => ("#9ecae1", false),
+                Program::GracefulBlocking => ("#98df8a", false),
                 _ => ("#2ca02c", false),
             };
             let points = if flat {
@@ -37,6 +41,7 @@ pub fn series(life: &Lifecycle) -> Vec<Series> {
                     .unwrap_or_default()
             } else {
                 NS.iter()
+                    .filter(|n| program.ns().contains(n))
                     .filter_map(|&n| Some((n, life.exit(program, Some(n))?)))
                     .collect()
             };
@@ -185,7 +190,7 @@ pub fn latency_svg(series: &[Series], subtitle: &str) -> String {
             );
             for (n, summary) in &s.points {
                 // Whiskers side by side, so that close series stay readable.
-                let xx = x(index(*n)) + (k as f64 - 1.5) * 4.0;
+                let xx = x(index(*n)) + (k as f64 - (series.len() as f64 - 1.0) / 2.0) * 4.0;
                 let (ym, yp) = (y(summary.median), y(summary.p90));
                 let _ = writeln!(
                     svg,

@@ -7,8 +7,10 @@ use crate::drain::{self, Drain};
 use crate::lifecycle::Lifecycle;
 use crate::machine::Machine;
 use crate::phase::{self, Phase};
+use crate::spawn::Spawn;
 use crate::stats::Summary;
-use crate::variants::{NS, Program};
+use crate::variants::{BLOCKING_NS, NS, Program};
+use graceful_bench::spawns::{Method, SPAWNING};
 
 /// Everything one run of the harness measured.
 pub struct Results {
@@ -22,6 +24,7 @@ pub struct Results {
     pub harness_rss_mib: f64,
     pub lifecycle: Option<Lifecycle>,
     pub phase: Option<Phase>,
+    pub spawn: Option<Spawn>,
     pub drain: Option<Result<Drain, String>>,
     pub compile: Option<Compile>,
 }
@@ -67,6 +70,55 @@ fn verdict(met: Option<bool>) -> &'static str {
     }
 }
 
+/// `10, 100, 1000`.
+fn list(ns: &[usize]) -> String {
+    ns.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ns, to one decimal.
+fn ns_cell(summary: Option<Summary>) -> String {
+    summary.map_or_else(
+        || "–".to_owned(),
+        |s| format!("{:.1} / {:.1}", s.median, s.p90),
+    )
+}
+
+/// The spawn-throughput section of `results.md`.
+fn spawn_table(md: &mut String, spawn: &Spawn) {
+    let _ = writeln!(
+        md,
+        "## Spawn throughput\n\n\
+         One process (`spawn_throughput`, inside `#[graceful::main]`, so that `graceful::spawn` \
+         tracks for real): one or four tasks spawn {} tiny tasks in all (keeping the \
+         `JoinHandle`s) and join them; {} rounds after a warm-up, each round every method at \
+         each number of spawning tasks once, in a random order. Nanoseconds per task, from \
+         the spawn to the join, median / p90.\n",
+        spawn.total, spawn.rounds
+    );
+    let _ = writeln!(
+        md,
+        "| spawning tasks | {} | graceful / TaskTracker | graceful / `tokio::spawn` |",
+        Method::ALL.map(Method::label).join(" | ")
+    );
+    let _ = writeln!(md, "| ---: | --- | --- | --- | ---: | ---: |");
+    for spawning in SPAWNING {
+        let per = |m| spawn.per_task(m, spawning);
+        let _ = writeln!(
+            md,
+            "| {spawning} | {} | {} | {} | {} | {} |",
+            ns_cell(per(Method::Tokio)),
+            ns_cell(per(Method::Tracker)),
+            ns_cell(per(Method::Graceful)),
+            ratio_cell(ratio(per(Method::Graceful), per(Method::Tracker))),
+            ratio_cell(ratio(per(Method::Graceful), per(Method::Tokio))),
+        );
+    }
+    md.push('\n');
+}
+
 impl Results {
     /// The targets of the issue, evaluated on the medians.
     pub fn targets(&self) -> Vec<Target> {
@@ -91,6 +143,42 @@ impl Results {
             measured: per_hook.map_or_else(|| "–".to_owned(), |us| format!("{us:.2} µs")),
             met: per_hook.map(|us| us <= 2.0),
         });
+        let r = ratio(
+            exit(Program::GracefulBlocking, Some(10)),
+            exit(Program::ByHandBlocking, Some(10)),
+        );
+        targets.push(Target {
+            what: "signal-to-exit, 10 plain `fn` hooks in 10 orders: graceful / by hand ≤ 1.15"
+                .to_owned(),
+            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
+            met: r.map(|r| r <= 1.15),
+        });
+        let per_blocking = life.and_then(|l| l.per_hook_us(Program::GracefulBlocking));
+        targets.push(Target {
+            what: format!(
+                "per blocking hook (slope over N = {}) ≤ 5 µs",
+                list(&BLOCKING_NS)
+            ),
+            measured: per_blocking.map_or_else(|| "–".to_owned(), |us| format!("{us:.2} µs")),
+            met: per_blocking.map(|us| us <= 5.0),
+        });
+        for spawning in SPAWNING {
+            let r = self.spawn.as_ref().and_then(|sp| {
+                ratio(
+                    sp.per_task(Method::Graceful, spawning),
+                    sp.per_task(Method::Tracker, spawning),
+                )
+            });
+            targets.push(Target {
+                what: format!(
+                    "spawn throughput, {spawning} spawning task{}: `graceful::spawn` / \
+                     `TaskTracker::spawn` ≤ 1.10",
+                    if spawning == 1 { "" } else { "s" }
+                ),
+                measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
+                met: r.map(|r| r <= 1.10),
+            });
+        }
         let r = ratio(
             ready(Program::Graceful, Some(0)),
             ready(Program::TokioMain, None),
@@ -220,10 +308,14 @@ impl Results {
         let _ = writeln!(
             md,
             "Reproduce with `cargo run --release -p graceful-bench` ({} runs of each variant, \
-             {} clean builds of each hello-world). Each variant is a real process: the harness \
+             {} rounds of the spawn throughput, {} clean builds of each hello-world). Each \
+             variant is a real process: the harness \
              starts it, reads its ready line, waits {} ms, sends SIGTERM and reaps it with \
              `wait4`. Times in ms, median / p90.\n",
-            self.runs, self.compile_runs, self.settle_ms
+            self.runs,
+            self.spawn.as_ref().map_or(0, |sp| sp.rounds),
+            self.compile_runs,
+            self.settle_ms
         );
 
         let _ = writeln!(md, "## Targets\n");
@@ -261,6 +353,9 @@ impl Results {
                     .collect::<Vec<_>>()
                     .join(" | ")
             );
+        }
+        if let Some(spawn) = &self.spawn {
+            spawn_table(&mut md, spawn);
         }
         match &self.drain {
             Some(Ok(drain)) => {
@@ -433,6 +528,19 @@ impl Results {
             rss(Program::Tgs, Some(0)),
             rss(Program::Graceful, Some(0)),
         );
+        let exit = |p, n| median(life.and_then(|l| l.exit(p, n)));
+        let _ = writeln!(
+            md,
+            "| 10 plain `fn` hooks in 10 orders, signal-to-exit (ms) | | {} | | {} |",
+            exit(Program::ByHandBlocking, Some(10)),
+            exit(Program::GracefulBlocking, Some(10)),
+        );
+        let _ = writeln!(
+            md,
+            "| cost of one more plain `fn` hook (µs) | | {} | | {} |",
+            per_hook(Program::ByHandBlocking),
+            per_hook(Program::GracefulBlocking)
+        );
         let _ = writeln!(
             md,
             "| 100 hooks of 100 ms in one phase (ms) | | {} | {} | {} |\n",
@@ -440,6 +548,34 @@ impl Results {
             phase(Program::Tgs),
             phase(Program::Graceful)
         );
+        if let Some(spawn) = &self.spawn {
+            let ns = |m, k| {
+                spawn
+                    .per_task(m, k)
+                    .map_or_else(|| "–".to_owned(), |s| format!("{:.0}", s.median))
+            };
+            let times = |k| {
+                ratio_cell(ratio(
+                    spawn.per_task(Method::Graceful, k),
+                    spawn.per_task(Method::Tracker, k),
+                ))
+            };
+            let _ = writeln!(
+                md,
+                "Spawn: a task started with `graceful::spawn` costs {} ns from its spawn to its \
+                 join with four tasks spawning ({} with one), against {} ({}) for tokio-util's \
+                 `TaskTracker::spawn` (× {} and × {}) and {} ({}) for `tokio::spawn`, medians \
+                 measured side by side in one process.\n",
+                ns(Method::Graceful, 4),
+                ns(Method::Graceful, 1),
+                ns(Method::Tracker, 4),
+                ns(Method::Tracker, 1),
+                times(4),
+                times(1),
+                ns(Method::Tokio, 4),
+                ns(Method::Tokio, 1),
+            );
+        }
         if let Some(Ok(drain)) = &self.drain {
             let _ = writeln!(
                 md,
@@ -509,6 +645,41 @@ impl Results {
             us(Program::ByHand),
             us(Program::Tgs),
             us(Program::Graceful)
+        );
+
+        let _ = writeln!(
+            md,
+            "## Blocking hooks\n\n\
+             Signal-to-exit with N plain `fn` hooks, each in its own order (graceful runs \
+             consecutive blocking hooks in a row on one blocking thread, each still under its \
+             own limit), against the same N functions called one after another by hand, on \
+             the runtime thread, once the application task has stopped. Each hook calls \
+             `graceful_bench::blocking_work` (`black_box(())`). tokio-graceful-shutdown has \
+             no equivalent: its subsystems are async and not ordered.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| N | by hand, `fn` hooks | graceful, `fn` hooks | graceful / by hand | graceful, async hooks (same N) |"
+        );
+        let _ = writeln!(md, "| ---: | --- | --- | ---: | --- |");
+        for n in BLOCKING_NS {
+            let g = life.exit(Program::GracefulBlocking, Some(n));
+            let _ = writeln!(
+                md,
+                "| {n} | {} | {} | {} | {} |",
+                cell(life.exit(Program::ByHandBlocking, Some(n))),
+                cell(g),
+                ratio_cell(ratio(g, life.exit(Program::ByHandBlocking, Some(n)))),
+                cell(life.exit(Program::Graceful, Some(n))),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n**Per blocking hook** (µs: slope of the median signal-to-exit over N = {}): by \
+             hand {}, graceful {}.\n",
+            list(&BLOCKING_NS),
+            us(Program::ByHandBlocking),
+            us(Program::GracefulBlocking)
         );
 
         let _ = writeln!(

@@ -1,7 +1,7 @@
 //! Interleaving: every round runs each variant once, in a fresh random order, so that a noisy
 //! neighbour slows every variant alike and the ratios hold.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use graceful_bench::Rng;
 
 /// Runs `each` on every item, `rounds` times, interleaved (A B C D, then C A D B…). Returns
 /// the failures, each prefixed with the round; stops early if one item fails too often.
@@ -34,41 +34,13 @@ pub fn interleaved<T: Copy + std::fmt::Debug>(
     Ok(failures)
 }
 
-/// xorshift64*: enough to shuffle, no dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded from the clock.
-    pub fn seeded() -> Rng {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Rng((nanos as u64) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Fisher–Yates.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn shuffle_is_a_permutation() {
-        let mut rng = Rng(42);
+        let mut rng = Rng::from_seed(42);
         let mut items: Vec<u32> = (0..20).collect();
         rng.shuffle(&mut items);
         let mut sorted = items.clone();

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 /// The numbers of hooks (or subsystems) measured.
 pub const NS: [usize; 4] = [0, 10, 1000, 10_000];
 
+/// The numbers of plain `fn` hooks measured.
+pub const BLOCKING_NS: [usize; 3] = [10, 100, 1000];
+
 /// A way of stopping a tokio service, or a baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Program {
@@ -20,6 +23,10 @@ pub enum Program {
     Tgs,
     /// `graceful`.
     Graceful,
+    /// By hand, plain `fn` hooks called in turn.
+    ByHandBlocking,
+    /// `graceful`, plain `fn` hooks (`#[graceful::on_shutdown] fn`).
+    GracefulBlocking,
 }
 
 impl Program {
@@ -39,6 +46,8 @@ impl Program {
             Program::ByHand => "by hand",
             Program::Tgs => "tokio-graceful-shutdown",
             Program::Graceful => "graceful",
+            Program::ByHandBlocking => "by hand, `fn` hooks",
+            Program::GracefulBlocking => "graceful, `fn` hooks",
         }
     }
 
@@ -50,12 +59,23 @@ impl Program {
             Program::ByHand => "by_hand",
             Program::Tgs => "tgs",
             Program::Graceful => "graceful",
+            Program::ByHandBlocking => "by_hand_blocking",
+            Program::GracefulBlocking => "graceful_blocking",
         }
     }
 
     /// Whether the program does the same thing whatever N (one binary).
     pub fn has_n(self) -> bool {
-        matches!(self, Program::ByHand | Program::Tgs | Program::Graceful)
+        !self.ns().is_empty()
+    }
+
+    /// The numbers of hooks its variants have (none if it has one binary).
+    pub fn ns(self) -> &'static [usize] {
+        match self {
+            Program::Floor | Program::TokioMain => &[],
+            Program::ByHand | Program::Tgs | Program::Graceful => &NS,
+            Program::ByHandBlocking | Program::GracefulBlocking => &BLOCKING_NS,
+        }
     }
 }
 
@@ -74,7 +94,7 @@ pub struct Variant {
 
 impl Variant {
     /// Every variant of the lifecycle measurements: the floor, the `#[tokio::main]`
-    /// baseline, and the three others at every N.
+    /// baseline, and the others at each of their N.
     pub fn lifecycle() -> Vec<Variant> {
         let mut all = vec![
             Variant {
@@ -86,8 +106,14 @@ impl Variant {
                 n: None,
             },
         ];
-        for program in [Program::ByHand, Program::Tgs, Program::Graceful] {
-            for n in NS {
+        for program in [
+            Program::ByHand,
+            Program::Tgs,
+            Program::Graceful,
+            Program::ByHandBlocking,
+            Program::GracefulBlocking,
+        ] {
+            for &n in program.ns() {
                 all.push(Variant {
                     program,
                     n: Some(n),
@@ -117,6 +143,6 @@ pub fn phase_binary(program: Program) -> Option<&'static str> {
         Program::ByHand => Some("by_hand_phase"),
         Program::Tgs => Some("tgs_phase"),
         Program::Graceful => Some("graceful_phase"),
-        Program::Floor | Program::TokioMain => None,
+        _ => None,
     }
 }

@@ -1,5 +1,6 @@
 //! Every variant the harness times still does what the harness expects: prints its ready
-//! line, and on SIGTERM exits 0 (the bare `#[tokio::main]`: dies of it). Building this test
+//! line, and on SIGTERM exits 0 (the bare `#[tokio::main]`: dies of it); the
+//! spawn-throughput binary prints one sample per case and round. Building this test
 //! builds every variant, so CI catches a variant that no longer compiles.
 //!
 //! No timing is asserted here: the benchmarks run on demand, with
@@ -89,10 +90,47 @@ clean_exit! {
     by_hand_phase => "by_hand_phase",
     tgs_phase => "tgs_phase",
     graceful_phase => "graceful_phase",
+    by_hand_blocking_10 => "by_hand_blocking_10",
+    by_hand_blocking_100 => "by_hand_blocking_100",
+    by_hand_blocking_1000 => "by_hand_blocking_1000",
+    graceful_blocking_10 => "graceful_blocking_10",
+    graceful_blocking_100 => "graceful_blocking_100",
+    graceful_blocking_1000 => "graceful_blocking_1000",
 }
 
 #[test]
 fn tokio_main_dies_of_sigterm() {
     let status = ready_then_term(env!("CARGO_BIN_EXE_tokio_main"));
     assert_eq!(status.signal(), Some(Signal::SIGTERM as i32), "{status}");
+}
+
+/// The spawn-throughput binary, on a small workload: every method at every number of
+/// spawning tasks, once a round, in lines the harness can read; then a clean exit.
+#[test]
+fn spawn_throughput_reports_every_case() {
+    use graceful_bench::spawns::{self, Method, SPAWNING};
+
+    let rounds = 2;
+    let output = Command::new(env!("CARGO_BIN_EXE_spawn_throughput"))
+        .args([rounds.to_string(), "400".to_owned()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("start spawn_throughput");
+    assert_eq!(output.status.code(), Some(0), "{:?}", output);
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let (method, spawning, ns) =
+            spawns::parse(line).unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        assert!(ns > 0.0, "{line:?}");
+        seen.push((method, spawning));
+    }
+    seen.sort_unstable();
+    let mut expected: Vec<(Method, usize)> = Method::ALL
+        .iter()
+        .flat_map(|&m| SPAWNING.map(|k| (m, k)))
+        .flat_map(|case| std::iter::repeat_n(case, rounds))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(seen, expected);
 }

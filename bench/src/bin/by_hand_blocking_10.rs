@@ -1,0 +1,2 @@
+//! By hand, with the same 10 plain `fn` hooks called one after another.
+graceful_bench::by_hand_blocking_program!(hooks = 10);
