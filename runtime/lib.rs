@@ -119,6 +119,8 @@ pub use crate::service::{ServiceOutcome, ServiceOutput, ServiceReport};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 
+pub use crate::sockets::{listen, ready};
+pub use crate::upgrade::UpgradeError;
 /// tokio-util, a public dependency (0.7): [`Shutdown::token`] hands out its
 /// `CancellationToken`, and [`Shutdown::cancelled`] returns its futures. Re-exported so that
 /// the version always matches.
@@ -129,8 +131,6 @@ pub use crate::signal::Signal;
 /// ```
 #[doc(no_inline)]
 pub use tokio_util;
-pub use crate::sockets::{listen, ready};
-pub use crate::upgrade::UpgradeError;
 
 #[doc(inline)]
 pub use graceful_macros::{main, on_shutdown};
