@@ -51,17 +51,20 @@
 //!    own timeout and the global deadline; failures are recorded and the sequence goes on.
 //! 6. **Exit**: a [`Report`] is logged and the process exits with its code.
 //!
-//! A second signal during the shutdown exits at once with 128 + its number.
+//! A second signal during the shutdown exits at once with 128 + its number (a signal after a
+//! shutdown that something else started is absorbed once). The signals are received, and the
+//! global deadline enforced, by threads of their own: a body or hook that blocks every runtime
+//! thread cannot hold them.
 //!
 //! # Exit codes
 //! | code | when |
 //! | --- | --- |
-//! | 0 | `main` succeeded, the drain finished and every hook succeeded |
-//! | 1 | `main` returned `Err`, a hook failed, panicked, timed out or was skipped, or the drain aborted tasks |
-//! | 101 | `main` panicked (the hooks still ran) |
+//! | 0 | `main` and every [`service`] succeeded, the drain finished and every hook succeeded |
+//! | 1 | `main` returned `Err`, a service failed, a hook failed, panicked, timed out or was skipped, the drain aborted tasks or cut connections, or the watchdog ended an overrunning shutdown |
+//! | 101 | `main` or a service panicked (the hooks still ran) |
 //! | 128+N | forced by a second signal N (130 for SIGINT, 143 for SIGTERM) |
 //! | 2 | invalid configuration at start-up (e.g. a malformed `GRACEFUL_TIMEOUT`) |
-//! | n | [`Shutdown::trigger_with_code`]`(n)`, when the shutdown is otherwise clean |
+//! | n | [`Shutdown::trigger_with_code`]`(n)`, or `main` returning `ExitCode::from(n)`, when the shutdown is otherwise clean |
 //!
 //! # Hooks in library crates
 //! Hooks are collected at link time. A library crate that the binary never names is not
