@@ -60,10 +60,62 @@ struct Current {
     limit: Duration,
 }
 
-/// Runs `hooks` (each a plain `fn`, each alone in its phase, in order) and appends their
-/// reports to `reports`. The first has id `reports.len()`.
+/// What a hook thread runs.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The blocking thread the hooks run on, started at the trigger when the program has plain
+/// `fn` hooks: by the time the hooks start, it exists and waits, so handing it the first row
+/// costs a wake-up, not a thread start (which, on a busy machine, waits milliseconds for its
+/// first time slice). A thread abandoned with a stuck hook is replaced by a new one.
+pub(crate) struct Worker {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+}
+
+impl Worker {
+    /// A thread waiting for rows, if there are plain `fn` hooks; otherwise none until needed.
+    pub(crate) fn start(wanted: bool) -> Worker {
+        let mut worker = Worker { jobs: None };
+        if wanted {
+            worker.spawn_thread();
+        }
+        worker
+    }
+
+    fn spawn_thread(&mut self) -> &std::sync::mpsc::Sender<Job> {
+        let (jobs, waiting) = std::sync::mpsc::channel::<Job>();
+        tokio::task::spawn_blocking(move || {
+            while let Ok(job) = waiting.recv() {
+                job();
+            }
+        });
+        self.jobs.insert(jobs)
+    }
+
+    /// Runs `job` on the thread, starting one if there is none (or it is gone).
+    fn run(&mut self, job: Job) {
+        let job = match &self.jobs {
+            Some(jobs) => match jobs.send(job) {
+                Ok(()) => return,
+                Err(std::sync::mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        if self.spawn_thread().send(job).is_err() {
+            unreachable!("a thread just started waits for its job");
+        }
+    }
+
+    /// The thread is stuck in a hook: the next row goes to a new one.
+    fn abandon(&mut self) {
+        self.jobs = None;
+    }
+}
+
+/// Runs `hooks` (each a plain `fn`, each alone in its phase, in order) on `worker` and appends
+/// their reports to `reports`. The first has id `reports.len()`.
 pub(crate) async fn run(
     inner: &Arc<Inner>,
+    worker: &mut Worker,
     hooks: Vec<Hook>,
     reason: &Reason,
     deadline: Instant,
@@ -97,7 +149,9 @@ pub(crate) async fn run(
             let batch = batch.clone();
             let inner = inner.clone();
             let reason = reason.clone();
-            tokio::task::spawn_blocking(move || work(&inner, &batch, first_id, &reason, deadline));
+            worker.run(Box::new(move || {
+                work(&inner, &batch, first_id, &reason, deadline);
+            }));
         }
         let timed_out = watch(&batch).await;
         let mut state = lock(&batch.state);
@@ -118,6 +172,7 @@ pub(crate) async fn run(
                 outcome,
             });
             // The thread is stuck in that hook; what follows it runs on a new thread.
+            worker.abandon();
             pending = state.queue.drain(..).collect();
         }
     }

@@ -150,6 +150,13 @@ pub(crate) fn planned(dynamic: &Dynamic) -> Vec<(i32, Cow<'static, str>)> {
     hooks
 }
 
+/// Whether the binary links a plain `fn` hook (run-time hooks are futures).
+pub(crate) fn has_blocking_hooks() -> bool {
+    inventory::iter::<StaticHook>
+        .into_iter()
+        .any(|hook| matches!(hook.run, HookFn::Blocking(_)))
+}
+
 /// Logs the hooks linked into this binary (debug level).
 pub(crate) fn log_static_hooks() {
     if !tracing::enabled!(target: "graceful", tracing::Level::DEBUG) {

@@ -69,6 +69,8 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     if !upgraded {
         systemd::stopping(config.timeout);
     }
+    // The thread the plain `fn` hooks will run on starts now, while the drain goes on.
+    let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
     //    Pointless once the main body has ended, and after an upgrade, where the sockets stay
@@ -123,7 +125,8 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
 
     // 5. Hooks, phase by phase.
     let hooks = registry::all_hooks(&inner.hooks);
-    let hooks = run_hooks(inner, hooks, &trigger.reason, deadline).await;
+    let hooks = run_hooks(inner, &mut worker, hooks, &trigger.reason, deadline).await;
+    drop(worker);
 
     // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
     //    trigger's: it is the body's last word.
@@ -186,6 +189,7 @@ fn reason_for(outcome: &MainOutcome) -> Reason {
 /// Hooks whose phase would start after the deadline are skipped.
 async fn run_hooks(
     inner: &Arc<Inner>,
+    worker: &mut blocking::Worker,
     hooks: Vec<Hook>,
     reason: &Reason,
     deadline: Instant,
@@ -226,7 +230,7 @@ async fn run_hooks(
             inner
                 .hooks_started
                 .store(reports.len() + 1, Ordering::Release);
-            blocking::run(inner, batch, reason, deadline, &mut reports).await;
+            blocking::run(inner, worker, batch, reason, deadline, &mut reports).await;
             if phase.is_empty() {
                 continue;
             }
