@@ -20,8 +20,8 @@ use crate::log;
 use crate::reason::Reason;
 use crate::registry::{Hook, HookFn, Run};
 use crate::report::{HookReport, Outcome};
-use crate::sequence::{RunningHook, Slot, outcome_of};
 use crate::shutdown::Inner;
+use crate::slot::{self, RunningHook, Slot, outcome_of};
 use crate::tasks::lock;
 use crate::unwind::panic_text;
 
@@ -126,7 +126,7 @@ pub(crate) async fn run(
         // Watched from now: the thread replaces this with the exact start once it starts the
         // hook, a few microseconds later.
         let first = &pending[0];
-        let (limit_at, limit) = crate::sequence::limit_of(first, Instant::now(), deadline);
+        let (limit_at, limit) = slot::limit_of(first, Instant::now(), deadline);
         let current = Current {
             order: first.order,
             name: first.name.clone(),
@@ -159,7 +159,7 @@ pub(crate) async fn run(
         if timed_out.is_none() {
             // The thread stopped at the deadline: what it did not start is skipped.
             for hook in state.queue.drain(..) {
-                reports.push(crate::sequence::skipped(hook));
+                reports.push(slot::skipped(hook));
             }
         }
         if let Some(current) = timed_out {

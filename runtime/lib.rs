@@ -94,6 +94,7 @@ mod sequence;
 mod service;
 mod shutdown;
 mod signal;
+mod slot;
 mod sockets;
 mod systemd;
 mod tasks;
@@ -115,10 +116,11 @@ pub use crate::builder::Builder;
 pub use crate::config::{
     ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor,
 };
-pub use crate::hook::{HookContext, HookOutput, IntoHook, MainOutput};
+pub use crate::hook::{HookContext, HookOutput, MainOutput};
 pub use crate::reason::Reason;
-pub use crate::report::{HookReport, MainOutcome, Outcome, Report};
-pub use crate::service::{ServiceOutcome, ServiceOutput, ServiceReport};
+pub use crate::registry::IntoHook;
+pub use crate::report::{HookReport, MainOutcome, Outcome, Report, ServiceOutcome, ServiceReport};
+pub use crate::service::ServiceOutput;
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 

@@ -9,8 +9,8 @@ use tracing::dispatcher;
 use tracing::subscriber::NoSubscriber;
 
 use crate::reason::Reason;
+use crate::report::ServiceOutcome;
 use crate::report::{MainOutcome, Outcome, Report};
-use crate::service::ServiceOutcome;
 use crate::signal::Signal;
 
 /// Whether events go nowhere, so failures must be printed on stderr instead.

@@ -176,3 +176,58 @@ pub(crate) fn log_static_hooks() {
     }
     tracing::debug!(target: "graceful", count, "static shutdown hooks linked into this binary");
 }
+
+/// What [`graceful::register`](crate::register) accepts as a hook: a future, or a closure
+/// that receives the [`HookContext`] and returns a future; either way its output is `()` or
+/// `Result<(), E: Display>`. `M` only tells the two forms apart; it is inferred.
+///
+/// ```no_run
+/// # async fn f() {
+/// graceful::register(10, "flush", async { Ok::<(), std::io::Error>(()) });
+/// graceful::register(20, "deregister", |ctx: graceful::HookContext| async move {
+///     if ctx.time_left() < std::time::Duration::from_millis(100) {
+///         return Err("no time left to deregister");
+///     }
+///     Ok(())
+/// });
+/// # }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a run-time hook is a future, or a closure taking a `graceful::HookContext` and returning one, not `{Self}`",
+    label = "not a hook",
+    note = "write `async move {{ .. }}` or `|ctx: graceful::HookContext| async move {{ .. }}`; the future must be `Send + 'static` and return `()` or `Result<(), E: Display>`"
+)]
+pub trait IntoHook<M>: Send + 'static {
+    /// The hook, boxed for the registry.
+    #[doc(hidden)]
+    fn into_hook(self) -> DynamicFn;
+}
+
+/// [`IntoHook`]'s marker for a future.
+#[doc(hidden)]
+pub enum FutureHook {}
+
+/// [`IntoHook`]'s marker for a closure taking the context.
+#[doc(hidden)]
+pub enum ContextHook {}
+
+impl<F> IntoHook<FutureHook> for F
+where
+    F: Future + Send + 'static,
+    F::Output: HookOutput,
+{
+    fn into_hook(self) -> DynamicFn {
+        Box::new(move |_context| box_hook(self))
+    }
+}
+
+impl<C, F> IntoHook<(ContextHook, F)> for C
+where
+    C: FnOnce(HookContext) -> F + Send + 'static,
+    F: Future + Send + 'static,
+    F::Output: HookOutput,
+{
+    fn into_hook(self) -> DynamicFn {
+        Box::new(move |context| box_hook(self(context)))
+    }
+}

@@ -2,10 +2,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::reason::Reason;
-use crate::service::{ServiceOutcome, ServiceReport};
+use crate::tasks::lock;
 
 /// The account of one shutdown: why it started, how the main body ended, every hook with its
 /// outcome and duration, the tasks the drain aborted, and the exit code.
@@ -398,5 +399,144 @@ impl fmt::Display for Report {
             write!(f, "\n  aborted {task}")?;
         }
         Ok(())
+    }
+}
+
+/// How a service ended.
+///
+/// ```
+/// use graceful::ServiceOutcome;
+/// assert!(ServiceOutcome::Returned.is_success());
+/// assert_eq!(ServiceOutcome::Failed("broker gone".into()).to_string(), "failed: broker gone");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServiceOutcome {
+    /// It returned `()` or `Ok(())`.
+    Returned,
+    /// It returned `Err`; the error's `Display` text.
+    Failed(String),
+    /// It panicked; the panic message.
+    Panicked(String),
+    /// It was still running when the drain ran out of time, and was aborted.
+    Aborted,
+}
+
+impl ServiceOutcome {
+    /// Whether it returned successfully.
+    ///
+    /// ```
+    /// assert!(!graceful::ServiceOutcome::Aborted.is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        matches!(self, ServiceOutcome::Returned)
+    }
+}
+
+impl fmt::Display for ServiceOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceOutcome::Returned => f.write_str("returned"),
+            ServiceOutcome::Failed(error) => write!(f, "failed: {error}"),
+            ServiceOutcome::Panicked(message) => write!(f, "panicked: {message}"),
+            ServiceOutcome::Aborted => {
+                f.write_str("aborted: still running at the end of the drain")
+            }
+        }
+    }
+}
+
+/// One service's line in the [`Report`](crate::Report).
+///
+/// ```
+/// let report = graceful::Builder::new()
+///     .signals([])
+///     .run_to_report(|shutdown| async move {
+///         graceful::service("ticker", async {});
+///         shutdown.trigger();
+///     })
+///     .unwrap();
+/// let ticker = &report.services()[0];
+/// assert_eq!(ticker.name(), "ticker");
+/// assert!(ticker.outcome().is_success());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceReport {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) outcome: ServiceOutcome,
+    pub(crate) during_shutdown: bool,
+}
+
+impl ServiceReport {
+    /// The service's name.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::service("http", async {});
+    /// # }).unwrap();
+    /// assert_eq!(report.services()[0].name(), "http");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How it ended.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::service("http", async { Err::<(), _>("bind failed") });
+    /// # }).unwrap();
+    /// assert_eq!(report.services()[0].outcome(), &graceful::ServiceOutcome::Failed("bind failed".into()));
+    /// ```
+    pub fn outcome(&self) -> &ServiceOutcome {
+        &self.outcome
+    }
+
+    /// Whether it ended after the shutdown had started (drained), rather than before (when
+    /// a failure starts the shutdown).
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|s| async move {
+    /// #     let inner = s.clone();
+    /// #     graceful::service("http", async move { inner.cancelled().await });
+    /// #     s.trigger();
+    /// # }).unwrap();
+    /// assert!(report.services()[0].during_shutdown());
+    /// ```
+    pub fn during_shutdown(&self) -> bool {
+        self.during_shutdown
+    }
+}
+
+impl fmt::Display for ServiceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "service {} {}", self.name, self.outcome)
+    }
+}
+
+/// The services of one run, as they ended, in the order they were started.
+#[derive(Default)]
+pub(crate) struct Services {
+    ended: Mutex<Vec<(u64, ServiceReport)>>,
+    started: std::sync::atomic::AtomicU64,
+}
+
+impl Services {
+    /// The place of a service just started, in start order.
+    pub(crate) fn start(&self) -> u64 {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records how the service started `id`-th ended.
+    pub(crate) fn ended(&self, id: u64, report: ServiceReport) {
+        lock(&self.ended).push((id, report));
+    }
+
+    /// Every service that has ended, in the order they were started.
+    pub(crate) fn reports(&self) -> Vec<ServiceReport> {
+        let mut ended = lock(&self.ended).clone();
+        ended.sort_by_key(|(id, _)| *id);
+        ended.into_iter().map(|(_, report)| report).collect()
     }
 }

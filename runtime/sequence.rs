@@ -2,7 +2,6 @@
 //!
 //! Each step is commented where it happens in [`run`].
 
-use std::borrow::Cow;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -15,14 +14,13 @@ use tokio::time::{sleep_until, timeout_at};
 use crate::blocking;
 use crate::clock;
 use crate::config::Config;
-use crate::hook::HookContext;
 use crate::log;
 use crate::reason::Reason;
-use crate::registry::{self, Hook, HookFn, HookResult, Run};
+use crate::registry::{self, Hook, HookFn, Run};
 use crate::report::{self, HookReport, MainOutcome, Outcome, Report};
 use crate::shutdown::{Inner, Shutdown};
+use crate::slot::{RunningHook, Scheduled, Slot, outcome_of, skipped};
 use crate::systemd;
-use crate::tasks::lock;
 use crate::unwind::{CatchUnwind, join_error_text, panic_text};
 
 /// How long the drain waits for aborted tasks to be dropped.
@@ -247,18 +245,6 @@ async fn run_hooks(
     reports
 }
 
-/// The report of a hook whose phase came after the deadline.
-pub(crate) fn skipped(hook: Hook) -> HookReport {
-    let outcome = Outcome::Skipped;
-    log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
-    HookReport {
-        order: hook.order,
-        name: hook.name,
-        duration: Duration::ZERO,
-        outcome,
-    }
-}
-
 /// Starts every hook of the phase at once and waits for all of them. A hook alone in its
 /// phase runs on this task (no task to spawn and join: the common case costs no thread
 /// hand-off); hooks that share a phase each get a task, so they run in parallel.
@@ -301,82 +287,6 @@ async fn run_phase(
     }
 }
 
-/// When a hook started at `started` is cut off, and after how long: its own timeout, or the
-/// global deadline, whichever comes first.
-pub(crate) fn limit_of(hook: &Hook, started: Instant, deadline: Instant) -> (Instant, Duration) {
-    let own_limit = hook
-        .timeout
-        .map(|timeout| (clock::later(started, timeout), timeout));
-    match own_limit {
-        Some((limit_at, timeout)) if limit_at < deadline => (limit_at, timeout),
-        _ => (deadline, deadline.saturating_duration_since(started)),
-    }
-}
-
-/// A hook being run: what its report line needs.
-pub(crate) struct Slot {
-    pub(crate) order: i32,
-    pub(crate) name: Cow<'static, str>,
-    started: Instant,
-    limit: Duration,
-}
-
-/// What a hook runs with.
-pub(crate) struct Scheduled {
-    id: usize,
-    pub(crate) run: Run,
-    pub(crate) context: HookContext,
-    pub(crate) limit: Duration,
-}
-
-impl Slot {
-    /// Starts the clock of `hook`: its limit is its own timeout or the global deadline,
-    /// whichever comes first.
-    pub(crate) fn start(
-        hook: Hook,
-        id: usize,
-        reason: &Reason,
-        deadline: Instant,
-    ) -> (Slot, Scheduled) {
-        let started = Instant::now();
-        let (limit_at, limit) = limit_of(&hook, started, deadline);
-        log::hook_started(hook.order, &hook.name);
-        let context = HookContext {
-            reason: reason.clone(),
-            deadline: limit_at,
-            name: hook.name.clone(),
-            order: hook.order,
-        };
-        let slot = Slot {
-            order: hook.order,
-            name: hook.name,
-            started,
-            limit,
-        };
-        let scheduled = Scheduled {
-            id,
-            run: hook.run,
-            context,
-            limit,
-        };
-        (slot, scheduled)
-    }
-
-    pub(crate) fn finish(self, outcome: Outcome, ended: Instant, reports: &mut Vec<HookReport>) {
-        let duration = match outcome {
-            Outcome::TimedOut(limit) => limit,
-            _ => ended.saturating_duration_since(self.started),
-        };
-        log::hook_ended(self.order, &self.name, duration, &outcome);
-        reports.push(HookReport {
-            order: self.order,
-            name: self.name,
-            duration,
-            outcome,
-        });
-    }
-}
-
 /// One hook, bounded by its context's deadline (`limit` after it was scheduled): async hooks
 /// on the calling task, blocking ones on a blocking thread (abandoned, never joined, if they
 /// overrun). Returns the outcome and when it ended.
@@ -411,30 +321,4 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant)
         }
     };
     (outcome, Instant::now())
-}
-
-pub(crate) fn outcome_of(result: HookResult) -> Outcome {
-    match result {
-        Ok(()) => Outcome::Ok,
-        Err(message) => Outcome::Failed(message),
-    }
-}
-
-/// Lists a hook among the running ones (for the forced-exit line) while it runs.
-pub(crate) struct RunningHook {
-    inner: Arc<Inner>,
-    id: usize,
-}
-
-impl RunningHook {
-    pub(crate) fn enter(inner: Arc<Inner>, id: usize, name: Cow<'static, str>) -> Self {
-        lock(&inner.running_hooks).push((id, name));
-        RunningHook { inner, id }
-    }
-}
-
-impl Drop for RunningHook {
-    fn drop(&mut self) {
-        lock(&self.inner.running_hooks).retain(|(id, _)| *id != self.id);
-    }
 }

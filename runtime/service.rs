@@ -7,13 +7,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Mutex;
+use std::future::IntoFuture;
 
 use crate::log;
 use crate::reason::Reason;
+use crate::report::{ServiceOutcome, ServiceReport};
 use crate::shutdown::Shutdown;
-use crate::tasks::lock;
-use crate::unwind::panic_text;
+use crate::tasks::Label;
+use crate::unwind::{CatchUnwind, panic_text};
 
 /// What a service may return: `()`, or `Result<(), E>` where `E: Display` (an `Err` before
 /// the shutdown starts it, with the error as its reason). Sealed: implemented for these
@@ -57,134 +58,6 @@ mod sealed {
     impl<E> Sealed for Result<(), E> {}
 }
 
-/// How a service ended.
-///
-/// ```
-/// use graceful::ServiceOutcome;
-/// assert!(ServiceOutcome::Returned.is_success());
-/// assert_eq!(ServiceOutcome::Failed("broker gone".into()).to_string(), "failed: broker gone");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServiceOutcome {
-    /// It returned `()` or `Ok(())`.
-    Returned,
-    /// It returned `Err`; the error's `Display` text.
-    Failed(String),
-    /// It panicked; the panic message.
-    Panicked(String),
-    /// It was still running when the drain ran out of time, and was aborted.
-    Aborted,
-}
-
-impl ServiceOutcome {
-    /// Whether it returned successfully.
-    ///
-    /// ```
-    /// assert!(!graceful::ServiceOutcome::Aborted.is_success());
-    /// ```
-    pub fn is_success(&self) -> bool {
-        matches!(self, ServiceOutcome::Returned)
-    }
-}
-
-impl fmt::Display for ServiceOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServiceOutcome::Returned => f.write_str("returned"),
-            ServiceOutcome::Failed(error) => write!(f, "failed: {error}"),
-            ServiceOutcome::Panicked(message) => write!(f, "panicked: {message}"),
-            ServiceOutcome::Aborted => {
-                f.write_str("aborted: still running at the end of the drain")
-            }
-        }
-    }
-}
-
-/// One service's line in the [`Report`](crate::Report).
-///
-/// ```
-/// let report = graceful::Builder::new()
-///     .signals([])
-///     .run_to_report(|shutdown| async move {
-///         graceful::service("ticker", async {});
-///         shutdown.trigger();
-///     })
-///     .unwrap();
-/// let ticker = &report.services()[0];
-/// assert_eq!(ticker.name(), "ticker");
-/// assert!(ticker.outcome().is_success());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceReport {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) outcome: ServiceOutcome,
-    pub(crate) during_shutdown: bool,
-}
-
-impl ServiceReport {
-    /// The service's name.
-    ///
-    /// ```
-    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
-    /// #     graceful::service("http", async {});
-    /// # }).unwrap();
-    /// assert_eq!(report.services()[0].name(), "http");
-    /// ```
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// How it ended.
-    ///
-    /// ```
-    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
-    /// #     graceful::service("http", async { Err::<(), _>("bind failed") });
-    /// # }).unwrap();
-    /// assert_eq!(report.services()[0].outcome(), &graceful::ServiceOutcome::Failed("bind failed".into()));
-    /// ```
-    pub fn outcome(&self) -> &ServiceOutcome {
-        &self.outcome
-    }
-
-    /// Whether it ended after the shutdown had started (drained), rather than before (when
-    /// a failure starts the shutdown).
-    ///
-    /// ```
-    /// # let report = graceful::Builder::new().signals([]).run_to_report(|s| async move {
-    /// #     let inner = s.clone();
-    /// #     graceful::service("http", async move { inner.cancelled().await });
-    /// #     s.trigger();
-    /// # }).unwrap();
-    /// assert!(report.services()[0].during_shutdown());
-    /// ```
-    pub fn during_shutdown(&self) -> bool {
-        self.during_shutdown
-    }
-}
-
-impl fmt::Display for ServiceReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "service {} {}", self.name, self.outcome)
-    }
-}
-
-/// The services of one run, as they ended, in the order they were started.
-#[derive(Default)]
-pub(crate) struct Services {
-    ended: Mutex<Vec<(u64, ServiceReport)>>,
-    started: std::sync::atomic::AtomicU64,
-}
-
-impl Services {
-    /// Every service that has ended, in the order they were started.
-    pub(crate) fn reports(&self) -> Vec<ServiceReport> {
-        let mut ended = lock(&self.ended).clone();
-        ended.sort_by_key(|(id, _)| *id);
-        ended.into_iter().map(|(_, report)| report).collect()
-    }
-}
-
 /// Records how a service ended; if its future is dropped before it ends (the drain aborted
 /// it), records that.
 pub(crate) struct Ending {
@@ -196,10 +69,7 @@ pub(crate) struct Ending {
 
 impl Ending {
     pub(crate) fn new(shutdown: &Shutdown, name: Cow<'static, str>) -> Self {
-        let services = &shutdown.inner.services;
-        let id = services
-            .started
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = shutdown.inner.services.start();
         Ending {
             shutdown: shutdown.clone(),
             id,
@@ -241,7 +111,7 @@ impl Ending {
             outcome,
             during_shutdown,
         };
-        lock(&self.shutdown.inner.services.ended).push((self.id, report));
+        self.shutdown.inner.services.ended(self.id, report);
     }
 }
 
@@ -252,5 +122,63 @@ impl Drop for Ending {
             log::service_ended(&self.name, &ServiceOutcome::Aborted, false);
             self.record(ServiceOutcome::Aborted, during_shutdown);
         }
+    }
+}
+
+impl Shutdown {
+    /// Starts a service: a named, tracked, long-running part of the program (a server, a
+    /// consumer, a scheduler), as Go's errgroup runs them. Same as
+    /// [`graceful::service`](crate::service). It takes a future, or anything that turns into
+    /// one (`graceful::http::serve(..)`, `axum::serve(..)`).
+    ///
+    /// Before the shutdown has started, a service that returns `Err` or panics starts it:
+    /// the [`Reason`] names the service and carries the error, the exit code is 1 (101 for a
+    /// panic), and one line on stderr says so even without a tracing subscriber. One that
+    /// returns `Ok` ends alone. After the shutdown started, services are drained like
+    /// [`spawn`](Self::spawn)ed tasks; an `Err` then is reported and makes the exit code 1.
+    /// The [`Report`](crate::Report) lists every service and how it ended.
+    ///
+    /// A service started once the shutdown has begun is not started (and says so on the
+    /// log), as a late hook is not run.
+    ///
+    /// # Panics
+    /// If `name` is empty or blank, or outside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn f(shutdown: graceful::Shutdown) {
+    /// let worker = shutdown.clone();
+    /// shutdown.service("worker", async move {
+    ///     while !worker.is_cancelled() {
+    ///         // take a job; a lost broker connection is an `Err`, which stops the program
+    ///         # break;
+    ///     }
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn service<F>(&self, name: impl Into<Cow<'static, str>>, fut: F)
+    where
+        F: IntoFuture,
+        F::IntoFuture: Send + 'static,
+        F::Output: ServiceOutput,
+    {
+        let fut = fut.into_future();
+        let name = name.into();
+        assert!(
+            !name.trim().is_empty(),
+            "graceful::service: the service's name is empty; name it after what it is, e.g. \
+             graceful::service(\"http\", serve(listener))"
+        );
+        if self.is_shutting_down() {
+            crate::log::late_service(&name);
+            return;
+        }
+        let ending = Ending::new(self, name.clone());
+        self.spawn_tracked(Label::Service(name), async move {
+            let output =
+                CatchUnwind(Box::pin(async move { fut.await.into_service_result() })).await;
+            ending.ended(output);
+        });
     }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -15,14 +15,13 @@ use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
 };
 
-use crate::hook::IntoHook;
 use crate::keep::Kept;
 use crate::reason::Reason;
+use crate::registry::IntoHook;
 use crate::registry::{Dynamic, Hook, Run};
-use crate::service::{Ending, ServiceOutput, Services};
+use crate::report::Services;
 use crate::tasks::Label;
 use crate::tasks::Tasks;
-use crate::unwind::CatchUnwind;
 
 /// A handle on the shutdown: wait for it, ask whether it started, start it, and track the
 /// tasks and hooks it must wait for.
@@ -435,7 +434,7 @@ impl Shutdown {
         self.spawn_tracked(Label::At(Location::caller()), fut)
     }
 
-    fn spawn_tracked<F>(&self, label: Label, fut: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_tracked<F>(&self, label: Label, fut: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -444,62 +443,6 @@ impl Shutdown {
             return self.inner.tasks.spawn(label, self.scope(fut));
         }
         self.inner.tasks.spawn(label, fut)
-    }
-
-    /// Starts a service: a named, tracked, long-running part of the program (a server, a
-    /// consumer, a scheduler), as Go's errgroup runs them. Same as
-    /// [`graceful::service`](crate::service). It takes a future, or anything that turns into
-    /// one (`graceful::http::serve(..)`, `axum::serve(..)`).
-    ///
-    /// Before the shutdown has started, a service that returns `Err` or panics starts it:
-    /// the [`Reason`] names the service and carries the error, the exit code is 1 (101 for a
-    /// panic), and one line on stderr says so even without a tracing subscriber. One that
-    /// returns `Ok` ends alone. After the shutdown started, services are drained like
-    /// [`spawn`](Self::spawn)ed tasks; an `Err` then is reported and makes the exit code 1.
-    /// The [`Report`](crate::Report) lists every service and how it ended.
-    ///
-    /// A service started once the shutdown has begun is not started (and says so on the
-    /// log), as a late hook is not run.
-    ///
-    /// # Panics
-    /// If `name` is empty or blank, or outside a tokio runtime.
-    ///
-    /// ```no_run
-    /// # async fn f(shutdown: graceful::Shutdown) {
-    /// let worker = shutdown.clone();
-    /// shutdown.service("worker", async move {
-    ///     while !worker.is_cancelled() {
-    ///         // take a job; a lost broker connection is an `Err`, which stops the program
-    ///         # break;
-    ///     }
-    ///     Ok::<(), std::io::Error>(())
-    /// });
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn service<F>(&self, name: impl Into<Cow<'static, str>>, fut: F)
-    where
-        F: IntoFuture,
-        F::IntoFuture: Send + 'static,
-        F::Output: ServiceOutput,
-    {
-        let fut = fut.into_future();
-        let name = name.into();
-        assert!(
-            !name.trim().is_empty(),
-            "graceful::service: the service's name is empty; name it after what it is, e.g. \
-             graceful::service(\"http\", serve(listener))"
-        );
-        if self.is_shutting_down() {
-            crate::log::late_service(&name);
-            return;
-        }
-        let ending = Ending::new(self, name.clone());
-        self.spawn_tracked(Label::Service(name), async move {
-            let output =
-                CatchUnwind(Box::pin(async move { fut.await.into_service_result() })).await;
-            ending.ended(output);
-        });
     }
 
     /// Registers a hook at run time, for a value that only exists in `main`; it runs with the

@@ -1,0 +1,129 @@
+//! One hook's run, as the sequence and the blocking rows share it: its limit, its report
+//! line, its place among the running hooks (named by a forced exit), its outcome.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock;
+use crate::hook::HookContext;
+use crate::log;
+use crate::reason::Reason;
+use crate::registry::{Hook, HookResult, Run};
+use crate::report::{HookReport, Outcome};
+use crate::shutdown::Inner;
+use crate::tasks::lock;
+
+/// The report of a hook whose phase came after the deadline.
+pub(crate) fn skipped(hook: Hook) -> HookReport {
+    let outcome = Outcome::Skipped;
+    log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
+    HookReport {
+        order: hook.order,
+        name: hook.name,
+        duration: Duration::ZERO,
+        outcome,
+    }
+}
+
+/// When a hook started at `started` is cut off, and after how long: its own timeout, or the
+/// global deadline, whichever comes first.
+pub(crate) fn limit_of(hook: &Hook, started: Instant, deadline: Instant) -> (Instant, Duration) {
+    let own_limit = hook
+        .timeout
+        .map(|timeout| (clock::later(started, timeout), timeout));
+    match own_limit {
+        Some((limit_at, timeout)) if limit_at < deadline => (limit_at, timeout),
+        _ => (deadline, deadline.saturating_duration_since(started)),
+    }
+}
+
+/// A hook being run: what its report line needs.
+pub(crate) struct Slot {
+    pub(crate) order: i32,
+    pub(crate) name: Cow<'static, str>,
+    started: Instant,
+    pub(crate) limit: Duration,
+}
+
+/// What a hook runs with.
+pub(crate) struct Scheduled {
+    pub(crate) id: usize,
+    pub(crate) run: Run,
+    pub(crate) context: HookContext,
+    pub(crate) limit: Duration,
+}
+
+impl Slot {
+    /// Starts the clock of `hook`: its limit is its own timeout or the global deadline,
+    /// whichever comes first.
+    pub(crate) fn start(
+        hook: Hook,
+        id: usize,
+        reason: &Reason,
+        deadline: Instant,
+    ) -> (Slot, Scheduled) {
+        let started = Instant::now();
+        let (limit_at, limit) = limit_of(&hook, started, deadline);
+        log::hook_started(hook.order, &hook.name);
+        let context = HookContext {
+            reason: reason.clone(),
+            deadline: limit_at,
+            name: hook.name.clone(),
+            order: hook.order,
+        };
+        let slot = Slot {
+            order: hook.order,
+            name: hook.name,
+            started,
+            limit,
+        };
+        let scheduled = Scheduled {
+            id,
+            run: hook.run,
+            context,
+            limit,
+        };
+        (slot, scheduled)
+    }
+
+    pub(crate) fn finish(self, outcome: Outcome, ended: Instant, reports: &mut Vec<HookReport>) {
+        let duration = match outcome {
+            Outcome::TimedOut(limit) => limit,
+            _ => ended.saturating_duration_since(self.started),
+        };
+        log::hook_ended(self.order, &self.name, duration, &outcome);
+        reports.push(HookReport {
+            order: self.order,
+            name: self.name,
+            duration,
+            outcome,
+        });
+    }
+}
+
+pub(crate) fn outcome_of(result: HookResult) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(message) => Outcome::Failed(message),
+    }
+}
+
+/// Lists a hook among the running ones (for the forced-exit line) while it runs.
+pub(crate) struct RunningHook {
+    inner: Arc<Inner>,
+    id: usize,
+}
+
+impl RunningHook {
+    pub(crate) fn enter(inner: Arc<Inner>, id: usize, name: Cow<'static, str>) -> Self {
+        lock(&inner.running_hooks).push((id, name));
+        RunningHook { inner, id }
+    }
+}
+
+impl Drop for RunningHook {
+    fn drop(&mut self) {
+        lock(&self.inner.running_hooks).retain(|(id, _)| *id != self.id);
+    }
+}
