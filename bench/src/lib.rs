@@ -264,6 +264,11 @@ macro_rules! tgs_program {
 
         #[tokio::main]
         async fn main() -> ::std::result::Result<(), tokio_graceful_shutdown::errors::GracefulShutdownError> {
+            // `catch_signals` installs its handlers on a task of its own, which may run after
+            // the ready line: a SIGTERM sent at once would kill the process. Installing tokio's
+            // handler here first makes the ready line true (tokio hands the signal to both).
+            let _installed = ::tokio::signal::unix::signal(::tokio::signal::unix::SignalKind::terminate())
+                .expect("install the SIGTERM handler");
             Toplevel::new(async |root: &mut SubsystemHandle| {
                 for &(name, subsystem) in SUBSYSTEMS {
                     root.start(SubsystemBuilder::new(name, subsystem));
