@@ -74,9 +74,19 @@ impl Builder {
     /// How long the drain waits for the main body and the tracked tasks before aborting them
     /// (default 10 s, never more than the timeout). Overridden by `GRACEFUL_DRAIN_TIMEOUT`.
     ///
+    /// Set together with [`timeout`](Builder::timeout), it must not be longer, as in the
+    /// attribute: the run is refused with a [`ConfigError`](crate::ConfigError). The default,
+    /// or a value from the environment, is only capped at the deadline.
+    ///
     /// ```
-    /// let builder = graceful::Builder::new().drain_timeout(std::time::Duration::from_secs(5));
-    /// # let _ = builder;
+    /// use std::time::Duration;
+    ///
+    /// let error = graceful::Builder::new()
+    ///     .timeout(Duration::from_secs(3))
+    ///     .drain_timeout(Duration::from_secs(5))
+    ///     .run_to_report(|_| async {})
+    ///     .unwrap_err();
+    /// assert!(error.to_string().starts_with("drain_timeout (5s) must not be longer than timeout (3s)"));
     /// ```
     pub fn drain_timeout(mut self, drain_timeout: Duration) -> Self {
         self.settings.drain_timeout = Some(drain_timeout);

@@ -6,6 +6,9 @@ use std::ffi::OsString;
 use std::fmt;
 use std::time::Duration;
 
+use graceful_rules::duration;
+use graceful_rules::settings::{self, DurationSetting, Named};
+
 use crate::signal::Signal;
 
 /// Environment variable overriding the global deadline, e.g. `GRACEFUL_TIMEOUT=20s`.
@@ -91,65 +94,90 @@ impl Settings {
         &self,
         var: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Config, ConfigError> {
-        let env = |name: &'static str| -> Result<Option<Duration>, ConfigError> {
-            var(name).map(|value| parse_env(name, value)).transpose()
+        // Each duration with the name of where it was set (the variable wins over the
+        // builder), checked on its own.
+        let setting = |kind: DurationSetting,
+                       env: &'static str,
+                       builder: &'static str,
+                       set: Option<Duration>,
+                       default: Duration|
+         -> Result<Named<'static, Duration>, ConfigError> {
+            let Some(text) = var(env) else {
+                let value = Named::new(builder, set.unwrap_or(default));
+                settings::duration(kind, value).map_err(ConfigError::new)?;
+                return Ok(value);
+            };
+            let text = text.to_string_lossy();
+            let example = format!("write it like {env}=10s, {env}=500ms or {env}=\"1m 30s\"");
+            let value = duration::parse(&text).map_err(|error| {
+                ConfigError::new(format!(
+                    "{env}={text:?} is not a duration ({error}); {example}"
+                ))
+            })?;
+            let written = format!("{env}={text:?}");
+            settings::duration(kind, Named::new(&written, value))
+                .map_err(|message| ConfigError::new(format!("{message}; {example}")))?;
+            Ok(Named::new(env, value))
         };
-        let timeout = env(ENV_TIMEOUT)?
-            .or(self.timeout)
-            .unwrap_or(DEFAULT_TIMEOUT);
-        let drain_timeout = env(ENV_DRAIN_TIMEOUT)?
-            .or(self.drain_timeout)
-            .unwrap_or(DEFAULT_DRAIN_TIMEOUT)
-            .min(timeout);
-        let drain_delay = env(ENV_DRAIN_DELAY)?
-            .or(self.drain_delay)
-            .unwrap_or_default();
+        use DurationSetting::{DrainDelay, DrainTimeout, Timeout, UpgradeTimeout};
+        let timeout = setting(
+            Timeout,
+            ENV_TIMEOUT,
+            "timeout",
+            self.timeout,
+            DEFAULT_TIMEOUT,
+        )?;
+        let drain_timeout = setting(
+            DrainTimeout,
+            ENV_DRAIN_TIMEOUT,
+            "drain_timeout",
+            self.drain_timeout,
+            DEFAULT_DRAIN_TIMEOUT,
+        )?;
+        let drain_delay = setting(
+            DrainDelay,
+            ENV_DRAIN_DELAY,
+            "drain_delay",
+            self.drain_delay,
+            Duration::ZERO,
+        )?;
+        let upgrade_timeout = setting(
+            UpgradeTimeout,
+            ENV_UPGRADE_TIMEOUT,
+            "upgrade_timeout",
+            self.upgrade_timeout,
+            DEFAULT_UPGRADE_TIMEOUT,
+        )?;
         let flavor = self.flavor.unwrap_or_default();
-        let upgrade_timeout = env(ENV_UPGRADE_TIMEOUT)?
-            .or(self.upgrade_timeout)
-            .unwrap_or(DEFAULT_UPGRADE_TIMEOUT);
         let signals = self
             .signals
             .clone()
             .unwrap_or_else(|| Signal::defaults().to_vec());
 
-        if timeout.is_zero() {
-            return Err(ConfigError::new(
-                "the shutdown timeout must be greater than zero (e.g. 25s)".to_owned(),
-            ));
+        let check = |result: Result<(), String>| result.map_err(ConfigError::new);
+        check(settings::drain_delay(drain_delay, timeout))?;
+        // The rule the attribute checks, on the values the code set. A drain bound left to its
+        // default, or set or capped by the environment, only ends at the deadline.
+        if let (Some(drain), Some(deadline)) = (self.drain_timeout, self.timeout) {
+            check(settings::drain_timeout(
+                Named::new("drain_timeout", drain),
+                Named::new("timeout", deadline),
+            ))?;
         }
-        if drain_delay >= timeout {
-            return Err(ConfigError::new(format!(
-                "drain_delay ({drain_delay:?}) must be shorter than the timeout ({timeout:?}), \
-                 or no time is left for the drain and the hooks; set {ENV_DRAIN_DELAY} or \
-                 {ENV_TIMEOUT} accordingly"
-            )));
-        }
-        match (flavor, self.worker_threads) {
-            (_, Some(0)) => {
-                return Err(ConfigError::new(
-                    "worker_threads must be at least 1".to_owned(),
-                ));
-            }
-            (Flavor::CurrentThread, Some(_)) => {
-                return Err(ConfigError::new(
-                    "worker_threads cannot be set with the current_thread flavor: remove it, or \
-                     use Flavor::MultiThread"
-                        .to_owned(),
-                ));
-            }
-            _ => {}
+        let drain_timeout = drain_timeout.value.min(timeout.value);
+        if let Some(threads) = self.worker_threads {
+            let current_thread =
+                (flavor == Flavor::CurrentThread).then_some("Flavor::CurrentThread");
+            check(settings::worker_threads(
+                Named::new("worker_threads", threads),
+                current_thread,
+            ))?;
         }
         if let Some(upgrade) = self.upgrade {
-            check_upgrade(upgrade, &signals, self.signals.is_some())?;
+            check_upgrade(upgrade, self.signals.as_deref())?;
         }
-        if upgrade_timeout.is_zero() {
-            return Err(ConfigError::new(
-                "the upgrade timeout must be greater than zero (e.g. 30s): the new process needs \
-                 time to start"
-                    .to_owned(),
-            ));
-        }
+        let (timeout, drain_delay, upgrade_timeout) =
+            (timeout.value, drain_delay.value, upgrade_timeout.value);
         Ok(Config {
             timeout,
             drain_timeout,
@@ -165,44 +193,16 @@ impl Settings {
 }
 
 /// The upgrade signal must be one the shutdown does not listen to, and upgrades need Unix.
-fn check_upgrade(upgrade: Signal, signals: &[Signal], listed: bool) -> Result<(), ConfigError> {
-    if cfg!(not(unix)) || upgrade.is_console_event() {
+fn check_upgrade(upgrade: Signal, signals: Option<&[Signal]>) -> Result<(), ConfigError> {
+    let name = format!("upgrade_on({upgrade})");
+    if cfg!(not(unix)) {
         return Err(ConfigError::new(format!(
-            "upgrade_on({upgrade}): zero-downtime upgrades hand listening sockets to a new \
-             process, which graceful supports on Unix only (Linux, macOS); remove upgrade_on \
-             on this platform"
+            "{name}: zero-downtime upgrades hand listening sockets to a new process, which \
+             graceful supports on Unix only (Linux, macOS); remove upgrade_on on this platform"
         )));
     }
-    if signals.contains(&upgrade) {
-        let which = if listed {
-            "it is also in `signals`"
-        } else {
-            "it is one of the default shutdown signals (SIGINT, SIGTERM)"
-        };
-        return Err(ConfigError::new(format!(
-            "upgrade_on({upgrade}): {which}, so it would both stop and upgrade the process; \
-             upgrade on another signal, e.g. SIGHUP or SIGUSR2"
-        )));
-    }
-    Ok(())
-}
-
-fn parse_env(name: &'static str, value: OsString) -> Result<Duration, ConfigError> {
-    let text = value.to_string_lossy();
-    let example = format!("write it like {name}=10s, {name}=500ms or {name}=\"1m 30s\"");
-    match humantime::parse_duration(text.trim()) {
-        Ok(duration)
-            if duration.is_zero() && (name == ENV_TIMEOUT || name == ENV_UPGRADE_TIMEOUT) =>
-        {
-            Err(ConfigError::new(format!(
-                "{name}={text:?} leaves no time to shut down: the timeout must be greater than zero; {example}"
-            )))
-        }
-        Ok(duration) => Ok(duration),
-        Err(error) => Err(ConfigError::new(format!(
-            "{name}={text:?} is not a duration ({error}); {example}"
-        ))),
-    }
+    let signals: Option<Vec<_>> = signals.map(|signals| signals.iter().map(|s| s.0).collect());
+    settings::upgrade(Named::new(&name, upgrade.0), signals.as_deref()).map_err(ConfigError::new)
 }
 
 /// A setting that cannot be used, found before the main body runs: a malformed `GRACEFUL_*`
@@ -214,7 +214,10 @@ fn parse_env(name: &'static str, value: OsString) -> Result<Duration, ConfigErro
 ///     .worker_threads(0)
 ///     .run_to_report(|_| async {})
 ///     .unwrap_err();
-/// assert_eq!(error.to_string(), "worker_threads must be at least 1");
+/// assert_eq!(
+///     error.to_string(),
+///     "worker_threads must be at least 1; remove it to get one thread per CPU core"
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -277,6 +280,59 @@ mod tests {
     }
 
     #[test]
+    fn the_variables_read_durations_as_the_attribute_does() {
+        let config = resolve(
+            &Settings::default(),
+            &[
+                ("GRACEFUL_TIMEOUT", "1500msec"),
+                ("GRACEFUL_DRAIN_TIMEOUT", "1.5s"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.timeout, Duration::from_millis(1500));
+        assert_eq!(config.drain_timeout, Duration::from_millis(1500));
+        // humantime alone panics on this one.
+        let error = resolve(
+            &Settings::default(),
+            &[("GRACEFUL_TIMEOUT", "18446744073709551615s 1000000000ns")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("is not a duration (number is too large"),
+            "{error}"
+        );
+    }
+
+    /// The attribute refuses `drain_timeout = "5s"` with `timeout = "3s"`: so does the builder.
+    #[test]
+    fn a_drain_timeout_set_longer_than_the_timeout_set_is_refused() {
+        let settings = Settings {
+            timeout: Some(Duration::from_secs(3)),
+            drain_timeout: Some(Duration::from_secs(5)),
+            ..Settings::default()
+        };
+        let error = resolve(&settings, &[]).unwrap_err().to_string();
+        assert!(
+            error.starts_with("drain_timeout (5s) must not be longer than timeout (3s)"),
+            "{error}"
+        );
+        // An operator lowering the deadline caps the drain rather than breaking the start.
+        let drain_only = Settings {
+            drain_timeout: Some(Duration::from_secs(5)),
+            ..Settings::default()
+        };
+        let config = resolve(&drain_only, &[("GRACEFUL_TIMEOUT", "2s")]).unwrap();
+        assert_eq!(config.drain_timeout, Duration::from_secs(2));
+        let config = resolve(
+            &Settings::default(),
+            &[("GRACEFUL_TIMEOUT", "2s"), ("GRACEFUL_DRAIN_TIMEOUT", "5s")],
+        )
+        .unwrap();
+        assert_eq!(config.drain_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
     fn drain_timeout_never_exceeds_timeout() {
         let settings = Settings {
             timeout: Some(Duration::from_secs(3)),
@@ -303,7 +359,7 @@ mod tests {
         let error = resolve(&Settings::default(), &[("GRACEFUL_TIMEOUT", "0s")]).unwrap_err();
         let message = error.to_string();
         assert!(
-            message.starts_with("GRACEFUL_TIMEOUT=\"0s\" leaves no time"),
+            message.starts_with("GRACEFUL_TIMEOUT=\"0s\" must be longer than zero"),
             "{message}"
         );
         assert!(message.contains("GRACEFUL_TIMEOUT=10s"), "{message}");
@@ -315,7 +371,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("must be shorter than the timeout"),
+                .starts_with("GRACEFUL_DRAIN_DELAY (30s) must be shorter than timeout (25s)"),
             "{error}"
         );
     }
@@ -327,7 +383,10 @@ mod tests {
             ..Settings::default()
         };
         let error = resolve(&on_term, &[]).unwrap_err().to_string();
-        assert!(error.contains("default shutdown signals"), "{error}");
+        assert!(
+            error.contains("`signals` defaults to SIGINT and SIGTERM"),
+            "{error}"
+        );
         let listed = Settings {
             upgrade: Some(Signal::SIGHUP),
             signals: Some(vec![Signal::SIGTERM, Signal::SIGHUP]),
@@ -376,7 +435,7 @@ mod tests {
             resolve(&current, &[])
                 .unwrap_err()
                 .to_string()
-                .contains("current_thread")
+                .contains("Flavor::CurrentThread runs everything on one thread")
         );
     }
 }

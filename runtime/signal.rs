@@ -18,20 +18,8 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signal(pub(crate) Kind);
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
-    Hup,
-    Int,
-    Quit,
-    Term,
-    Usr1,
-    Usr2,
-    CtrlC,
-    CtrlBreak,
-    CtrlClose,
-    CtrlLogoff,
-    CtrlShutdown,
-}
+/// The names and which signals there are come from the table the attribute reads too.
+pub(crate) use graceful_rules::signal::StopSignal as Kind;
 
 #[allow(missing_docs)] // each constant is the signal of the same name
 impl Signal {
@@ -70,7 +58,11 @@ impl Signal {
                 Signal::CTRL_SHUTDOWN,
             ]
         } else {
-            &[Signal::SIGINT, Signal::SIGTERM]
+            const UNIX: [Signal; 2] = [
+                Signal(Kind::UNIX_DEFAULTS[0]),
+                Signal(Kind::UNIX_DEFAULTS[1]),
+            ];
+            &UNIX
         }
     }
 
@@ -80,27 +72,7 @@ impl Signal {
     /// assert_eq!(graceful::Signal::SIGHUP.name(), "SIGHUP");
     /// ```
     pub const fn name(self) -> &'static str {
-        match self.0 {
-            Kind::Hup => "SIGHUP",
-            Kind::Int => "SIGINT",
-            Kind::Quit => "SIGQUIT",
-            Kind::Term => "SIGTERM",
-            Kind::Usr1 => "SIGUSR1",
-            Kind::Usr2 => "SIGUSR2",
-            Kind::CtrlC => "CTRL_C",
-            Kind::CtrlBreak => "CTRL_BREAK",
-            Kind::CtrlClose => "CTRL_CLOSE",
-            Kind::CtrlLogoff => "CTRL_LOGOFF",
-            Kind::CtrlShutdown => "CTRL_SHUTDOWN",
-        }
-    }
-
-    /// Whether this is a Windows console event rather than a Unix signal.
-    pub(crate) const fn is_console_event(self) -> bool {
-        matches!(
-            self.0,
-            Kind::CtrlC | Kind::CtrlBreak | Kind::CtrlClose | Kind::CtrlLogoff | Kind::CtrlShutdown
-        )
+        self.0.name()
     }
 
     /// The signal's number on this platform (`15` for SIGTERM on Linux); for a Windows console

@@ -16,13 +16,14 @@ use syn::parse::{ParseStream, Parser};
 use syn::{Expr, ExprLit, ExprUnary, Lit, LitStr, Path, Token, UnOp};
 
 use crate::ctxt::Ctxt;
-use crate::duration;
-use crate::signal::{self, Signal};
 use crate::symbol::{
     self, CRATE, DRAIN_DELAY, DRAIN_TIMEOUT, FLAVOR, FORCE_EXIT, HOOK_ATTR, HOOK_KEYS,
     HOOK_RENAMES, MAIN_ATTR, MAIN_KEYS, MAIN_RENAMES, NAME, ORDER, SIGNALS, Symbol, TIMEOUT,
     UPGRADE, UPGRADE_TIMEOUT, WORKER_THREADS,
 };
+use graceful_rules::duration;
+use graceful_rules::settings::{self, DurationSetting, Named};
+use graceful_rules::signal::{self, StopSignal as Signal};
 
 /// A value read from the attribute, and the tokens it was written as.
 pub struct Value<T> {
@@ -99,7 +100,7 @@ pub fn hook(args: TokenStream, cx: &mut Ctxt) -> RawHook {
     let mut raw = RawHook::default();
     read(args, &HOOK, cx, |key, value, cx| match key {
         ORDER => raw.order = cx.ok(order(value)),
-        TIMEOUT => raw.timeout = cx.ok(timeout(value)),
+        TIMEOUT => raw.timeout = cx.ok(positive(key, DurationSetting::HookTimeout, value)),
         NAME => raw.name = cx.ok(name(value)),
         CRATE => raw.krate = cx.ok(crate_path(value)),
         _ => unreachable!("`read` passes only keys of `#[graceful::on_shutdown]`"),
@@ -307,23 +308,20 @@ fn duration(key: Symbol, value: &Expr) -> syn::Result<Value<Duration>> {
 }
 
 fn timeout(value: &Expr) -> syn::Result<Value<Duration>> {
-    let timeout = duration(TIMEOUT, value)?;
-    if timeout.value.is_zero() {
-        return Err(timeout.error(
-            "`timeout` must be longer than zero, or nothing would have time to run; write e.g. `timeout = \"20s\"`",
-        ));
-    }
-    Ok(timeout)
+    positive(TIMEOUT, DurationSetting::Timeout, value)
 }
 
 fn upgrade_timeout(value: &Expr) -> syn::Result<Value<Duration>> {
-    let timeout = duration(UPGRADE_TIMEOUT, value)?;
-    if timeout.value.is_zero() {
-        return Err(timeout.error(
-            "`upgrade_timeout` must be longer than zero: the new process needs time to start; write e.g. `upgrade_timeout = \"30s\"`",
-        ));
-    }
-    Ok(timeout)
+    positive(UPGRADE_TIMEOUT, DurationSetting::UpgradeTimeout, value)
+}
+
+/// A duration that `setting` may not leave at zero.
+fn positive(key: Symbol, setting: DurationSetting, value: &Expr) -> syn::Result<Value<Duration>> {
+    let duration = duration(key, value)?;
+    let name = format!("`{key}`");
+    settings::duration(setting, Named::new(&name, duration.value))
+        .map_err(|message| duration.error(format!("{message}; write e.g. `{}`", key.example())))?;
+    Ok(duration)
 }
 
 fn upgrade(value: &Expr) -> syn::Result<Value<Signal>> {
@@ -469,11 +467,12 @@ fn worker_threads(value: &Expr) -> syn::Result<Value<usize>> {
         Expr::Lit(ExprLit {
             lit: Lit::Int(lit), ..
         }) => match lit.base10_parse::<usize>() {
-            Ok(0) => Err(syn::Error::new(
-                lit.span(),
-                "`worker_threads` must be at least 1, e.g. `worker_threads = 4`; remove it to get one thread per CPU core",
-            )),
-            Ok(threads) => Ok(Value::new(threads, lit)),
+            Ok(threads) => {
+                let name = format!("`{WORKER_THREADS}`");
+                settings::worker_threads(Named::new(&name, threads), None)
+                    .map_err(|message| syn::Error::new(lit.span(), message))?;
+                Ok(Value::new(threads, lit))
+            }
             Err(_) => Err(syn::Error::new(
                 lit.span(),
                 "`worker_threads` is out of range for a `usize`",

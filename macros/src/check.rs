@@ -8,10 +8,13 @@ use syn::{FnArg, Path, Safety, Signature, Type};
 
 use crate::attr::{Flavor, RawHook, RawMain, Value};
 use crate::ctxt::Ctxt;
-use crate::duration::display;
+use graceful_rules::settings::{self, Named};
+use graceful_rules::signal::StopSignal as Signal;
+
 use crate::item::{Item, ItemFn};
-use crate::signal::Signal;
-use crate::symbol::{HOOK_ATTR, MAIN_ATTR};
+use crate::symbol::{
+    DRAIN_DELAY, DRAIN_TIMEOUT, FLAVOR, HOOK_ATTR, MAIN_ATTR, Symbol, TIMEOUT, WORKER_THREADS,
+};
 
 /// `#[graceful::main(...)]`, checked. `None` leaves the setting to `graceful::Builder`.
 pub struct MainConfig {
@@ -36,51 +39,38 @@ pub struct HookConfig {
 }
 
 pub fn main_config(raw: RawMain, cx: &mut Ctxt) -> MainConfig {
+    let named = |key: Symbol, value: &Value<Duration>| (format!("`{key}`"), value.value);
     if let Some(timeout) = &raw.timeout {
-        if let Some(drain) = raw
-            .drain_timeout
-            .as_ref()
-            .filter(|d| d.value > timeout.value)
-        {
-            cx.syn_error(drain.error(format!(
-                "`drain_timeout` ({}) must not be longer than `timeout` ({}), the deadline for the whole shutdown; lower `drain_timeout` or raise `timeout`",
-                display(drain.value),
-                display(timeout.value)
-            )));
+        let (timeout_name, timeout_value) = named(TIMEOUT, timeout);
+        let timeout_named = Named::new(&timeout_name, timeout_value);
+        if let Some(drain) = &raw.drain_timeout {
+            let (name, value) = named(DRAIN_TIMEOUT, drain);
+            if let Err(message) = settings::drain_timeout(Named::new(&name, value), timeout_named) {
+                cx.syn_error(drain.error(message));
+            }
         }
-        if let Some(delay) = raw
-            .drain_delay
-            .as_ref()
-            .filter(|d| d.value >= timeout.value)
-        {
-            cx.syn_error(delay.error(format!(
-                "`drain_delay` ({}) must be shorter than `timeout` ({}), or the deadline would pass before the work is even cancelled; lower `drain_delay` or raise `timeout`",
-                display(delay.value),
-                display(timeout.value)
-            )));
+        if let Some(delay) = &raw.drain_delay {
+            let (name, value) = named(DRAIN_DELAY, delay);
+            if let Err(message) = settings::drain_delay(Named::new(&name, value), timeout_named) {
+                cx.syn_error(delay.error(message));
+            }
         }
     }
     let current_thread = raw.flavor.as_ref().map(|f| f.value) == Some(Flavor::CurrentThread);
     if let Some(threads) = raw.worker_threads.as_ref().filter(|_| current_thread) {
-        cx.syn_error(threads.error(
-            "`worker_threads` needs the multi-threaded runtime, and `flavor = \"current_thread\"` runs everything on one thread; remove `worker_threads` or write `flavor = \"multi_thread\"`",
-        ));
+        let name = format!("`{WORKER_THREADS}`");
+        let flavor = format!("`{FLAVOR} = \"current_thread\"`");
+        if let Err(message) =
+            settings::worker_threads(Named::new(&name, threads.value), Some(&flavor))
+        {
+            cx.syn_error(threads.error(message));
+        }
     }
-
     if let Some(upgrade) = &raw.upgrade {
-        let name = upgrade.value.name();
-        match &raw.signals {
-            Some(signals) if signals.value.contains(&upgrade.value) => {
-                cx.syn_error(upgrade.error(format!(
-                    "`{name}` is also in `signals`, so it would both stop and upgrade the program: upgrade on another signal, e.g. `upgrade = \"SIGUSR2\"`, or remove `\"{name}\"` from `signals`"
-                )));
-            }
-            None if matches!(name, "SIGINT" | "SIGTERM") => {
-                cx.syn_error(upgrade.error(format!(
-                    "`{name}` stops the program (`signals` defaults to SIGINT and SIGTERM), so it cannot also upgrade it: upgrade on another signal, e.g. `upgrade = \"SIGHUP\"`"
-                )));
-            }
-            _ => {}
+        let name = format!("`{}`", upgrade.value.name());
+        let signals = raw.signals.as_ref().map(|signals| signals.value.as_slice());
+        if let Err(message) = settings::upgrade(Named::new(&name, upgrade.value), signals) {
+            cx.syn_error(upgrade.error(message));
         }
     }
 

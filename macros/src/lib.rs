@@ -12,12 +12,10 @@
 mod attr;
 mod check;
 mod ctxt;
-mod duration;
 mod expand;
 mod hook_attr;
 mod item;
 mod main_attr;
-mod signal;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -62,10 +60,11 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// # Options
-/// Durations are string literals written as humantime writes them: `"500ms"`, `"10s"`,
-/// `"1m 30s"`, `"1.5h"` (units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`, and their long forms
-/// such as `sec`, `minutes`, `hours`). Any length a `std::time::Duration` holds is taken
-/// exactly, however large; a malformed or longer one is a compile error on the literal.
+/// Durations are string literals read by humantime, exactly as the `GRACEFUL_*` variables
+/// are: `"500ms"`, `"10s"`, `"1m 30s"`, `"1.5h"`, `"1500msec"` (units `ns`, `us`, `ms`, `s`,
+/// `m`, `h`, `d`, `w`, `M`, `y` and their long forms such as `msec`, `minutes`, `hours`). Any
+/// length a `std::time::Duration` holds is taken, however large; a malformed or longer one is
+/// a compile error on the literal.
 ///
 /// ## `timeout`
 /// The deadline from the trigger to the exit, covering the delay, the drain and the hooks

@@ -151,12 +151,12 @@ mod tests {
         )
         .to_string();
         assert!(
-            expanded.contains("`drain_timeout` (213503982334601d 7h 15s 1ns) must not be longer than `timeout` (213503982334601d 7h 15s)"),
+            expanded.contains("`drain_timeout` (584542046090years 7months 15days 17h 5m 3s 1ns) must not be longer than `timeout` (584542046090years 7months 15days 17h 5m 3s)"),
             "{expanded}"
         );
         assert!(
             expanded
-                .contains("`drain_delay` (213503982334601d 7h 15s) must be shorter than `timeout`"),
+                .contains("`drain_delay` (584542046090years 7months 15days 17h 5m 3s) must be shorter than `timeout`"),
             "{expanded}"
         );
     }

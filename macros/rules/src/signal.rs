@@ -1,21 +1,109 @@
-//! The signals `signals = [...]` may name, and what to say about those it may not: one
+//! The signal names: those that ask a process to stop, which `signals = [...]`,
+//! `Builder::signals` and `upgrade` may use, and what to say about those they may not. One
 //! table, so that a signal is either accepted or refused with a reason, never both.
 
-/// Signals and console events that ask a process to stop. Each is a `graceful::Signal`
-/// constant of the same name; the macro emits no other.
-const STOP_REQUESTS: &[&str] = &[
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGTERM",
-    "SIGUSR1",
-    "SIGUSR2",
-    "CTRL_C",
-    "CTRL_BREAK",
-    "CTRL_CLOSE",
-    "CTRL_LOGOFF",
-    "CTRL_SHUTDOWN",
-];
+/// A signal or console event that asks a process to stop. The runtime's `graceful::Signal`
+/// has one constant for each, of the same [name](StopSignal::name), and no other.
+///
+/// ```
+/// use graceful_rules::signal::StopSignal;
+///
+/// assert_eq!(StopSignal::Term.name(), "SIGTERM");
+/// assert!(StopSignal::CtrlC.is_console_event());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopSignal {
+    /// SIGHUP.
+    Hup,
+    /// SIGINT.
+    Int,
+    /// SIGQUIT.
+    Quit,
+    /// SIGTERM.
+    Term,
+    /// SIGUSR1.
+    Usr1,
+    /// SIGUSR2.
+    Usr2,
+    /// Windows: Ctrl-C in the console.
+    CtrlC,
+    /// Windows: Ctrl-Break in the console.
+    CtrlBreak,
+    /// Windows: the console window is being closed.
+    CtrlClose,
+    /// Windows: the user is logging off (services only).
+    CtrlLogoff,
+    /// Windows: the system is shutting down.
+    CtrlShutdown,
+}
+
+impl StopSignal {
+    /// Every one, in the order error messages list them.
+    ///
+    /// ```
+    /// assert_eq!(graceful_rules::signal::StopSignal::ALL.len(), 11);
+    /// ```
+    pub const ALL: [StopSignal; 11] = [
+        StopSignal::Hup,
+        StopSignal::Int,
+        StopSignal::Quit,
+        StopSignal::Term,
+        StopSignal::Usr1,
+        StopSignal::Usr2,
+        StopSignal::CtrlC,
+        StopSignal::CtrlBreak,
+        StopSignal::CtrlClose,
+        StopSignal::CtrlLogoff,
+        StopSignal::CtrlShutdown,
+    ];
+
+    /// The name, as written in `signals = [...]` and as the `graceful::Signal` constant.
+    ///
+    /// ```
+    /// assert_eq!(graceful_rules::signal::StopSignal::CtrlBreak.name(), "CTRL_BREAK");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            StopSignal::Hup => "SIGHUP",
+            StopSignal::Int => "SIGINT",
+            StopSignal::Quit => "SIGQUIT",
+            StopSignal::Term => "SIGTERM",
+            StopSignal::Usr1 => "SIGUSR1",
+            StopSignal::Usr2 => "SIGUSR2",
+            StopSignal::CtrlC => "CTRL_C",
+            StopSignal::CtrlBreak => "CTRL_BREAK",
+            StopSignal::CtrlClose => "CTRL_CLOSE",
+            StopSignal::CtrlLogoff => "CTRL_LOGOFF",
+            StopSignal::CtrlShutdown => "CTRL_SHUTDOWN",
+        }
+    }
+
+    /// Whether this is a Windows console event rather than a Unix signal.
+    ///
+    /// ```
+    /// assert!(!graceful_rules::signal::StopSignal::Hup.is_console_event());
+    /// ```
+    pub const fn is_console_event(self) -> bool {
+        matches!(
+            self,
+            StopSignal::CtrlC
+                | StopSignal::CtrlBreak
+                | StopSignal::CtrlClose
+                | StopSignal::CtrlLogoff
+                | StopSignal::CtrlShutdown
+        )
+    }
+
+    /// The signals a shutdown listens for when none are listed, on Unix (the platform
+    /// upgrades need): SIGINT and SIGTERM.
+    ///
+    /// ```
+    /// use graceful_rules::signal::StopSignal;
+    ///
+    /// assert_eq!(StopSignal::UNIX_DEFAULTS, [StopSignal::Int, StopSignal::Term]);
+    /// ```
+    pub const UNIX_DEFAULTS: [StopSignal; 2] = [StopSignal::Int, StopSignal::Term];
+}
 
 /// Signals the kernel never delivers to a handler.
 const UNCATCHABLE: &[&str] = &["SIGKILL", "SIGSTOP"];
@@ -75,19 +163,8 @@ const NOT_STOP_REQUESTS: &[(&str, &str)] = &[
 const USE_INSTEAD: &str =
     "use `SIGTERM` (what `kill`, systemd and Kubernetes send) or `SIGINT` (Ctrl-C)";
 
-/// A signal that asks the process to stop, by its `graceful::Signal` constant name.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Signal(&'static str);
-
-impl Signal {
-    /// The constant name, such as `SIGTERM`.
-    pub fn name(self) -> &'static str {
-        self.0
-    }
-}
-
 /// What `upgrade = "..."` refusals end with: the signals to write instead.
-const UPGRADE_INSTEAD: &str =
+pub(crate) const UPGRADE_INSTEAD: &str =
     "use `SIGHUP` (what `ExecReload=kill -HUP $MAINPID` sends), `SIGUSR1` or `SIGUSR2`";
 
 /// What the signal is asked to do, for the messages.
@@ -101,30 +178,40 @@ enum Purpose {
 
 /// Reads a signal name as written in `signals = [...]`; the error says why the signal
 /// cannot start a shutdown, or what to write instead.
-pub fn lookup(written: &str) -> Result<Signal, String> {
+///
+/// ```
+/// use graceful_rules::signal::{lookup, StopSignal};
+///
+/// assert_eq!(lookup("SIGHUP"), Ok(StopSignal::Hup));
+/// assert!(lookup("SIGCHLD").unwrap_err().contains("when a child process stops or exits"));
+/// ```
+pub fn lookup(written: &str) -> Result<StopSignal, String> {
     classify(written, Purpose::Shutdown)
 }
 
 /// Reads the signal of `upgrade = "..."`: a Unix signal that asks the process to stop (the
 /// ones an operator sends on purpose); the error says why not, or what to write instead.
-pub fn lookup_upgrade(written: &str) -> Result<Signal, String> {
-    let signal = classify(written, Purpose::Upgrade)?;
-    if signal.0.starts_with("CTRL_") {
-        return Err(format!(
-            "`{}` is a Windows console event, and upgrades work on Unix only (Linux, macOS); {UPGRADE_INSTEAD}",
-            signal.0
-        ));
-    }
-    Ok(signal)
+///
+/// ```
+/// use graceful_rules::signal::{lookup_upgrade, StopSignal};
+///
+/// assert_eq!(lookup_upgrade("SIGUSR2"), Ok(StopSignal::Usr2));
+/// assert!(lookup_upgrade("SIGCHLD").unwrap_err().contains("cannot ask for an upgrade"));
+/// ```
+pub fn lookup_upgrade(written: &str) -> Result<StopSignal, String> {
+    classify(written, Purpose::Upgrade)
 }
 
-fn classify(written: &str, purpose: Purpose) -> Result<Signal, String> {
-    if let Some(&name) = STOP_REQUESTS.iter().find(|&&name| name == written) {
-        return Ok(Signal(name));
+fn classify(written: &str, purpose: Purpose) -> Result<StopSignal, String> {
+    if let Some(&signal) = StopSignal::ALL
+        .iter()
+        .find(|signal| signal.name() == written)
+    {
+        return Ok(signal);
     }
     let full = normalize(written);
     let upgrade = purpose == Purpose::Upgrade;
-    if STOP_REQUESTS.contains(&full.as_str()) {
+    if StopSignal::ALL.iter().any(|signal| signal.name() == full) {
         let example = if upgrade {
             "`upgrade = \"SIGHUP\"`"
         } else if full.starts_with("CTRL_") {
@@ -163,10 +250,10 @@ fn classify(written: &str, purpose: Purpose) -> Result<Signal, String> {
             "`{full}` is sent {when}, not to ask a process to stop, so it cannot start a shutdown; {USE_INSTEAD}"
         ))
     } else {
-        let known: Vec<String> = STOP_REQUESTS
+        let known: Vec<String> = StopSignal::ALL
             .iter()
-            .filter(|name| !(upgrade && name.starts_with("CTRL_")))
-            .map(|name| format!("`{name}`"))
+            .filter(|signal| !(upgrade && signal.is_console_event()))
+            .map(|signal| format!("`{}`", signal.name()))
             .collect();
         Err(format!(
             "unknown signal `{written}`; expected one of {}",
@@ -194,14 +281,14 @@ mod tests {
 
     #[test]
     fn stop_requests_are_accepted_by_name() {
-        for name in STOP_REQUESTS {
-            assert_eq!(lookup(name).map(Signal::name), Ok(*name));
+        for signal in StopSignal::ALL {
+            assert_eq!(lookup(signal.name()), Ok(signal));
         }
     }
 
     #[test]
     fn every_name_is_in_one_list() {
-        let mut names: Vec<&str> = STOP_REQUESTS.to_vec();
+        let mut names: Vec<&str> = StopSignal::ALL.iter().map(|signal| signal.name()).collect();
         names.extend(UNCATCHABLE);
         names.extend(FAULTS.iter().map(|(name, _)| name));
         names.extend(NOT_STOP_REQUESTS.iter().map(|(name, _)| name));
@@ -273,13 +360,11 @@ mod tests {
 
     #[test]
     fn upgrade_signals() {
-        assert_eq!(lookup_upgrade("SIGHUP").map(Signal::name), Ok("SIGHUP"));
-        assert_eq!(lookup_upgrade("SIGUSR2").map(Signal::name), Ok("SIGUSR2"));
+        assert_eq!(lookup_upgrade("SIGHUP"), Ok(StopSignal::Hup));
+        assert_eq!(lookup_upgrade("SIGUSR2"), Ok(StopSignal::Usr2));
         let chld = lookup_upgrade("SIGCHLD").unwrap_err();
         assert!(chld.contains("cannot ask for an upgrade"), "{chld}");
         assert!(chld.contains("use `SIGHUP`"), "{chld}");
-        let ctrl = lookup_upgrade("CTRL_C").unwrap_err();
-        assert!(ctrl.contains("Unix only"), "{ctrl}");
         assert!(
             lookup_upgrade("hup")
                 .unwrap_err()
