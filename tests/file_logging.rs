@@ -2,9 +2,7 @@
 //! (tracing-appender's non-blocking writer) holds the hook's line and ends with the report's
 //! summary. Without `graceful::keep_until_exit(guard)` those last lines are lost.
 
-mod support;
-
-use support::{LINE_TIMEOUT, START_TIMEOUT, Service, Signal, TempDir};
+use graceful_test_support::{LINE_TIMEOUT, START_TIMEOUT, Service, Signal, TempDir};
 
 #[tokio::test]
 async fn after_sigterm_the_log_file_ends_with_the_summary() {

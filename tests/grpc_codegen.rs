@@ -7,11 +7,9 @@
 //! After changing the proto (or upgrading tonic), refresh the file with
 //! `GRACEFUL_REGENERATE=1 cargo test --test grpc_codegen`, then read the diff.
 
-mod support;
-
 use std::path::Path;
 
-use support::TempDir;
+use graceful_test_support::TempDir;
 
 const PROTO_DIR: &str = "examples/proto";
 const PROTO: &str = "work.proto";

@@ -10,8 +10,6 @@
 //! outlives `drain_timeout` is cut: its client sees an error at once, the report and stderr
 //! say `1 connection cut`, and the exit code is 1.
 
-mod support;
-
 /// The code tonic generates for `examples/proto/work.proto`.
 #[allow(dead_code)]
 mod work {
@@ -21,7 +19,7 @@ mod work {
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
-use support::{LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal};
+use graceful_test_support::{LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tonic::transport::{Channel, Endpoint};
@@ -195,11 +193,11 @@ async fn health_turns_not_serving_then_every_call_and_stream_completes_ok() {
     // At the cancel: the listener is closed while the long call still runs, and the probe's
     // connection, told to go away, finds no server to reconnect to.
     server
-        .wait_for_stderr(|line| line.contains(NOT_ACCEPTING), LINE_TIMEOUT)
+        .wait_for_stderr_line(|line| line.contains(NOT_ACCEPTING), LINE_TIMEOUT)
         .await;
     let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
     assert!(
-        !long.is_finished() && !server.has_exited(),
+        !long.is_finished() && server.is_running(),
         "the check came after the drain; the long call should still run"
     );
     assert_eq!(

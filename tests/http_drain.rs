@@ -7,15 +7,13 @@
 //! flight still finish; the process exits 0 within `GRACEFUL_TIMEOUT`; and the access log the
 //! shutdown hook closed holds exactly the requests the client saw answered.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use hyper::Method;
-use support::{
-    ClientError, Connection, EventStream, LINE_TIMEOUT, Reply, Service, Signal, TempDir, get,
+use graceful_test_support::{
+    ClientError, Connection, EventStream, LINE_TIMEOUT, Reply, Service, Signal, TempDir, count, get,
 };
+use hyper::Method;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -265,14 +263,12 @@ async fn drain_under_load(label: &str, drain_delay: Duration) {
         failures.len(),
         slow_results.len()
     );
-    let in_flight_at_signal =
-        support::count(&slow_results, |r| r.ms == SLOW_MS && r.done > sigterm);
+    let in_flight_at_signal = count(&slow_results, |r| r.ms == SLOW_MS && r.done > sigterm);
     assert!(
         in_flight_at_signal >= 200,
         "only {in_flight_at_signal} of the {SLOW} /slow?ms={SLOW_MS} answers came after the signal\n{exited}"
     );
-    let long_after_refusal =
-        support::count(&slow_results, |r| r.ms == LONG_MS && r.done > refused_at);
+    let long_after_refusal = count(&slow_results, |r| r.ms == LONG_MS && r.done > refused_at);
     assert_eq!(
         long_after_refusal, LONG,
         "the refusals were seen while the long requests still ran (the server was draining, \
@@ -342,7 +338,7 @@ async fn drain_under_load(label: &str, drain_delay: Duration) {
         "access log (left) against the client's answers (right)"
     );
 
-    let health_503 = support::count(&statuses, |s| *s == 503);
+    let health_503 = count(&statuses, |s| *s == 503);
     println!(
         "drain delay {drain_delay:?}: at the signal the server had {} requests in flight \
          ({} started); {} of {} /slow answers came after the signal, all {} with 200; \
@@ -351,7 +347,7 @@ async fn drain_under_load(label: &str, drain_delay: Duration) {
          closed unanswered; exit 0 {stopped_after:?} after the signal",
         at_signal.in_flight,
         at_signal.started,
-        support::count(&slow_results, |r| r.done > sigterm),
+        count(&slow_results, |r| r.done > sigterm),
         slow_results.len(),
         slow_results.len(),
         stream_results.iter().map(|s| s.ticks).min().unwrap_or(0),

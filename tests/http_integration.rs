@@ -8,14 +8,14 @@
 //! - A request still running at `drain_timeout` is cut: the client sees its connection closed,
 //!   the drain's line and the report say `1 connection cut`, and the exit code is 1.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use graceful_test_support::{
+    ClientError, Connection, LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal, TempDir, count,
+};
 use http_body_util::BodyExt;
 use hyper::Method;
 use hyper::header::CONNECTION;
-use support::{ClientError, Connection, LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal, TempDir};
 
 const CANCEL_LINE: &str = "cancelled: no longer accepting connections";
 /// A generous bound on what should take milliseconds, for a loaded machine.
@@ -152,7 +152,7 @@ async fn from_the_trigger_every_response_says_connection_close() {
         "a 503 (shutting down) without `Connection: close` (the first of {}): {shown:?}\n{exited}",
         answers.len()
     );
-    let closes = support::count(&answers, |a| a.close);
+    let closes = count(&answers, |a| a.close);
     assert!(
         closes >= 5,
         "only {closes} responses said `Connection: close` during the 1s delay: {shown:?}\n{exited}"
@@ -376,7 +376,9 @@ fn a_connection_accepted_just_before_the_cancel_still_gets_its_request_served() 
             let mut fresh = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .unwrap();
-            let reply = support::get(port, "/").await.expect("the other connection");
+            let reply = graceful_test_support::get(port, "/")
+                .await
+                .expect("the other connection");
             assert_eq!(reply.body, "served\n");
 
             shutdown.trigger();

@@ -10,12 +10,10 @@
 //! The same without `drain_delay` is a demonstration: the clients routed to the pod during the
 //! lag find it closed. It shows the zero-error check can see the endpoint race.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::{
-    ClientError, EventStream, Exited, LINE_TIMEOUT, Reply, Service, Signal, TempDir, get,
+use graceful_test_support::{
+    ClientError, EventStream, Exited, LINE_TIMEOUT, Reply, Service, Signal, TempDir, count, get,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -192,13 +190,13 @@ struct Run {
 
 impl Run {
     fn in_flight_at_sigterm(&self) -> usize {
-        support::count(&self.requests, |r| {
+        count(&self.requests, |r| {
             r.sent < self.sigterm && r.done > self.sigterm
         })
     }
 
     fn sent_during_lag(&self) -> usize {
-        support::count(&self.requests, |r| r.sent > self.sigterm)
+        count(&self.requests, |r| r.sent > self.sigterm)
     }
 
     /// Fails the test if a request or a probe was left without an answer and without an
@@ -229,9 +227,8 @@ impl Run {
     }
 
     fn completed_after_cancel(&self) -> usize {
-        self.cancel.map_or(0, |cancel| {
-            support::count(&self.requests, |r| r.done > cancel)
-        })
+        self.cancel
+            .map_or(0, |cancel| count(&self.requests, |r| r.done > cancel))
     }
 }
 

@@ -5,15 +5,13 @@
 //! The same with SIGKILL instead is a demonstration, not a failure: it must show loss, which
 //! proves the check can see it.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use graceful_test_support::{ClientError, Connection, Rng, Service, Signal, TempDir};
 use hyper::{Method, StatusCode};
-use support::{ClientError, Connection, Rng, Service, Signal, TempDir};
 use tokio::sync::watch;
 
 /// Graceful trials, each with its own moment and flush interval.

@@ -3,11 +3,9 @@
 //! still answered, the process exits 1 and says which service failed and why; a panic exits
 //! 101; SIGTERM with nothing failing exits 0.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{LINE_TIMEOUT, Service, Signal, get};
+use graceful_test_support::{Exited, LINE_TIMEOUT, Service, Signal, get};
 use tokio::task::JoinSet;
 
 /// Requests in flight when the worker fails.
@@ -19,7 +17,7 @@ const EXIT_LIMIT: Duration = Duration::from_secs(15);
 
 /// Starts the example with `env`, sends [`REQUESTS`] slow requests, and returns the replies'
 /// statuses with the exited process.
-async fn fail_under_load(env: &[(&str, &str)]) -> (Vec<u16>, support::Exited) {
+async fn fail_under_load(env: &[(&str, &str)]) -> (Vec<u16>, Exited) {
     let mut service = Service::start_http("services", env).await;
     let port = service.port;
     let mut requests = JoinSet::new();

@@ -8,14 +8,14 @@
 //! socket on to the new process.
 #![cfg(target_os = "linux")]
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use graceful_test_support::{
+    ClientError, LINE_TIMEOUT, START_TIMEOUT, Service, Signal, example, free_port, get,
+};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::{ClientError, LINE_TIMEOUT, START_TIMEOUT, Service, Signal, example, free_port, get};
 
 const SOCKET_ACTIVATE: &str = "/usr/bin/systemd-socket-activate";
 

@@ -10,11 +10,12 @@
 //! upgrade, after the file is fixed, succeeds. The figures printed here are the README's.
 #![cfg(unix)]
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use graceful_test_support::{
+    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example, get,
+};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -22,9 +23,6 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::{
-    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example, get,
-};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -2,12 +2,10 @@
 //! different moment in each trial. Every job taken is finished (none half done), no job is
 //! taken once the queue has closed, every worker stops, the hook's totals agree, exit 0.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::{LINE_TIMEOUT, Rng, START_TIMEOUT, Service, Signal};
+use graceful_test_support::{LINE_TIMEOUT, Rng, START_TIMEOUT, Service, Signal};
 
 const WORKERS: usize = 6;
 const JOB_MS: u64 = 300;

@@ -1,11 +1,9 @@
 //! A tracked task aborted before its first poll leaves nothing behind: the drain does not wait
 //! for it and the report does not call it aborted.
 
-mod common;
-
 use std::time::Duration;
 
-use common::Fixture;
+use graceful_test_support::Fixture;
 
 const ABORT_BEFORE_POLL: &str = env!("CARGO_BIN_EXE_abort_before_poll");
 

@@ -2,11 +2,9 @@
 //! started (the main body returned, `trigger()`) is absorbed, and only the next one forces
 //! the exit. The fixture's hook takes 3 s and prints a tick every 100 ms.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Exited, Fixture, LINE_TIMEOUT, Signal};
+use graceful_test_support::{Exited, Fixture, LINE_TIMEOUT, Signal};
 
 const OUTSIDE_SHUTDOWN: &str = env!("CARGO_BIN_EXE_outside_shutdown");
 

@@ -3,11 +3,9 @@
 //! hard deadline. Nothing here waits for the minute: a fixture still running after
 //! `PROMPT` is killed and the test fails.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Exited, Fixture, Signal};
+use graceful_test_support::{Exited, Fixture, Signal};
 
 const CURRENT_THREAD: &str = env!("CARGO_BIN_EXE_blocked_main");
 const MULTI_THREAD: &str = env!("CARGO_BIN_EXE_blocked_main_multi");

@@ -5,25 +5,23 @@
 //! (`a_blocking_hook_stuck_past_the_global_deadline_...`), `GRACEFUL_DRAIN_TIMEOUT` in
 //! `drain.rs`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{EXIT_TIMEOUT, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal};
 
 const DELAY: &str = env!("CARGO_BIN_EXE_delay");
 const PHASES: &str = env!("CARGO_BIN_EXE_phases");
 
 /// Sends SIGTERM to `delay`; how long the main body saw the shutdown started before the
 /// token was cancelled, and everything the fixture printed.
-fn measured_delay(env: &[(&str, &str)]) -> (Duration, common::Exited) {
+fn measured_delay(env: &[(&str, &str)]) -> (Duration, Exited) {
     let mut fixture = Fixture::start_ready(DELAY, env);
     fixture.signal(Signal::SIGTERM);
     let exited = fixture.wait(EXIT_TIMEOUT);
     exited.assert_code(0);
     let millis = exited
-        .stdout
-        .iter()
+        .stdout_texts()
+        .into_iter()
         .find_map(|line| line.strip_prefix("cancelled after ")?.strip_suffix("ms"))
         .unwrap_or_else(|| panic!("no `cancelled after` line\n{exited}"));
     let delay = Duration::from_millis(millis.parse().expect("a number of milliseconds"));

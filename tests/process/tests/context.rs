@@ -1,16 +1,14 @@
 //! What a hook is told (`HookContext`), and the `current_thread` flavor.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{EXIT_TIMEOUT, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal};
 
 const CONTEXT: &str = env!("CARGO_BIN_EXE_context");
 const CURRENT_THREAD: &str = env!("CARGO_BIN_EXE_current_thread");
 
 /// The `time_left_ms` of the hook line that starts with `prefix`, and the rest of the line.
-fn time_left(exited: &common::Exited, prefix: &str) -> Duration {
+fn time_left(exited: &Exited, prefix: &str) -> Duration {
     let line = exited
         .hook_lines()
         .into_iter()

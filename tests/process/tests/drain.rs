@@ -2,11 +2,9 @@
 //! (the attribute's, or `GRACEFUL_DRAIN_TIMEOUT`) is aborted and reported, and the hooks
 //! still run.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{EXIT_TIMEOUT, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Fixture, Signal};
 
 const STUBBORN: &str = env!("CARGO_BIN_EXE_stubborn");
 const DRAIN: &str = env!("CARGO_BIN_EXE_drain");

@@ -1,9 +1,7 @@
 //! `async fn main() -> std::process::ExitCode`: the code is the exit code when the shutdown is
 //! otherwise clean.
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture};
+use graceful_test_support::{EXIT_TIMEOUT, Fixture};
 
 const EXIT_CODE_MAIN: &str = env!("CARGO_BIN_EXE_exit_code_main");
 

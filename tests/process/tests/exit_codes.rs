@@ -1,13 +1,11 @@
 //! How the main body ends decides the exit code (0, 1, 101, or `trigger_with_code`'s), and
 //! the hooks run in every case, told the reason.
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal};
 
 const EXIT_CODES: &str = env!("CARGO_BIN_EXE_exit_codes");
 
-fn run(mode: &str) -> common::Exited {
+fn run(mode: &str) -> Exited {
     Fixture::start_ready(EXIT_CODES, &[("FIXTURE_MAIN", mode)]).wait(EXIT_TIMEOUT)
 }
 

@@ -2,11 +2,9 @@
 //! recorded on stderr (no tracing subscriber is installed), the sequence goes on, the
 //! process exits 1, and nothing waits for an abandoned blocking thread.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Fixture, LINE_TIMEOUT, Signal};
+use graceful_test_support::{Fixture, LINE_TIMEOUT, Signal};
 
 const FAILING_HOOKS: &str = env!("CARGO_BIN_EXE_failing_hooks");
 const BLOCKING_ROW: &str = env!("CARGO_BIN_EXE_blocking_row");

@@ -2,9 +2,7 @@
 //! hooks of one order at the same time, a hook from a library crate, a hook registered at
 //! run time, all interleaved by `order`.
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Fixture, Signal};
 
 const PHASES: &str = env!("CARGO_BIN_EXE_phases");
 const EXIT_CODES: &str = env!("CARGO_BIN_EXE_exit_codes");

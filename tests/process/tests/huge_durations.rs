@@ -2,9 +2,7 @@
 //! `u64::MAX` seconds runs the hooks and exits 0. (5 000 000 000 000 s is not enough on
 //! Linux: an `Instant` holds seconds since boot in an `i64`, which that still fits.)
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture};
+use graceful_test_support::{EXIT_TIMEOUT, Fixture};
 
 const HUGE_HOOK_TIMEOUT: &str = env!("CARGO_BIN_EXE_huge_hook_timeout");
 const EXIT_CODES: &str = env!("CARGO_BIN_EXE_exit_codes");

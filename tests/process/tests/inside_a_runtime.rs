@@ -1,9 +1,7 @@
 //! `Builder::run` called from inside a tokio runtime is a clear error that names the async way
 //! in, `Builder::run_async`, not tokio's "Cannot start a runtime from within a runtime".
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture};
+use graceful_test_support::{EXIT_TIMEOUT, Fixture};
 
 const RUN_IN_RUNTIME: &str = env!("CARGO_BIN_EXE_run_in_runtime");
 

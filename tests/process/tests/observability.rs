@@ -2,16 +2,14 @@
 //! installed; without one, nothing for a clean shutdown and one stderr line per failure
 //! (the failure lines themselves are checked in `failures.rs` and `drain.rs`).
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal};
 
 const TRACED: &str = env!("CARGO_BIN_EXE_traced");
 const TRACED_BUILDER: &str = env!("CARGO_BIN_EXE_traced_builder");
 const PHASES: &str = env!("CARGO_BIN_EXE_phases");
 const STUBBORN: &str = env!("CARGO_BIN_EXE_stubborn");
 
-fn stopped(path: &str, env: &[(&str, &str)]) -> common::Exited {
+fn stopped(path: &str, env: &[(&str, &str)]) -> Exited {
     let mut fixture = Fixture::start_ready(path, env);
     fixture.signal(Signal::SIGTERM);
     fixture.wait(EXIT_TIMEOUT)

@@ -3,11 +3,9 @@
 //! handling can stop it. SIGTERM runs the hooks; a second signal during a slow hook forces the
 //! exit. Needs root and util-linux's `unshare`; without them the tests fail, saying so.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Fixture, LINE_TIMEOUT, Signal};
+use graceful_test_support::{Fixture, LINE_TIMEOUT, START_TIMEOUT, Signal};
 
 /// `hook first ran`, 5 s, then `hook second ran`.
 const BURST_FORCED: &str = env!("CARGO_BIN_EXE_burst_forced");
@@ -19,7 +17,7 @@ const AT_ONCE: Duration = Duration::from_secs(3);
 
 fn start() -> Fixture {
     let fixture = Fixture::start_pid1(BURST_FORCED, &[]);
-    fixture.wait_for_stdout(graceful_process_tests::READY, common::READY_TIMEOUT);
+    fixture.wait_for_stdout(graceful_process_tests::READY, START_TIMEOUT);
     assert_eq!(fixture.pid_in_its_namespace(), 1, "the signals go to PID 1");
     fixture
 }

@@ -2,11 +2,9 @@
 //! at once with 128 + its number, after one stderr line naming what still runs; with
 //! `force_exit = false` it is ignored. No hook ever runs twice.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{EXIT_TIMEOUT, Fixture, LINE_TIMEOUT, Signal, burst};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, LINE_TIMEOUT, Signal, burst};
 
 const SLOW_SHUTDOWN: &str = env!("CARGO_BIN_EXE_slow_shutdown");
 const BURST: &str = env!("CARGO_BIN_EXE_burst");
@@ -16,7 +14,7 @@ const BURST_FORCED: &str = env!("CARGO_BIN_EXE_burst_forced");
 const AT_ONCE: Duration = Duration::from_secs(5);
 
 /// Starts `slow_shutdown` with `first`, waits until both slow hooks run, sends `second`.
-fn second_signal_during_the_hooks(first: Signal, second: Signal) -> common::Exited {
+fn second_signal_during_the_hooks(first: Signal, second: Signal) -> Exited {
     let mut fixture = Fixture::start_ready(SLOW_SHUTDOWN, &[]);
     fixture.signal(first);
     fixture.wait_for_stdout("hook slow_async started", LINE_TIMEOUT);
@@ -25,7 +23,7 @@ fn second_signal_during_the_hooks(first: Signal, second: Signal) -> common::Exit
     fixture.wait(AT_ONCE)
 }
 
-fn assert_forced(exited: &common::Exited, signal: &str, code: i32) {
+fn assert_forced(exited: &Exited, signal: &str, code: i32) {
     exited.assert_code(code);
     let line = exited.stderr_line_with(&[&format!("second {signal}"), &format!("code {code}")]);
     assert!(

@@ -1,9 +1,7 @@
 //! `signals = ["SIGHUP", "SIGUSR1"]`: those start the shutdown (and force the exit when
 //! repeated); SIGTERM and SIGINT are left alone and kill the process as usual.
 
-mod common;
-
-use common::{EXIT_TIMEOUT, Fixture, LINE_TIMEOUT, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Fixture, LINE_TIMEOUT, Signal};
 
 const CUSTOM_SIGNALS: &str = env!("CARGO_BIN_EXE_custom_signals");
 

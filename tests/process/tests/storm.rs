@@ -6,11 +6,9 @@
 //! The hooks are short, so the normal exit, the forced exit and the triggers race each other;
 //! each test runs the storm many times.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{EXIT_TIMEOUT, Exited, Fixture, Signal, burst};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal, burst};
 
 const STORM: &str = env!("CARGO_BIN_EXE_storm");
 const HOOKS: [&str; 3] = ["hook first ran", "hook alongside ran", "hook last ran"];
