@@ -167,7 +167,7 @@ impl Settings {
         let drain_timeout = drain_timeout.value.min(timeout.value);
         if let Some(threads) = self.worker_threads {
             let current_thread =
-                (flavor == Flavor::CurrentThread).then_some("Flavor::CurrentThread");
+                (flavor == Flavor::CurrentThread).then_some("the current_thread flavor");
             check(settings::worker_threads(
                 Named::new("worker_threads", threads),
                 current_thread,
@@ -435,7 +435,7 @@ mod tests {
             resolve(&current, &[])
                 .unwrap_err()
                 .to_string()
-                .contains("Flavor::CurrentThread runs everything on one thread")
+                .contains("the current_thread flavor runs everything on one thread")
         );
     }
 }

@@ -169,7 +169,7 @@ pub fn drain_delay(delay: Named<'_, Duration>, timeout: Named<'_, Duration>) -> 
 ///     worker_threads(Named::new("worker_threads", 0), None).unwrap_err(),
 ///     "worker_threads must be at least 1; remove it to get one thread per CPU core"
 /// );
-/// assert!(worker_threads(Named::new("worker_threads", 2), Some("Flavor::CurrentThread")).is_err());
+/// assert!(worker_threads(Named::new("worker_threads", 2), Some("the current_thread flavor")).is_err());
 /// ```
 pub fn worker_threads(
     threads: Named<'_, usize>,
