@@ -213,6 +213,10 @@ impl Builder {
         F: Future,
         F::Output: MainOutput,
     {
+        self.run_boxed(boxed(main))
+    }
+
+    fn run_boxed(self, main: BoxedMain<'_>) -> ! {
         let refuse = |error: &dyn std::fmt::Display| -> ! {
             eprintln!("graceful: invalid configuration: {error}");
             std::process::exit(2)
@@ -272,6 +276,10 @@ impl Builder {
         F: Future,
         F::Output: MainOutput,
     {
+        self.run_to_report_boxed(boxed(main))
+    }
+
+    fn run_to_report_boxed(self, main: BoxedMain<'_>) -> Result<Report, ConfigError> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(ConfigError::new(INSIDE_A_RUNTIME.to_owned()));
         }
@@ -325,6 +333,10 @@ impl Builder {
         F: Future,
         F::Output: MainOutput,
     {
+        self.run_async_boxed(boxed(main)).await
+    }
+
+    async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, ConfigError> {
         let config = self.resolve()?;
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::scoped();
@@ -347,14 +359,24 @@ fn listen(shutdown: &Shutdown, config: &Config) -> Result<Option<Listener>, Conf
         .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))
 }
 
-async fn start<M, F>(shutdown: &Shutdown, config: &Config, main: M) -> Report
+/// `main`, boxed: the runs are written against this type, so that their code is compiled once,
+/// here, and not again in every program for the type of its `main`.
+type BoxedMain<'a> = Box<dyn FnOnce(Shutdown) -> sequence::MainFuture<'a> + 'a>;
+
+fn boxed<'a, M, F>(main: M) -> BoxedMain<'a>
 where
-    M: FnOnce(Shutdown) -> F,
-    F: Future,
+    M: FnOnce(Shutdown) -> F + 'a,
+    F: Future + 'a,
     F::Output: MainOutput,
 {
+    Box::new(move |shutdown| {
+        let main = main(shutdown);
+        Box::pin(async move { main.await.into_main_result() })
+    })
+}
+
+async fn start(shutdown: &Shutdown, config: &Config, main: BoxedMain<'_>) -> Report {
     let main = main(shutdown.clone());
-    let main = Box::pin(async move { main.await.into_main_result() });
     let main: sequence::MainFuture<'_> = Box::pin(sockets::ReadyWhenServing(main));
     sequence::run(shutdown, config, main).await
 }
