@@ -182,8 +182,7 @@ pub(crate) async fn run(
 /// thread and returns that hook.
 async fn watch(batch: &Batch) -> Option<Current> {
     loop {
-        let changed = batch.changed.notified();
-        tokio::pin!(changed);
+        let mut changed = std::pin::pin!(batch.changed.notified());
         changed.as_mut().enable();
         let watched = {
             let mut state = lock(&batch.state);

@@ -217,16 +217,18 @@ fn begin(shutdown: &Shutdown) -> Result<Outcome, UpgradeError> {
 
 #[cfg(unix)]
 mod platform {
+    use std::future::{Future, poll_fn};
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixDatagram;
-    use std::process::ExitStatus;
+    use std::pin::pin;
+    use std::process::{Child, Command, ExitStatus};
     use std::sync::mpsc;
+    use std::task::Poll;
     use std::time::{Duration, Instant};
 
     use command_fds::{CommandFdExt, FdMapping};
     use nix::sys::signal::{Signal as NixSignal, kill};
     use nix::unistd::Pid;
-    use tokio::process::{Child, Command};
     use tokio::sync::mpsc as tokio_mpsc;
 
     use super::{START, TIMEOUT, UpgradeError};
@@ -243,6 +245,18 @@ mod platform {
     const EXIT_WAIT: Duration = Duration::from_millis(1500);
     /// The first descriptor of systemd's protocol.
     const FIRST_FD: i32 = 3;
+    /// How often the new process is checked for an exit. Only this thread reaps it, so its pid
+    /// stays its own until then (a SIGTERM never reaches another process).
+    const EXIT_POLL: Duration = Duration::from_millis(5);
+
+    /// What ended the wait for the new process.
+    enum Event {
+        Exited(std::io::Result<ExitStatus>),
+        Received(std::io::Result<usize>),
+        TimedOut,
+        ShutdownStarted,
+        Exiting,
+    }
 
     /// Why the new process did not take over.
     enum Failure {
@@ -269,7 +283,7 @@ mod platform {
             log::upgrade_failed(&why);
             UpgradeError::Failed(why)
         })?;
-        let pid = child.id().unwrap_or_default();
+        let pid = child.id();
         let started = Instant::now();
         log::upgrade_started(pid);
 
@@ -283,24 +297,50 @@ mod platform {
         });
 
         let mut message = [0u8; 64];
-        let failure = tokio::select! {
-            status = child.wait() => Failure::Exited(status),
-            received = channel.recv(&mut message) => match received {
-                Ok(len) if &message[..len] == READY_MESSAGE => {
-                    match hand_over(shutdown, pid) {
-                        Ok(()) => {
-                            log::upgraded(pid, started.elapsed());
-                            return Ok(pid);
-                        }
-                        Err(failure) => failure,
-                    }
+        let event = {
+            let mut exit = pin!(exited(&mut child));
+            let mut received = pin!(channel.recv(&mut message));
+            let mut timer = pin!(tokio::time::sleep(timeout));
+            let mut shutting_down = pin!(shutdown.shutting_down());
+            let mut stop = pin!(stop_requested.recv());
+            poll_fn(|cx| {
+                if let Poll::Ready(status) = exit.as_mut().poll(cx) {
+                    Poll::Ready(Event::Exited(status))
+                } else if let Poll::Ready(received) = received.as_mut().poll(cx) {
+                    Poll::Ready(Event::Received(received))
+                } else if timer.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Event::TimedOut)
+                } else if shutting_down.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Event::ShutdownStarted)
+                } else if stop.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Event::Exiting)
+                } else {
+                    Poll::Pending
                 }
-                Ok(len) => Failure::Channel(format!("it sent {:?} instead of READY=1", String::from_utf8_lossy(&message[..len]))),
-                Err(error) => Failure::Channel(format!("its readiness channel failed: {error}")),
-            },
-            () = tokio::time::sleep(timeout) => Failure::TimedOut(timeout),
-            () = shutdown.shutting_down() => Failure::ShutdownStarted,
-            _ = stop_requested.recv() => Failure::Exiting,
+            })
+            .await
+        };
+        let failure = match event {
+            Event::Exited(status) => Failure::Exited(status),
+            Event::Received(Ok(len)) if &message[..len] == READY_MESSAGE => {
+                match hand_over(shutdown, pid) {
+                    Ok(()) => {
+                        log::upgraded(pid, started.elapsed());
+                        return Ok(pid);
+                    }
+                    Err(failure) => failure,
+                }
+            }
+            Event::Received(Ok(len)) => Failure::Channel(format!(
+                "it sent {:?} instead of READY=1",
+                String::from_utf8_lossy(&message[..len])
+            )),
+            Event::Received(Err(error)) => {
+                Failure::Channel(format!("its readiness channel failed: {error}"))
+            }
+            Event::TimedOut => Failure::TimedOut(timeout),
+            Event::ShutdownStarted => Failure::ShutdownStarted,
+            Event::Exiting => Failure::Exiting,
         };
         let why = match failure {
             Failure::Exited(status) => {
@@ -402,23 +442,44 @@ mod platform {
         child: &mut Child,
         exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
     ) -> String {
-        if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-            // The child is not reaped before `wait` below, so the pid is still its own.
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // The child is not reaped before `exited` below, so the pid is still its own.
             let _ = kill(Pid::from_raw(pid), NixSignal::SIGTERM);
         }
-        let status = tokio::select! {
-            status = child.wait() => Some(status),
-            () = tokio::time::sleep(STOP_GRACE) => None,
-            _ = exiting.recv() => None,
+        let status = {
+            let mut exit = pin!(exited(child));
+            let mut grace = pin!(tokio::time::sleep(STOP_GRACE));
+            let mut exiting = pin!(exiting.recv());
+            poll_fn(|cx| {
+                if let Poll::Ready(status) = exit.as_mut().poll(cx) {
+                    Poll::Ready(Some(status))
+                } else if grace.as_mut().poll(cx).is_ready() || exiting.as_mut().poll(cx).is_ready()
+                {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await
         };
         let status = match status {
             Some(status) => status,
             None => {
-                let _ = child.start_kill();
-                child.wait().await
+                let _ = child.kill();
+                exited(child).await
             }
         };
         describe(status)
+    }
+
+    /// Resolves when the new process has exited (and reaps it).
+    async fn exited(child: &mut Child) -> std::io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
     }
 
     fn describe(status: std::io::Result<ExitStatus>) -> String {
