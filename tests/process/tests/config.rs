@@ -5,12 +5,14 @@
 //! (`a_blocking_hook_stuck_past_the_global_deadline_...`), `GRACEFUL_DRAIN_TIMEOUT` in
 //! `drain.rs`.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal};
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal, example};
 
 const DELAY: &str = env!("CARGO_BIN_EXE_delay");
-const PHASES: &str = env!("CARGO_BIN_EXE_phases");
+/// An example, not a binary: it links `graceful-fixture-hooks`, a dev-dependency.
+static PHASES: LazyLock<String> = LazyLock::new(|| example("phases").display().to_string());
 
 /// Sends SIGTERM to `delay`; how long the main body saw the shutdown started before the
 /// token was cancelled, and everything the fixture printed.
@@ -53,7 +55,7 @@ fn without_a_drain_delay_the_token_is_cancelled_at_once() {
 
 /// Starts `phases` with `var=value`: it must exit 2 without running anything, and say why.
 fn assert_refused(var: &str, value: &str, explanation: &[&str]) {
-    let exited = Fixture::start(PHASES, &[(var, value)]).wait(EXIT_TIMEOUT);
+    let exited = Fixture::start(&PHASES, &[(var, value)]).wait(EXIT_TIMEOUT);
     exited.assert_code(2);
     assert!(
         exited.stdout.is_empty(),
@@ -112,7 +114,7 @@ fn a_drain_delay_longer_than_the_timeout_exits_2() {
 /// variable, the value and a valid example". `0s` parses, but is no deadline.
 #[test]
 fn a_zero_graceful_timeout_exits_2_naming_the_variable_the_value_and_an_example() {
-    let exited = Fixture::start(PHASES, &[("GRACEFUL_TIMEOUT", "0s")]).wait(EXIT_TIMEOUT);
+    let exited = Fixture::start(&PHASES, &[("GRACEFUL_TIMEOUT", "0s")]).wait(EXIT_TIMEOUT);
     exited.assert_code(2);
     assert!(exited.stdout.is_empty(), "{exited}");
     let line = exited.stderr_line_with(&["graceful: "]);

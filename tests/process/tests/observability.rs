@@ -2,11 +2,14 @@
 //! installed; without one, nothing for a clean shutdown and one stderr line per failure
 //! (the failure lines themselves are checked in `failures.rs` and `drain.rs`).
 
-use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal};
+use std::sync::LazyLock;
+
+use graceful_test_support::{EXIT_TIMEOUT, Exited, Fixture, Signal, example};
 
 const TRACED: &str = env!("CARGO_BIN_EXE_traced");
 const TRACED_BUILDER: &str = env!("CARGO_BIN_EXE_traced_builder");
-const PHASES: &str = env!("CARGO_BIN_EXE_phases");
+/// An example, not a binary: it links `graceful-fixture-hooks`, a dev-dependency.
+static PHASES: LazyLock<String> = LazyLock::new(|| example("phases").display().to_string());
 const STUBBORN: &str = env!("CARGO_BIN_EXE_stubborn");
 
 fn stopped(path: &str, env: &[(&str, &str)]) -> Exited {
@@ -71,7 +74,7 @@ fn the_registered_hooks_reach_a_subscriber_installed_in_main() {
 
 #[test]
 fn without_a_subscriber_a_clean_shutdown_prints_nothing_on_stderr() {
-    let exited = stopped(PHASES, &[]);
+    let exited = stopped(&PHASES, &[]);
     exited.assert_code(0);
     assert!(exited.stderr.is_empty(), "{exited}");
 }

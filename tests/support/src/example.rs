@@ -15,7 +15,7 @@ pub fn example(name: &str) -> PathBuf {
         path.is_file(),
         "example binary {name:?} not found at {}: `cargo test` builds the examples before it \
          runs the tests; when running one test file alone, build them first with \
-         `cargo build --examples` (same profile)",
+         `cargo build --workspace --examples` (same profile)",
         path.display()
     );
     path
