@@ -14,7 +14,7 @@ use crate::shutdown::Shutdown;
 use crate::signal::Signal;
 use crate::sockets;
 use crate::upgrade;
-use crate::watchdog;
+use crate::watchdog::Watchdog;
 
 /// What `run` and `run_to_report` say when called on a thread that already runs a tokio
 /// runtime, instead of tokio's panic.
@@ -233,8 +233,9 @@ impl Builder {
             eprintln!("graceful: cannot start the tokio runtime: {error}");
             std::process::exit(2)
         });
-        let _listener = listen(&shutdown, &config).unwrap_or_else(|error| refuse(&error));
-        watchdog::start(&shutdown, config.timeout);
+        let watchdog = Watchdog::new(&shutdown, config.timeout);
+        let _listener =
+            listen(&shutdown, &config, Some(watchdog)).unwrap_or_else(|error| refuse(&error));
         let report = runtime.block_on(start(&shutdown, &config, main));
         // The runtime is not dropped: dropping it would wait for blocking threads.
         if !exit::claim() {
@@ -289,7 +290,7 @@ impl Builder {
         let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
             ConfigError::new(format!("cannot start the tokio runtime: {error}"))
         })?;
-        let listener = listen(&shutdown, &config)?;
+        let listener = listen(&shutdown, &config, None)?;
         let report = {
             let _current = shutdown.enter();
             runtime.block_on(start(&shutdown, &config, main))
@@ -340,7 +341,7 @@ impl Builder {
         let config = self.resolve()?;
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::scoped();
-        let listener = listen(&shutdown, &config)?;
+        let listener = listen(&shutdown, &config, None)?;
         let report = shutdown.scope(start(&shutdown, &config, main)).await;
         drop(listener);
         log::summary(&report);
@@ -353,9 +354,15 @@ impl Builder {
     }
 }
 
-/// Starts the signal listener of a run, before its main body is first polled.
-fn listen(shutdown: &Shutdown, config: &Config) -> Result<Option<Listener>, ConfigError> {
-    listener::start(shutdown, &config.signals, config.force_exit, config.upgrade)
+/// Starts the signal listener of a run, before its main body is first polled, with the
+/// run's watchdog if it has one.
+fn listen(
+    shutdown: &Shutdown,
+    config: &Config,
+    watchdog: Option<Watchdog>,
+) -> Result<Option<Listener>, ConfigError> {
+    let (signals, upgrade) = (&config.signals, config.upgrade);
+    listener::start(shutdown, signals, config.force_exit, upgrade, watchdog)
         .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))
 }
 

@@ -1,5 +1,7 @@
 //! The signal listener: a thread of its own, started before the runtime runs anything, that
-//! starts the shutdown on the first signal and forces the exit on a second one.
+//! starts the shutdown on the first signal and forces the exit on a second one. On Unix the
+//! same thread keeps the deadline [watchdog](crate::watchdog): one thread for every escape
+//! hatch, waiting on the signals and the deadline at once.
 //!
 //! It does not depend on the runtime making progress: a main body or a hook that blocks
 //! every runtime thread (or the only one, with the current-thread flavor) cannot hold it.
@@ -14,6 +16,7 @@ use crate::log;
 use crate::reason::Reason;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
+use crate::watchdog::Watchdog;
 
 /// The running listener; dropping it stops its thread (the process keeps the handlers
 /// installed, as tokio does: a later signal then does nothing).
@@ -28,26 +31,30 @@ impl Drop for Listener {
 }
 
 /// Installs the handlers for `signals` and the `upgrade` signal (each once, whatever names it
-/// was given under) and starts the listener thread. `None` when there is nothing to listen for
-/// on this platform.
+/// was given under) and starts the listener thread, which also keeps the `watchdog` of a run
+/// that has one. `None` when there is nothing to listen for on this platform, and no watchdog
+/// to keep.
 pub(crate) fn start(
     shutdown: &Shutdown,
     signals: &[Signal],
     force_exit: bool,
     upgrade: Option<Signal>,
+    watchdog: Option<Watchdog>,
 ) -> io::Result<Option<Listener>> {
     let signals = platform::distinct(&[signals, upgrade.as_slice()].concat());
-    if signals.is_empty() {
+    let watchdog = platform::keep(watchdog);
+    if signals.is_empty() && watchdog.is_none() {
         return Ok(None);
     }
     let shutdown = shutdown.clone();
-    let stop = platform::listen(signals, move |signal| {
+    let on_signal = move |signal| {
         if Some(signal) == upgrade {
             crate::upgrade::on_signal(&shutdown, signal);
         } else {
             on_signal(&shutdown, signal, force_exit);
         }
-    })?;
+    };
+    let stop = platform::listen(signals, on_signal, watchdog)?;
     Ok(Some(Listener { stop }))
 }
 
@@ -91,24 +98,35 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
 
 #[cfg(unix)]
 mod platform {
-    use std::io::{self, Read};
+    use std::io::{self, Read, Write};
+    use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
+    use std::time::Duration;
 
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use signal_hook::SigId;
     use signal_hook::low_level::{pipe, unregister};
 
     use crate::signal::{Kind, Signal};
+    use crate::watchdog::Watchdog;
 
     /// The handlers, each writing to its signal's socket.
     pub(super) struct Stop(Vec<SigId>);
 
     impl Stop {
-        /// Removes the handlers; each closes its end of the socket, which ends its thread.
+        /// Removes the handlers; each closes its end of the socket, which the thread sees (it
+        /// ends once no socket and no watchdog is left).
         pub(super) fn stop(&self) {
             for &id in &self.0 {
                 unregister(id);
             }
         }
+    }
+
+    /// The watchdog is kept by the listener's thread here.
+    pub(super) fn keep(watchdog: Option<Watchdog>) -> Option<Watchdog> {
+        watchdog
     }
 
     /// The Unix signals among `signals`, each once. Console events do not exist here.
@@ -132,15 +150,16 @@ mod platform {
         distinct
     }
 
-    /// Installs the handlers now. Each delivery writes one byte to its signal's socket, and a
-    /// thread per signal reads them: two deliveries are two bytes, never merged into one
-    /// (the flags of signal-hook's iterator would merge a second SIGINT that arrives before
-    /// the first was read, and the forced exit would be lost).
+    /// Installs the handlers now. Each delivery writes one byte to its signal's socket, and
+    /// the thread reads them: two deliveries are two bytes, never merged into one (the flags
+    /// of signal-hook's iterator would merge a second SIGINT that arrives before the first
+    /// was read, and the forced exit would be lost). The thread waits on every socket, and on
+    /// the watchdog's deadline once the shutdown has started, with one `poll`.
     pub(super) fn listen(
         signals: Vec<Signal>,
-        on_signal: impl Fn(Signal) + Send + Sync + 'static,
+        on_signal: impl Fn(Signal) + Send + 'static,
+        watchdog: Option<Watchdog>,
     ) -> io::Result<Stop> {
-        let on_signal = std::sync::Arc::new(on_signal);
         let mut ids = Vec::with_capacity(signals.len());
         let mut readers = Vec::with_capacity(signals.len());
         for signal in signals {
@@ -154,23 +173,99 @@ mod platform {
             }
             readers.push((signal, reader));
         }
-        for (signal, mut reader) in readers {
-            let on_signal = on_signal.clone();
-            std::thread::Builder::new()
-                .name(format!("graceful-{}", signal.name().to_ascii_lowercase()))
-                .spawn(move || {
-                    let mut deliveries = [0u8; 64];
-                    loop {
-                        match reader.read(&mut deliveries) {
-                            Ok(0) => return,
-                            Ok(count) => (0..count).for_each(|_| on_signal(signal)),
-                            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => return,
-                        }
-                    }
-                })?;
+        // The trigger writes a byte here, so that the thread looks at the deadline.
+        let (woken, wake) = UnixStream::pair()?;
+        woken.set_nonblocking(true)?;
+        wake.set_nonblocking(true)?;
+        if let Some(watchdog) = &watchdog {
+            watchdog.wake_with(Box::new(move || {
+                // A full socket already holds a wake-up: nothing is lost.
+                let _ = (&wake).write(&[0]);
+            }));
+        }
+        let thread = Thread {
+            readers,
+            woken,
+            watchdog,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("graceful-signals".to_owned())
+            .spawn(move || thread.run(on_signal));
+        if let Err(error) = spawned {
+            Stop(ids).stop();
+            return Err(error);
         }
         Ok(Stop(ids))
+    }
+
+    /// What the listener's thread waits on.
+    struct Thread {
+        readers: Vec<(Signal, UnixStream)>,
+        woken: UnixStream,
+        watchdog: Option<Watchdog>,
+    }
+
+    impl Thread {
+        fn run(mut self, on_signal: impl Fn(Signal)) {
+            loop {
+                if self
+                    .watchdog
+                    .as_ref()
+                    .is_some_and(|watchdog| !watchdog.check())
+                {
+                    // Another exit claimed the process: only the signals are left to wait on.
+                    self.watchdog = None;
+                }
+                if self.readers.is_empty() && self.watchdog.is_none() {
+                    return;
+                }
+                let timeout = match self.watchdog.as_ref().and_then(Watchdog::left) {
+                    // Rounded up to the next millisecond, so that the deadline has passed.
+                    Some(left) => PollTimeout::try_from(
+                        left.saturating_add(Duration::from_micros(999)).as_millis(),
+                    )
+                    .unwrap_or(PollTimeout::MAX),
+                    None => PollTimeout::NONE,
+                };
+                let ready = {
+                    let mut fds: Vec<PollFd<'_>> = std::iter::once(self.woken.as_fd())
+                        .chain(self.readers.iter().map(|(_, reader)| reader.as_fd()))
+                        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                        .collect();
+                    match poll(&mut fds, timeout) {
+                        Ok(_) => {}
+                        Err(Errno::EINTR) => continue,
+                        Err(error) => {
+                            tracing::error!(target: "graceful", %error, "the signal listener cannot wait for signals");
+                            return;
+                        }
+                    }
+                    fds.iter()
+                        .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
+                        .collect::<Vec<bool>>()
+                };
+                if ready[0] {
+                    let mut wake_ups = [0u8; 64];
+                    while matches!((&self.woken).read(&mut wake_ups), Ok(1..)) {}
+                }
+                let mut closed = Vec::new();
+                for (index, (signal, reader)) in self.readers.iter_mut().enumerate() {
+                    if !ready[index + 1] {
+                        continue;
+                    }
+                    let mut deliveries = [0u8; 64];
+                    match reader.read(&mut deliveries) {
+                        Ok(0) => closed.push(index),
+                        Ok(count) => (0..count).for_each(|_| on_signal(*signal)),
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => closed.push(index),
+                    }
+                }
+                for index in closed.into_iter().rev() {
+                    self.readers.remove(index);
+                }
+            }
+        }
     }
 }
 
@@ -182,8 +277,17 @@ mod platform {
     use tokio_util::sync::CancellationToken;
 
     use crate::signal::{Kind, Signal};
+    use crate::watchdog::Watchdog;
 
     pub(super) struct Stop(CancellationToken);
+
+    /// The watchdog has a thread of its own here: the listener's thread runs a runtime.
+    pub(super) fn keep(watchdog: Option<Watchdog>) -> Option<Watchdog> {
+        if let Some(watchdog) = watchdog {
+            crate::watchdog::start(watchdog);
+        }
+        None
+    }
 
     impl Stop {
         pub(super) fn stop(&self) {
@@ -225,6 +329,7 @@ mod platform {
     pub(super) fn listen(
         signals: Vec<Signal>,
         on_signal: impl Fn(Signal) + Send + Sync + 'static,
+        _kept_apart: Option<Watchdog>,
     ) -> io::Result<Stop> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -67,8 +67,8 @@ pub(crate) struct Inner {
     /// Whether a signal was absorbed: one that arrived after a shutdown that something else
     /// started. The next one forces the exit.
     pub(crate) signal_absorbed: AtomicBool,
-    /// The watchdog thread, woken by the trigger.
-    watchdog: OnceLock<std::thread::Thread>,
+    /// Wakes the thread that keeps the watchdog, at the trigger.
+    watchdog: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// The values of [`Shutdown::keep_until_exit`].
     pub(crate) kept: Kept,
     /// How each service ended.
@@ -115,16 +115,16 @@ impl Inner {
         self.connections_cut.fetch_add(count, Ordering::AcqRel);
     }
 
-    /// Registers the watchdog thread, to be woken by the trigger.
-    pub(crate) fn set_watchdog(&self, thread: std::thread::Thread) {
-        if self.watchdog.set(thread).is_err() {
+    /// Registers how to wake the thread that keeps the watchdog, at the trigger.
+    pub(crate) fn set_watchdog(&self, wake: Box<dyn Fn() + Send + Sync>) {
+        if self.watchdog.set(wake).is_err() {
             return;
         }
-        // A trigger that came before the thread was registered has been seen by the thread
-        // itself (it looks before it parks); waking it again is harmless.
-        if let Some(watchdog) = self.watchdog.get() {
+        // A trigger that came before the waker was registered may have been missed by the
+        // thread; waking it again is harmless.
+        if let Some(wake) = self.watchdog.get() {
             if self.trigger.get().is_some() {
-                watchdog.unpark();
+                wake();
             }
         }
     }
@@ -271,8 +271,8 @@ impl Shutdown {
         });
         if first {
             self.inner.stop.cancel();
-            if let Some(watchdog) = self.inner.watchdog.get() {
-                watchdog.unpark();
+            if let Some(wake) = self.inner.watchdog.get() {
+                wake();
             }
         }
         first

@@ -1,9 +1,11 @@
-//! The deadline watchdog: a thread, started with the runtime, that sleeps until the trigger,
-//! then until just past the global deadline, and exits the process if it is still there.
+//! The deadline watchdog: once the shutdown has started, it ends the process just past the
+//! global deadline if the process is still there.
 //!
 //! Armed at the trigger, whatever started the shutdown (a signal, `trigger()`, the main body
 //! ending), and independent of the runtime: a main body or a hook that blocks every runtime
-//! thread cannot hold the exit past `timeout`.
+//! thread cannot hold the exit past `timeout`. On Unix it is kept by the signal listener's
+//! thread, which waits for the deadline and the signals at once; elsewhere it has a thread of
+//! its own.
 
 use std::time::{Duration, Instant};
 
@@ -16,42 +18,73 @@ use crate::shutdown::Shutdown;
 /// exits the process itself.
 pub(crate) const GRACE: Duration = Duration::from_millis(100);
 
-/// Starts the watchdog of the run of `shutdown`.
-pub(crate) fn start(shutdown: &Shutdown, timeout: Duration) {
-    let watched = shutdown.clone();
+/// The watchdog of one run.
+pub(crate) struct Watchdog {
+    shutdown: Shutdown,
+    timeout: Duration,
+}
+
+impl Watchdog {
+    pub(crate) fn new(shutdown: &Shutdown, timeout: Duration) -> Self {
+        Watchdog {
+            shutdown: shutdown.clone(),
+            timeout,
+        }
+    }
+
+    /// Has `wake` called at the trigger (at once if the trigger already came), so that the
+    /// thread keeping the watchdog looks at [`left`](Self::left) again.
+    pub(crate) fn wake_with(&self, wake: Box<dyn Fn() + Send + Sync>) {
+        self.shutdown.inner.set_watchdog(wake);
+    }
+
+    /// How long until the watchdog ends the process: `None` before the trigger.
+    pub(crate) fn left(&self) -> Option<Duration> {
+        let trigger = self.shutdown.inner.trigger()?;
+        let limit = clock::later(clock::later(trigger.at, self.timeout), GRACE);
+        Some(limit.saturating_duration_since(Instant::now()))
+    }
+
+    /// Once the deadline has passed, ends the process, unless the normal or the forced exit
+    /// claimed it first (then it returns `false`: the watchdog has nothing more to do). `true`
+    /// while it is still waiting.
+    pub(crate) fn check(&self) -> bool {
+        if self.left() != Some(Duration::ZERO) {
+            return true;
+        }
+        if !exit::claim() {
+            return false;
+        }
+        let inner = &self.shutdown.inner;
+        let running = inner.still_running().join(", ");
+        let skipped = inner.not_started().join(", ");
+        log::deadline_watchdog(self.timeout, &running, &skipped);
+        exit::now(inner, 1)
+    }
+}
+
+/// Starts a thread of its own for `watchdog`.
+#[cfg(not(unix))]
+pub(crate) fn start(watchdog: Watchdog) {
+    let waker = Watchdog::new(&watchdog.shutdown, watchdog.timeout);
     let spawned = std::thread::Builder::new()
         .name("graceful-watchdog".to_owned())
-        .spawn(move || watch(&watched, timeout));
+        .spawn(move || {
+            while watchdog.check() {
+                match watchdog.left() {
+                    // The trigger unparks this thread; a wake-up without one parks again.
+                    None => std::thread::park(),
+                    Some(left) => std::thread::sleep(left),
+                }
+            }
+        });
     match spawned {
-        Ok(thread) => shutdown.inner.set_watchdog(thread.thread().clone()),
+        Ok(thread) => {
+            let thread = thread.thread().clone();
+            waker.wake_with(Box::new(move || thread.unpark()));
+        }
         Err(error) => {
             tracing::warn!(target: "graceful", %error, "could not start the deadline watchdog thread");
         }
     }
-}
-
-fn watch(shutdown: &Shutdown, timeout: Duration) {
-    let inner = &shutdown.inner;
-    // `begin` unparks this thread; a wake-up without a trigger parks again.
-    let trigger = loop {
-        if let Some(trigger) = inner.trigger() {
-            break trigger;
-        }
-        std::thread::park();
-    };
-    let limit = clock::later(clock::later(trigger.at, timeout), GRACE);
-    loop {
-        let now = Instant::now();
-        if now >= limit {
-            break;
-        }
-        std::thread::sleep(limit - now);
-    }
-    if !exit::claim() {
-        return;
-    }
-    let running = inner.still_running().join(", ");
-    let skipped = inner.not_started().join(", ");
-    log::deadline_watchdog(timeout, &running, &skipped);
-    exit::now(inner, 1);
 }
