@@ -59,3 +59,28 @@ fn a_second_configured_signal_forces_the_exit_with_its_own_code() {
     exited.assert_code(128 + Signal::SIGHUP as i32);
     exited.stderr_line_with(&["second SIGHUP", "hook custom_signals::announce"]);
 }
+
+/// Start-up adds one thread to the runtime's, whatever the number of signals: the listener,
+/// which also keeps the watchdog (two signals and the watchdog once had a thread each).
+#[test]
+fn one_thread_listens_for_every_signal_and_keeps_the_deadline() {
+    let mut fixture = Fixture::start_ready(CUSTOM_SIGNALS, &[]);
+    let tasks = format!("/proc/{}/task", fixture.pid());
+    let names: Vec<String> = std::fs::read_dir(&tasks)
+        .expect("the fixture's threads in /proc")
+        .map(|task| {
+            let comm = task.expect("a thread").path().join("comm");
+            std::fs::read_to_string(comm)
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    let ours: Vec<&String> = names
+        .iter()
+        .filter(|name| name.starts_with("graceful"))
+        .collect();
+    assert_eq!(ours, ["graceful-signal"], "threads: {names:?}");
+    fixture.signal(Signal::SIGUSR1);
+    fixture.wait(EXIT_TIMEOUT).assert_code(0);
+}
