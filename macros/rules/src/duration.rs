@@ -173,10 +173,8 @@ mod tests {
             "1.s",
             "1m 1.5ns",
         ] {
-            let whole = humantime::parse_duration(text.trim())
-                .map(|_| ())
-                .map_err(|e| e.to_string());
-            let ours = parse(text).map(|_| ()).map_err(|e| e.to_string());
+            let whole = humantime::parse_duration(text.trim()).map(|_| ());
+            let ours = parse(text).map(|_| ()).map_err(|error| error.0);
             assert_eq!(ours, whole, "{text:?}");
         }
         for text in ["1m30s", "1m 30s", " 2h 1.5m 10ms ", "10 s", "1w2d"] {
