@@ -60,6 +60,9 @@ struct Current {
     limit: Duration,
 }
 
+/// How long the thread started at the trigger looks for its first row before it sleeps.
+const LOOK_AWAKE: Duration = Duration::from_millis(2);
+
 /// What a hook thread runs.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -84,6 +87,18 @@ impl Worker {
     fn spawn_thread(&mut self) -> &std::sync::mpsc::Sender<Job> {
         let (jobs, waiting) = std::sync::mpsc::channel::<Job>();
         tokio::task::spawn_blocking(move || {
+            // Started at the trigger, the thread first looks for its row without sleeping for
+            // a little while: a drain that ends at once hands the row over in well under that,
+            // and a sleeping thread would take longer to wake than the row takes to run. It
+            // yields between looks, so a busy machine's other work goes first.
+            let looking = Instant::now();
+            while looking.elapsed() < LOOK_AWAKE {
+                match waiting.try_recv() {
+                    Ok(job) => job(),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
             while let Ok(job) = waiting.recv() {
                 job();
             }
