@@ -1,6 +1,8 @@
 //! `signals = ["SIGHUP", "SIGUSR1"]`: those start the shutdown (and force the exit when
 //! repeated); SIGTERM and SIGINT are left alone and kill the process as usual.
 
+use std::time::{Duration, Instant};
+
 use graceful_test_support::{EXIT_TIMEOUT, Fixture, LINE_TIMEOUT, Signal};
 
 const CUSTOM_SIGNALS: &str = env!("CARGO_BIN_EXE_custom_signals");
@@ -66,21 +68,37 @@ fn a_second_configured_signal_forces_the_exit_with_its_own_code() {
 fn one_thread_listens_for_every_signal_and_keeps_the_deadline() {
     let mut fixture = Fixture::start_ready(CUSTOM_SIGNALS, &[]);
     let tasks = format!("/proc/{}/task", fixture.pid());
-    let names: Vec<String> = std::fs::read_dir(&tasks)
-        .expect("the fixture's threads in /proc")
-        .map(|task| {
-            let comm = task.expect("a thread").path().join("comm");
-            std::fs::read_to_string(comm)
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        })
-        .collect();
-    let ours: Vec<&String> = names
+    let names = || -> Vec<String> {
+        let tasks = std::fs::read_dir(&tasks).expect("the fixture's threads in /proc");
+        tasks
+            .map(|task| {
+                let comm = task.expect("a thread").path().join("comm");
+                std::fs::read_to_string(comm)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            })
+            .collect()
+    };
+    // A thread names itself once it runs: until then it has the process's name. Wait until
+    // only the main thread has it.
+    let until = Instant::now() + LINE_TIMEOUT;
+    let mut threads = names();
+    while threads
+        .iter()
+        .filter(|name| *name == "custom_signals")
+        .count()
+        > 1
+    {
+        assert!(Instant::now() < until, "threads never named: {threads:?}");
+        std::thread::sleep(Duration::from_millis(5));
+        threads = names();
+    }
+    let ours: Vec<&String> = threads
         .iter()
         .filter(|name| name.starts_with("graceful"))
         .collect();
-    assert_eq!(ours, ["graceful-signal"], "threads: {names:?}");
+    assert_eq!(ours, ["graceful-signal"], "threads: {threads:?}");
     fixture.signal(Signal::SIGUSR1);
     fixture.wait(EXIT_TIMEOUT).assert_code(0);
 }
