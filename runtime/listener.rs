@@ -108,7 +108,7 @@ mod platform {
     use signal_hook::SigId;
     use signal_hook::low_level::{pipe, unregister};
 
-    use crate::signal::{Kind, Signal};
+    use crate::signal::Signal;
     use crate::watchdog::Watchdog;
 
     /// The handlers, each writing to its signal's socket.
@@ -133,15 +133,7 @@ mod platform {
     pub(super) fn distinct(signals: &[Signal]) -> Vec<Signal> {
         let mut distinct: Vec<Signal> = Vec::with_capacity(signals.len());
         for &signal in signals {
-            let console = matches!(
-                signal.0,
-                Kind::CtrlC
-                    | Kind::CtrlBreak
-                    | Kind::CtrlClose
-                    | Kind::CtrlLogoff
-                    | Kind::CtrlShutdown
-            );
-            if console {
+            if signal.0.is_console_event() {
                 tracing::debug!(target: "graceful", signal = signal.name(), "signal skipped: it does not exist on this platform");
             } else if !distinct.contains(&signal) {
                 distinct.push(signal);

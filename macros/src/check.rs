@@ -39,26 +39,27 @@ pub struct HookConfig {
 }
 
 pub fn main_config(raw: RawMain, cx: &mut Ctxt) -> MainConfig {
-    let named = |key: Symbol, value: &Value<Duration>| (format!("`{key}`"), value.value);
+    let quoted = |key: Symbol| format!("`{key}`");
     if let Some(timeout) = &raw.timeout {
-        let (timeout_name, timeout_value) = named(TIMEOUT, timeout);
-        let timeout_named = Named::new(&timeout_name, timeout_value);
+        let timeout_name = quoted(TIMEOUT);
+        let deadline = Named::new(&timeout_name, timeout.value);
         if let Some(drain) = &raw.drain_timeout {
-            let (name, value) = named(DRAIN_TIMEOUT, drain);
-            if let Err(message) = settings::drain_timeout(Named::new(&name, value), timeout_named) {
+            let name = quoted(DRAIN_TIMEOUT);
+            if let Err(message) = settings::drain_timeout(Named::new(&name, drain.value), deadline)
+            {
                 cx.syn_error(drain.error(message));
             }
         }
         if let Some(delay) = &raw.drain_delay {
-            let (name, value) = named(DRAIN_DELAY, delay);
-            if let Err(message) = settings::drain_delay(Named::new(&name, value), timeout_named) {
+            let name = quoted(DRAIN_DELAY);
+            if let Err(message) = settings::drain_delay(Named::new(&name, delay.value), deadline) {
                 cx.syn_error(delay.error(message));
             }
         }
     }
     let current_thread = raw.flavor.as_ref().map(|f| f.value) == Some(Flavor::CurrentThread);
     if let Some(threads) = raw.worker_threads.as_ref().filter(|_| current_thread) {
-        let name = format!("`{WORKER_THREADS}`");
+        let name = quoted(WORKER_THREADS);
         let flavor = format!("`{FLAVOR} = \"current_thread\"`");
         if let Err(message) =
             settings::worker_threads(Named::new(&name, threads.value), Some(&flavor))
