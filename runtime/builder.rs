@@ -13,6 +13,7 @@ use crate::sequence;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
 use crate::sockets;
+use crate::stderr;
 use crate::upgrade;
 use crate::watchdog::Watchdog;
 
@@ -218,7 +219,7 @@ impl Builder {
 
     fn run_boxed(self, main: BoxedMain<'_>) -> ! {
         let refuse = |error: &dyn std::fmt::Display| -> ! {
-            eprintln!("graceful: invalid configuration: {error}");
+            stderr::line(format_args!("graceful: invalid configuration: {error}"));
             std::process::exit(2)
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -229,8 +230,11 @@ impl Builder {
         sockets::take_inherited();
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::driven_global();
+        shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
-            eprintln!("graceful: cannot start the tokio runtime: {error}");
+            stderr::line(format_args!(
+                "graceful: cannot start the tokio runtime: {error}"
+            ));
             std::process::exit(2)
         });
         let watchdog = Watchdog::new(&shutdown, config.timeout);
@@ -243,7 +247,7 @@ impl Builder {
             exit::wait_for_the_winner();
         }
         log::summary(&report);
-        exit::now(&shutdown.inner, report.exit_code())
+        exit::normal(&shutdown.inner, report.exit_code())
     }
 
     /// Like [`run`](Self::run), but returns the [`Report`] instead of exiting: for tests.
@@ -287,6 +291,7 @@ impl Builder {
         let config = self.resolve()?;
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::detached();
+        shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
             ConfigError::new(format!("cannot start the tokio runtime: {error}"))
         })?;
@@ -298,7 +303,7 @@ impl Builder {
         drop(listener);
         runtime.shutdown_background();
         log::summary(&report);
-        shutdown.inner.kept.drop_all();
+        shutdown.inner.kept.drop_all(keep_until(&shutdown));
         Ok(report)
     }
 
@@ -341,17 +346,26 @@ impl Builder {
         let config = self.resolve()?;
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::scoped();
+        shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;
         let report = shutdown.scope(start(&shutdown, &config, main)).await;
         drop(listener);
         log::summary(&report);
-        shutdown.inner.kept.drop_all();
+        shutdown.inner.kept.drop_all(keep_until(&shutdown));
         Ok(report)
     }
 
     fn resolve(&self) -> Result<Config, ConfigError> {
         self.settings.resolve(|name| std::env::var_os(name))
     }
+}
+
+/// Until when the values kept by a run that returns its report may take to drop: its
+/// deadline plus [`exit::KEEP_MARGIN`], as when a run exits the process.
+fn keep_until(shutdown: &Shutdown) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let deadline = shutdown.inner.deadline().unwrap_or(now).max(now);
+    crate::clock::later(deadline, exit::KEEP_MARGIN)
 }
 
 /// Starts the signal listener of a run, before its main body is first polled, with the

@@ -3,23 +3,72 @@
 //! to end the process at the same moment, on different threads: the first to [`claim`] the
 //! exit prints its line and exits; the others print nothing, so the last line on stderr
 //! always agrees with the exit code.
+//!
+//! The one exception is the last step of an exit, while the values kept until exit are
+//! dropped: a signal then ends the process at once ([`interrupt`]), with its own line, as a
+//! second signal does during the rest of the shutdown.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
 
+use crate::clock;
 use crate::shutdown::Inner;
 
-static CLAIMED: AtomicBool = AtomicBool::new(false);
+/// Nobody has claimed the exit.
+const FREE: u8 = 0;
+/// An exit is claimed and prints its line.
+const CLAIMED: u8 = 1;
+/// The claimed exit drops the kept values: a signal may cut it short.
+const DROPPING: u8 = 2;
+/// The process is exiting now.
+const FINAL: u8 = 3;
+
+static STATE: AtomicU8 = AtomicU8::new(FREE);
+
+/// How long past its deadline (or past the moment an escape hatch fires) an exit may spend
+/// dropping the values kept until exit.
+pub(crate) const KEEP_MARGIN: Duration = Duration::from_millis(500);
 
 /// Claims the exit of the process. True for the first caller only; a caller that gets
 /// false must neither print its final line nor exit.
 pub(crate) fn claim() -> bool {
-    !CLAIMED.swap(true, Ordering::AcqRel)
+    STATE
+        .compare_exchange(FREE, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
 }
 
-/// Drops the values kept with `keep_until_exit` (last kept first, each drop bounded in time)
-/// and exits with `code`. Only after [`claim`] returned true.
+/// For a signal that lost the claim: true if the exit that won is only dropping kept values,
+/// which the signal may cut short; the caller then prints its line and exits at once.
+pub(crate) fn interrupt() -> bool {
+    STATE
+        .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// The normal exit: drops the values kept with `keep_until_exit` until the deadline plus
+/// [`KEEP_MARGIN`], then exits with `code`. Only after [`claim`] returned true.
+pub(crate) fn normal(inner: &Inner, code: u8) -> ! {
+    let now = Instant::now();
+    let until = clock::later(inner.deadline().unwrap_or(now).max(now), KEEP_MARGIN);
+    leave(inner, code, until)
+}
+
+/// An escape hatch (the forced exit, the watchdog): the kept values get [`KEEP_MARGIN`]
+/// from now. Only after [`claim`] returned true.
 pub(crate) fn now(inner: &Inner, code: u8) -> ! {
-    inner.kept.drop_all();
+    leave(inner, code, clock::later(Instant::now(), KEEP_MARGIN))
+}
+
+fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
+    STATE.store(DROPPING, Ordering::Release);
+    inner.kept.drop_all(until);
+    if STATE
+        .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // A signal cut the drops short and is exiting the process.
+        wait_for_the_winner();
+    }
     std::process::exit(i32::from(code))
 }
 

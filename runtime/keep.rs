@@ -3,19 +3,18 @@
 //! `std::process::exit` runs no destructor, so a guard that flushes on drop (tracing-appender's
 //! `WorkerGuard`, a Sentry guard, an OpenTelemetry provider) would lose the last lines: the
 //! hooks' and the report's. Kept values are dropped after the report is logged and before
-//! the exit, last kept first, each on a thread of its own for at most [`DROP_LIMIT`], so a
-//! stuck flush cannot hold the exit.
+//! the exit, last kept first, on a thread of their own, all within one budget (the deadline
+//! plus [`KEEP_MARGIN`](crate::exit::KEEP_MARGIN)), so that stuck flushes cannot hold the exit
+//! past it, however many there are.
 
 use std::any::Any;
-use std::sync::Mutex;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
 
 use crate::log;
 use crate::tasks::lock;
-
-/// How long one kept value may take to drop before the exit goes on without it.
-pub(crate) const DROP_LIMIT: Duration = Duration::from_secs(2);
 
 /// The kept values of one run, in the order they were kept.
 #[derive(Default)]
@@ -28,25 +27,33 @@ impl Kept {
         lock(&self.values).push(value);
     }
 
-    /// Drops every kept value, last kept first, each for at most [`DROP_LIMIT`].
-    pub(crate) fn drop_all(&self) {
+    /// Drops every kept value, last kept first, on one thread; waits for them until `until`,
+    /// then goes on without those left (they are dropped, or not, as the process ends).
+    pub(crate) fn drop_all(&self, until: Instant) {
         let values = std::mem::take(&mut *lock(&self.values));
-        for (index, value) in values.into_iter().enumerate().rev() {
-            drop_bounded(index, value);
+        if values.is_empty() {
+            return;
         }
-    }
-}
-
-fn drop_bounded(index: usize, value: Box<dyn Any + Send>) {
-    let (dropped, done) = mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("graceful-keep".to_owned())
-        .spawn(move || {
-            drop(value);
-            let _ = dropped.send(());
-        });
-    // If no thread can be started, the closure (and the value) was dropped right here.
-    if spawned.is_ok() && done.recv_timeout(DROP_LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
-        log::kept_value_stuck(index, DROP_LIMIT);
+        let left = Arc::new(AtomicUsize::new(values.len()));
+        let (dropped, done) = mpsc::channel::<()>();
+        let counting = left.clone();
+        let spawned = std::thread::Builder::new()
+            .name("graceful-keep".to_owned())
+            .spawn(move || {
+                for value in values.into_iter().rev() {
+                    // A destructor that panics ends its own drop, not the others'.
+                    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+                    counting.fetch_sub(1, Ordering::AcqRel);
+                }
+                let _ = dropped.send(());
+            });
+        // If no thread can be started, the closure (and the values) was dropped right here.
+        if spawned.is_err() {
+            return;
+        }
+        let budget = until.saturating_duration_since(Instant::now());
+        if done.recv_timeout(budget) == Err(mpsc::RecvTimeoutError::Timeout) {
+            log::kept_values_stuck(left.load(Ordering::Acquire), budget);
+        }
     }
 }

@@ -96,6 +96,7 @@ mod shutdown;
 mod signal;
 mod slot;
 mod sockets;
+mod stderr;
 mod systemd;
 mod tasks;
 mod unwind;

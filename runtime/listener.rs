@@ -18,8 +18,9 @@ use crate::shutdown::Shutdown;
 use crate::signal::Signal;
 use crate::watchdog::Watchdog;
 
-/// The running listener; dropping it stops its thread (the process keeps the handlers
-/// installed, as tokio does: a later signal then does nothing).
+/// The running listener; dropping it stops its thread and puts back what a signal did before
+/// the listener started (on Unix: terminate the process, be ignored, or call the handler that
+/// was there).
 pub(crate) struct Listener {
     stop: platform::Stop,
 }
@@ -81,11 +82,16 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
         return;
     }
     // Whichever of the forced exit, the watchdog and the normal exit claims the exit first
-    // prints its line and exits; the others print nothing.
+    // prints its line and exits; the others print nothing. Only the values kept until exit,
+    // dropped last, do not hold a signal.
+    let code = signal.force_exit_code();
     if !exit::claim() {
+        if exit::interrupt() {
+            log::forced_exit_while_dropping(signal, code);
+            std::process::exit(i32::from(code));
+        }
         return;
     }
-    let code = signal.force_exit_code();
     let running = inner.still_running();
     let running = if running.is_empty() {
         "nothing".to_owned()
@@ -112,14 +118,16 @@ mod platform {
     use crate::watchdog::Watchdog;
 
     /// The handlers, each writing to its signal's socket.
-    pub(super) struct Stop(Vec<SigId>);
+    pub(super) struct Stop(Vec<(Signal, SigId)>);
 
     impl Stop {
         /// Removes the handlers; each closes its end of the socket, which the thread sees (it
-        /// ends once no socket and no watchdog is left).
+        /// ends once no socket and no watchdog is left). Then each signal does again what it
+        /// did before.
         pub(super) fn stop(&self) {
-            for &id in &self.0 {
+            for &(signal, id) in &self.0 {
                 unregister(id);
+                disposition::restore(signal.number());
             }
         }
     }
@@ -156,8 +164,9 @@ mod platform {
         let mut readers = Vec::with_capacity(signals.len());
         for signal in signals {
             let (reader, writer) = UnixStream::pair()?;
+            disposition::record(signal.number());
             match pipe::register(signal.number(), writer) {
-                Ok(id) => ids.push(id),
+                Ok(id) => ids.push((signal, id)),
                 Err(error) => {
                     Stop(ids).stop();
                     return Err(error);
@@ -165,16 +174,22 @@ mod platform {
             }
             readers.push((signal, reader));
         }
-        // The trigger writes a byte here, so that the thread looks at the deadline.
-        let (woken, wake) = UnixStream::pair()?;
-        woken.set_nonblocking(true)?;
-        wake.set_nonblocking(true)?;
-        if let Some(watchdog) = &watchdog {
-            watchdog.wake_with(Box::new(move || {
-                // A full socket already holds a wake-up: nothing is lost.
-                let _ = (&wake).write(&[0]);
-            }));
-        }
+        // With a watchdog, the trigger writes a byte here, so that the thread looks at the
+        // deadline. Without one there is nothing to wake for (and a socket whose other end is
+        // gone would wake `poll` at once, forever).
+        let woken = match &watchdog {
+            Some(watchdog) => {
+                let (woken, wake) = UnixStream::pair()?;
+                woken.set_nonblocking(true)?;
+                wake.set_nonblocking(true)?;
+                watchdog.wake_with(Box::new(move || {
+                    // A full socket already holds a wake-up: nothing is lost.
+                    let _ = (&wake).write(&[0]);
+                }));
+                Some(woken)
+            }
+            None => None,
+        };
         let thread = Thread {
             readers,
             woken,
@@ -190,10 +205,106 @@ mod platform {
         Ok(Stop(ids))
     }
 
+    /// What each signal did before the first listener took it, so that a listener that stops
+    /// (the end of `run_async` or `run_to_report`) can put it back. signal-hook keeps its own
+    /// handler installed for good, and once no action is registered that handler does
+    /// nothing: a signal whose default was to terminate the process would be swallowed.
+    mod disposition {
+        use std::collections::HashMap;
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+
+        use signal_hook::SigId;
+
+        use crate::tasks::lock;
+
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        enum Before {
+            /// The default action: for every stop signal, to terminate the process.
+            Default,
+            /// Ignored, or a handler of someone else's, which signal-hook calls in turn.
+            Kept,
+        }
+
+        struct Table {
+            before: HashMap<i32, Before>,
+            /// The actions that terminate the process again, while no listener runs.
+            defaults: HashMap<i32, SigId>,
+        }
+
+        static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+        /// Before a listener registers `signal`: records what it did, the first time, and
+        /// removes the default action put back when an earlier listener stopped.
+        pub(super) fn record(signal: i32) {
+            let mut table = lock(&TABLE);
+            let table = table.get_or_insert_with(|| Table {
+                before: HashMap::new(),
+                defaults: HashMap::new(),
+            });
+            table.before.entry(signal).or_insert_with(|| before(signal));
+            if let Some(id) = table.defaults.remove(&signal) {
+                signal_hook::low_level::unregister(id);
+            }
+        }
+
+        /// Once a listener has removed its action for `signal`: a signal that terminated the
+        /// process before terminates it again.
+        pub(super) fn restore(signal: i32) {
+            let mut table = lock(&TABLE);
+            let Some(table) = table.as_mut() else { return };
+            if table.before.get(&signal) != Some(&Before::Default)
+                || table.defaults.contains_key(&signal)
+            {
+                return;
+            }
+            let always = Arc::new(AtomicBool::new(true));
+            match signal_hook::flag::register_conditional_default(signal, always) {
+                Ok(id) => {
+                    table.defaults.insert(signal, id);
+                }
+                Err(error) => {
+                    tracing::warn!(target: "graceful", signal, %error, "could not put back the signal's default action");
+                }
+            }
+        }
+
+        /// What `signal` does now, from the kernel's view of the process
+        /// (`/proc/self/status`). Where that cannot be read, the disposition is taken as kept:
+        /// a signal is then left ignored rather than made to terminate a process that may
+        /// have ignored it.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        fn before(signal: i32) -> Before {
+            let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+                return Before::Kept;
+            };
+            let mask = |field: &str| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix(field))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            };
+            let (Some(ignored), Some(caught)) = (mask("SigIgn:"), mask("SigCgt:")) else {
+                return Before::Kept;
+            };
+            let bit = 1u64 << (signal - 1);
+            if (ignored | caught) & bit == 0 {
+                Before::Default
+            } else {
+                Before::Kept
+            }
+        }
+
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        fn before(_signal: i32) -> Before {
+            Before::Kept
+        }
+    }
+
     /// What the listener's thread waits on.
     struct Thread {
         readers: Vec<(Signal, UnixStream)>,
-        woken: UnixStream,
+        woken: Option<UnixStream>,
         watchdog: Option<Watchdog>,
     }
 
@@ -207,6 +318,7 @@ mod platform {
                 {
                     // Another exit claimed the process: only the signals are left to wait on.
                     self.watchdog = None;
+                    self.woken = None;
                 }
                 if self.readers.is_empty() && self.watchdog.is_none() {
                     return;
@@ -220,7 +332,10 @@ mod platform {
                     None => PollTimeout::NONE,
                 };
                 let ready = {
-                    let mut fds: Vec<PollFd<'_>> = std::iter::once(self.woken.as_fd())
+                    let mut fds: Vec<PollFd<'_>> = self
+                        .woken
+                        .iter()
+                        .map(UnixStream::as_fd)
                         .chain(self.readers.iter().map(|(_, reader)| reader.as_fd()))
                         .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
                         .collect();
@@ -236,13 +351,24 @@ mod platform {
                         .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
                         .collect::<Vec<bool>>()
                 };
-                if ready[0] {
+                let first_reader = usize::from(self.woken.is_some());
+                if let Some(woken) = self.woken.as_ref().filter(|_| ready[0]) {
                     let mut wake_ups = [0u8; 64];
-                    while matches!((&self.woken).read(&mut wake_ups), Ok(1..)) {}
+                    loop {
+                        match (&*woken).read(&mut wake_ups) {
+                            Ok(1..) => {}
+                            // The waker is gone (the run ended): nothing more will come.
+                            Ok(0) => {
+                                self.woken = None;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
                 }
                 let mut closed = Vec::new();
                 for (index, (signal, reader)) in self.readers.iter_mut().enumerate() {
-                    if !ready[index + 1] {
+                    if !ready[index + first_reader] {
                         continue;
                     }
                     let mut deliveries = [0u8; 64];

@@ -12,6 +12,7 @@ use crate::reason::Reason;
 use crate::report::ServiceOutcome;
 use crate::report::{MainOutcome, Outcome, Report};
 use crate::signal::Signal;
+use crate::stderr;
 
 /// Whether events go nowhere, so failures must be printed on stderr instead.
 fn unobserved() -> bool {
@@ -20,7 +21,7 @@ fn unobserved() -> bool {
 
 fn fallback(line: std::fmt::Arguments<'_>) {
     if unobserved() {
-        eprintln!("graceful: {line}");
+        stderr::line(format_args!("graceful: {line}"));
     }
 }
 
@@ -28,7 +29,7 @@ fn fallback(line: std::fmt::Arguments<'_>) {
 /// seen, as std prints `Error: ..` for a failed `main`), else only without a subscriber.
 fn stderr_if(always: bool, line: std::fmt::Arguments<'_>) {
     if always {
-        eprintln!("graceful: {line}");
+        stderr::line(format_args!("graceful: {line}"));
     } else {
         fallback(line);
     }
@@ -77,9 +78,16 @@ pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &O
 pub(crate) fn main_ended(outcome: &MainOutcome) {
     if let MainOutcome::Failed(error) = outcome {
         // As std does for `fn main() -> Result<(), E>`, whether or not anyone traces.
-        eprintln!("Error: {error}");
+        stderr::line(format_args!("Error: {error}"));
         tracing::error!(target: "graceful", %error, "main returned an error");
     }
+}
+
+pub(crate) fn main_drop_panicked(message: &str) {
+    tracing::error!(target: "graceful", panic = %message, "dropping the aborted main body panicked");
+    fallback(format_args!(
+        "dropping the aborted main body panicked: {message}"
+    ));
 }
 
 pub(crate) fn aborted(tasks: &[String], connections_cut: usize, drain_timeout: Duration) {
@@ -109,12 +117,41 @@ pub(crate) fn summary(report: &Report) {
     }
 }
 
+/// The forced exit's line, once the exit is claimed: on stderr first (best effort, whatever
+/// stderr is), then as an event for the subscriber, given at most [`EXIT_EVENT_WAIT`].
 pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
-    tracing::error!(target: "graceful", %signal, code, running, "second signal: forced exit");
-    // Always on stderr: the process is about to end, whatever a subscriber buffers.
-    eprintln!(
+    stderr::line(format_args!(
         "graceful: second {signal} during shutdown, exiting now with code {code}; still running: {running}"
-    );
+    ));
+    let running = running.to_owned();
+    on_the_way_out(move || {
+        tracing::error!(target: "graceful", %signal, code, running, "second signal: forced exit");
+    });
+}
+
+/// A signal while an exit drops the values kept until exit: the exit happens now.
+pub(crate) fn forced_exit_while_dropping(signal: Signal, code: u8) {
+    stderr::line(format_args!(
+        "graceful: {signal} while the values kept until exit were dropped, exiting now with code {code}"
+    ));
+}
+
+/// How long an escape hatch waits for the subscriber to take its event.
+const EXIT_EVENT_WAIT: Duration = Duration::from_millis(100);
+
+/// Emits an event on a thread of its own and waits for it at most [`EXIT_EVENT_WAIT`]: a
+/// subscriber that writes to a full pipe, or panics, must not hold the exit.
+fn on_the_way_out(event: impl FnOnce() + Send + 'static) {
+    let (done, emitted) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("graceful-exit-log".to_owned())
+        .spawn(move || {
+            event();
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = emitted.recv_timeout(EXIT_EVENT_WAIT);
+    }
 }
 
 pub(crate) fn absorbed(signal: Signal, reason: &Reason) {
@@ -124,11 +161,13 @@ pub(crate) fn absorbed(signal: Signal, reason: &Reason) {
     ));
 }
 
-pub(crate) fn kept_value_stuck(index: usize, limit: Duration) {
-    tracing::error!(target: "graceful", index, ?limit, "a value kept until exit did not drop in time: exiting without it");
-    eprintln!(
-        "graceful: the value kept until exit #{index} did not drop within {limit:?}: exiting without it"
-    );
+pub(crate) fn kept_values_stuck(left: usize, budget: Duration) {
+    stderr::line(format_args!(
+        "graceful: {left} value(s) kept until exit did not drop within {budget:?}: exiting without them"
+    ));
+    on_the_way_out(move || {
+        tracing::error!(target: "graceful", left, ?budget, "values kept until exit did not drop in time: exiting without them");
+    });
 }
 
 pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str) {
@@ -138,9 +177,9 @@ pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str)
         running
     };
     let skipped = if skipped.is_empty() { "none" } else { skipped };
-    eprintln!(
+    stderr::line(format_args!(
         "graceful: the shutdown overran its {timeout:?} deadline and the runtime did not respond, exiting with code 1; still running: {running}; skipped: {skipped}"
-    );
+    ));
 }
 
 /// How a service ended; `started_shutdown` when its failure started the shutdown.

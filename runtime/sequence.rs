@@ -3,6 +3,7 @@
 //! Each step is commented where it happens in [`run`].
 
 use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -105,7 +106,10 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         }
         aborted.extend(inner.tasks.abort_all());
     }
-    drop(main);
+    // An aborted body is dropped here, and a destructor of its may panic: the sequence goes on.
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(main))) {
+        log::main_drop_panicked(&panic_text(&*panic));
+    }
     inner.main_running.store(false, Ordering::Release);
     if !drained {
         // The aborted tasks are dropped by their worker threads: wait (briefly) until they

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     watchdog: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// The values of [`Shutdown::keep_until_exit`].
     pub(crate) kept: Kept,
+    /// The run's global deadline, from the trigger: set when the run starts.
+    timeout: OnceLock<Duration>,
     /// How each service ended.
     pub(crate) services: Services,
     /// Connections that the HTTP and gRPC integrations had to cut at the end of the drain.
@@ -103,6 +105,7 @@ impl Inner {
             signal_absorbed: AtomicBool::new(false),
             watchdog: OnceLock::new(),
             kept: Kept::default(),
+            timeout: OnceLock::new(),
             services: Services::default(),
             connections_cut: AtomicUsize::new(0),
             scoped,
@@ -127,6 +130,18 @@ impl Inner {
                 wake();
             }
         }
+    }
+
+    /// Records the run's global deadline (`timeout` from the trigger).
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
+        let _ = self.timeout.set(timeout);
+    }
+
+    /// When the run must have ended: `timeout` after the trigger; `None` before the trigger.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let trigger = self.trigger.get()?;
+        let timeout = self.timeout.get().copied().unwrap_or(Duration::ZERO);
+        Some(crate::clock::later(trigger.at, timeout))
     }
 
     pub(crate) fn trigger(&self) -> Option<&Trigger> {

@@ -10,6 +10,7 @@ const FAILING_HOOKS: &str = env!("CARGO_BIN_EXE_failing_hooks");
 const BLOCKING_ROW: &str = env!("CARGO_BIN_EXE_blocking_row");
 const STUCK_BLOCKING: &str = env!("CARGO_BIN_EXE_stuck_blocking");
 const STUCK_RUNTIME: &str = env!("CARGO_BIN_EXE_stuck_runtime");
+const PANICKING_DROP: &str = env!("CARGO_BIN_EXE_panicking_drop");
 
 /// Far below the blocking hooks' sleep (a minute or more): exiting within it proves nothing
 /// waited for them.
@@ -138,4 +139,16 @@ fn an_async_hook_blocking_the_runtime_still_gets_the_later_hooks_reported_as_ski
             .is_empty(),
         "the hook that never started is reported as skipped\n{exited}"
     );
+}
+
+/// The drain aborts a main body whose guard panics when dropped: the panic is caught, the
+/// hooks still run and the report says the body was aborted (exit code 1).
+#[test]
+fn a_panic_while_dropping_the_aborted_main_body_does_not_stop_the_sequence() {
+    let mut fixture = Fixture::start_ready(PANICKING_DROP, &[]);
+    fixture.signal(Signal::SIGTERM);
+    let exited = fixture.wait(PROMPT_EXIT);
+    exited.assert_code(1);
+    assert!(exited.stdout_has("hook after ran"), "{exited}");
+    exited.stderr_line_with(&["graceful: drain did not finish", "aborted: main"]);
 }

@@ -54,8 +54,18 @@ impl Fixture {
             path,
             command(Path::new(path), &[], env),
             Stdio::null(),
+            None,
             child_pid,
         )
+    }
+
+    /// [`start_ready`](Self::start_ready) with `stderr` as given (`/dev/full`, a pipe whose
+    /// reader is gone, a full pipe): it is not read, and the fixture's [`Exited`] shows none.
+    pub fn start_ready_with_stderr(path: &str, env: &[(&str, &str)], stderr: Stdio) -> Fixture {
+        let command = command(Path::new(path), &[], env);
+        let fixture = Fixture::spawn(path, command, Stdio::null(), Some(stderr), child_pid);
+        fixture.wait_for_stdout(READY, START_TIMEOUT);
+        fixture
     }
 
     /// Starts the fixture and waits for its [`READY`] line: from then on its signal handlers
@@ -69,7 +79,7 @@ impl Fixture {
     /// [`start_ready`](Self::start_ready) with stdin a pipe, for [`send_line`](Self::send_line).
     pub fn start_ready_with_stdin(path: &str, env: &[(&str, &str)]) -> Fixture {
         let command = command(Path::new(path), &[], env);
-        let fixture = Fixture::spawn(path, command, Stdio::piped(), child_pid);
+        let fixture = Fixture::spawn(path, command, Stdio::piped(), None, child_pid);
         fixture.wait_for_stdout(READY, START_TIMEOUT);
         fixture
     }
@@ -85,7 +95,7 @@ impl Fixture {
         command.args(["--pid", "--fork", "--mount-proc", "--"]);
         command.arg("env").args(DEFAULT_SIGNALS_ARGS).arg(path);
         clean_env(&mut command, env);
-        Fixture::spawn(path, command, Stdio::null(), |child| {
+        Fixture::spawn(path, command, Stdio::null(), None, |child| {
             let unshare = child_pid(child);
             let children = format!("/proc/{unshare}/task/{unshare}/children");
             let until = Instant::now() + START_TIMEOUT;
@@ -114,12 +124,13 @@ impl Fixture {
         path: &str,
         command: Command,
         stdin: Stdio,
+        stderr: Option<Stdio>,
         target: impl FnOnce(&mut Child) -> u32,
     ) -> Fixture {
         let name = path.rsplit('/').next().unwrap_or(path);
         let _runtime = runtime().enter();
         Fixture {
-            service: Service::spawn(name, command, stdin, target),
+            service: Service::spawn(name, command, stdin, stderr, target),
         }
     }
 

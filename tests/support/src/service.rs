@@ -85,36 +85,49 @@ impl Service {
     /// [`start`](Self::start) for the program at `path`, with `args`; `name` names it in
     /// messages.
     pub fn start_command(name: &str, path: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
-        Service::spawn(name, command(path, args, env), Stdio::null(), child_pid)
+        Service::spawn(
+            name,
+            command(path, args, env),
+            Stdio::null(),
+            None,
+            child_pid,
+        )
     }
 
-    /// Spawns `command` with `stdin` and piped output, read on threads from then on;
-    /// `target` finds the pid that [`signal`](Self::signal) sends to. Must be called inside
-    /// a tokio runtime, which will see the exit.
+    /// Spawns `command` with `stdin` and piped output, read on threads from then on (or
+    /// with `stderr` as given, which is then not read); `target` finds the pid that
+    /// [`signal`](Self::signal) sends to. Must be called inside a tokio runtime, which will
+    /// see the exit.
     pub(crate) fn spawn(
         name: &str,
         mut command: Command,
         stdin: Stdio,
+        stderr: Option<Stdio>,
         target: impl FnOnce(&mut Child) -> u32,
     ) -> Service {
+        let read_stderr = stderr.is_none();
         command
             .stdin(stdin)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr.unwrap_or_else(Stdio::piped))
             .kill_on_drop(true);
         let mut child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {name} with {command:?}: {error}"));
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = if read_stderr {
+            let stderr = child.stderr.take().expect("stderr is piped");
+            stderr.into_owned_fd().expect("stderr as a blocking pipe")
+        } else {
+            // Not ours to read: an empty pipe stands for it.
+            let (empty, _writer) = nix::unistd::pipe().expect("a pipe");
+            empty
+        };
         let (stdout, stdout_reader) = Output::read(
             stdout.into_owned_fd().expect("stdout as a blocking pipe"),
             format!("{name} stdout"),
         );
-        let (stderr, stderr_reader) = Output::read(
-            stderr.into_owned_fd().expect("stderr as a blocking pipe"),
-            format!("{name} stderr"),
-        );
+        let (stderr, stderr_reader) = Output::read(stderr, format!("{name} stderr"));
         let pid = target(&mut child);
         let pid = Pid::from_raw(i32::try_from(pid).expect("a pid fits in i32"));
         Service {
