@@ -76,7 +76,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Request, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
@@ -91,12 +91,18 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// files), as axum and hyper do: the connections that end meanwhile free descriptors.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
-/// How long a connection accepted but not yet read from may take, after the cancel, to
-/// bring its first request. The client sent it before the listener closed (or, across an
-/// upgrade, while this process still held the listener): closing the connection unread
-/// would fail a request that was never refused. An idle keep-alive connection that has
+/// How long a connection that has not brought a whole request yet may take, after the cancel,
+/// to bring it: one accepted but not read from, or whose request head is still arriving. The
+/// client sent it before the listener closed (or, across an upgrade, while this process still
+/// held the listener): closing the connection at once would fail a request that was never
+/// refused. Past it the connection closes, and does not hold the drain: a client that sends
+/// half a head and stops is not a request in flight. An idle keep-alive connection that has
 /// served a request closes at once.
 const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a client may take to send a whole request head, in normal operation, before its
+/// connection is closed (as hyper's default; see [`Serve::header_read_timeout`]).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `service` on `listener` until the shutdown, then drains: `Connection: close` on
 /// every HTTP/1 response from the trigger on, no new connection from the cancel on, idle
@@ -132,6 +138,7 @@ pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
         listener,
         service,
         shutdown: Shutdown::current(),
+        header_read_timeout: HEADER_READ_TIMEOUT,
     }
 }
 
@@ -148,6 +155,7 @@ pub struct Serve<S> {
     listener: TcpListener,
     service: S,
     shutdown: Shutdown,
+    header_read_timeout: Duration,
 }
 
 impl<S> Serve<S> {
@@ -162,6 +170,24 @@ impl<S> Serve<S> {
     /// ```
     pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
+        self
+    }
+
+    /// How long an HTTP/1 client may take to send a whole request head (default 30 s): a
+    /// connection that sends part of one and stops (a slow or stuck client) is closed then,
+    /// whether or not the shutdown has started.
+    ///
+    /// ```no_run
+    /// # async fn f(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// graceful::http::serve(listener, app)
+    ///     .header_read_timeout(Duration::from_secs(10))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
         self
     }
 }
@@ -188,12 +214,26 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(run(self.listener, self.service, self.shutdown))
+        let settings = Settings {
+            header_read_timeout: self.header_read_timeout,
+        };
+        Box::pin(run(self.listener, self.service, self.shutdown, settings))
     }
 }
 
+/// What each connection is served with.
+#[derive(Clone, Copy)]
+struct Settings {
+    header_read_timeout: Duration,
+}
+
 /// The accept loop, then the drain of the connections.
-async fn run<S, B>(listener: TcpListener, service: S, shutdown: Shutdown) -> io::Result<()>
+async fn run<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: Shutdown,
+    settings: Settings,
+) -> io::Result<()>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -202,7 +242,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let mut connections = Connections::new(shutdown.clone());
+    let mut connections = Connections::new(shutdown.clone(), settings);
     loop {
         let accepted = tokio::select! {
             biased;
@@ -267,15 +307,17 @@ struct Connections {
     /// Cancelled once the listener is dropped: every connection shuts down gracefully.
     close: CancellationToken,
     shutdown: Shutdown,
+    settings: Settings,
 }
 
 impl Connections {
-    fn new(shutdown: Shutdown) -> Self {
+    fn new(shutdown: Shutdown, settings: Settings) -> Self {
         Connections {
             tasks: JoinSet::new(),
             open: Arc::default(),
             close: CancellationToken::new(),
             shutdown,
+            settings,
         }
     }
 
@@ -298,7 +340,9 @@ impl Connections {
         let open = Open::enter(&self.open);
         let close = self.close.clone();
         let shutdown = self.shutdown.clone();
+        let settings = self.settings;
         let first = Arc::new(FirstRequest::default());
+        let protocol = Arc::new(Protocol::default());
         let service = CloseOnShutdown {
             inner: TowerToHyperService::new(service),
             shutdown: self.shutdown.clone(),
@@ -307,22 +351,49 @@ impl Connections {
         let connection = async move {
             let _open = open;
             // Cut, its HTTP/2 streams (on tasks of their own) end with it.
-            let (streams, cut_streams) = Streams::new(shutdown);
+            let (streams, cut_streams) = Streams::new(shutdown.clone());
             let mut builder = auto::Builder::new(streams);
-            builder.http2().enable_connect_protocol();
-            let mut connection =
-                pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
-            let mut ended = tokio::select! {
-                ended = connection.as_mut() => Some(ended),
-                () = close.cancelled() => None,
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(settings.header_read_timeout);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .enable_connect_protocol();
+            let io = TokioIo::new(Sniffed::new(stream, protocol.clone()));
+            let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
+            let mut going_away = false;
+            let mut ended = loop {
+                tokio::select! {
+                    ended = connection.as_mut() => break Some(ended),
+                    () = close.cancelled() => break None,
+                    // An HTTP/2 connection gets its GOAWAY from the trigger on, as HTTP/1
+                    // responses say `Connection: close`: the client opens its next streams on
+                    // a new connection, the streams in flight complete.
+                    () = protocol.http2_after(&shutdown), if !going_away => {
+                        going_away = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
             };
             if ended.is_none() && !first.seen() {
-                // Accepted, never read from: its first request may be on its way.
-                ended = tokio::select! {
-                    ended = connection.as_mut() => Some(ended),
-                    () = first.arrived() => None,
-                    () = tokio::time::sleep(FIRST_REQUEST_GRACE) => None,
+                // Accepted, no whole request yet: it may be on its way. If it has not come
+                // within the grace (nothing was sent, or half a head), the connection closes
+                // here, without holding the drain: it had nothing in flight.
+                let arrived = tokio::select! {
+                    ended_now = connection.as_mut() => {
+                        ended = Some(ended_now);
+                        true
+                    }
+                    () = first.arrived() => true,
+                    () = tokio::time::sleep(FIRST_REQUEST_GRACE) => false,
                 };
+                if !arrived {
+                    tracing::debug!(target: "graceful", %remote, "HTTP connection closed at the cancel: no whole request within the grace");
+                    cut_streams.disarm();
+                    return;
+                }
             }
             let ended = match ended {
                 Some(ended) => ended,
@@ -351,6 +422,120 @@ impl Drop for Connections {
             tracing::warn!(target: "graceful", connections = cut, "HTTP connections cut: still open when the server was dropped");
         }
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
+    }
+}
+
+/// The protocol of a connection, as its first bytes tell: HTTP/2 with prior knowledge starts
+/// with the client preface.
+#[derive(Default)]
+struct Protocol {
+    /// [`UNKNOWN`], [`HTTP1`] or [`HTTP2`].
+    state: std::sync::atomic::AtomicU8,
+    known: tokio::sync::Notify,
+}
+
+const UNKNOWN: u8 = 0;
+const HTTP1: u8 = 1;
+const HTTP2: u8 = 2;
+
+/// What an HTTP/2 connection sends first (RFC 9113, section 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+impl Protocol {
+    fn set(&self, state: u8) {
+        self.state.store(state, Ordering::Release);
+        self.known.notify_waiters();
+    }
+
+    /// Resolves once the shutdown has started on a connection known to be HTTP/2, by then
+    /// served as such (the whole preface has been read); never on HTTP/1.
+    async fn http2_after(&self, shutdown: &Shutdown) {
+        shutdown.shutting_down().await;
+        loop {
+            let known = self.known.notified();
+            tokio::pin!(known);
+            known.as_mut().enable();
+            match self.state.load(Ordering::Acquire) {
+                HTTP2 => return,
+                HTTP1 => std::future::pending::<()>().await,
+                _ => known.await,
+            }
+        }
+    }
+}
+
+/// A connection's stream, watching the first bytes the server reads to tell its
+/// [`Protocol`].
+struct Sniffed {
+    stream: TcpStream,
+    protocol: Arc<Protocol>,
+    /// How many bytes of the preface have been read so far, while unknown.
+    matched: usize,
+}
+
+impl Sniffed {
+    fn new(stream: TcpStream, protocol: Arc<Protocol>) -> Self {
+        Sniffed {
+            stream,
+            protocol,
+            matched: 0,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Sniffed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+        if this.matched < PREFACE.len() && this.protocol.state.load(Ordering::Relaxed) == UNKNOWN {
+            let read = &buf.filled()[before..];
+            let wanted = &PREFACE[this.matched..];
+            let length = read.len().min(wanted.len());
+            if read[..length] != wanted[..length] {
+                this.protocol.set(HTTP1);
+            } else {
+                this.matched += length;
+                if this.matched == PREFACE.len() {
+                    this.protocol.set(HTTP2);
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Sniffed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 

@@ -7,6 +7,10 @@
 //!   on another connection runs on.
 //! - A request still running at `drain_timeout` is cut: the client sees its connection closed,
 //!   the drain's line and the report say `1 connection cut`, and the exit code is 1.
+//! - Slow clients: half a request head at the cancel is closed after the short grace and does
+//!   not hold the drain; in normal operation such a head times out.
+//! - HTTP/2 (h2c): the GOAWAY comes from the trigger on, during `drain_delay`, while the stream
+//!   in flight completes.
 
 use std::time::{Duration, Instant};
 
@@ -402,4 +406,147 @@ fn a_connection_accepted_just_before_the_cancel_still_gets_its_request_served() 
         .expect("a valid configuration");
     assert_eq!(report.connections_cut(), 0, "{report}");
     assert_eq!(report.exit_code(), 0, "{report}");
+}
+
+/// A client that sends half a request head and stops: at the cancel it gets the short grace an
+/// unread connection gets, then its connection closes; it had no request in flight, so the
+/// drain does not wait for it (`drain_timeout` is 15 s) and the exit is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_request_head_is_closed_after_the_grace_and_the_exit_is_clean() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (mut server, _dir) = start("half-head", &[("GRACEFUL_DRAIN_DELAY", "0s")]).await;
+    let mut half = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("connect");
+    half.write_all(b"GET /slow?ms=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("half a head");
+    // Once another connection has been answered, the accept loop has taken this one too (it
+    // accepts in order).
+    let reply = graceful_test_support::get(server.port, "/healthz").await;
+    assert_eq!(reply.expect("healthz").status, 200);
+
+    server.signal(Signal::SIGTERM);
+    let cancel = server.wait_for_stdout(CANCEL_LINE, LINE_TIMEOUT).await;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), half.read_to_end(&mut rest)).await;
+    let closed_after = cancel.at.elapsed();
+    assert!(
+        read.is_ok(),
+        "the half-sent head still held its connection 10 s after the cancel\n{}",
+        server.dump()
+    );
+    assert!(
+        rest.is_empty(),
+        "nothing is answered to half a head: {rest:?}"
+    );
+    println!("half a head: closed {closed_after:?} after the cancel");
+    let exited = server.wait(Duration::from_secs(10)).await;
+    exited.assert_code(0);
+    assert!(
+        exited.stderr_lines_with(&["connection cut"]).is_empty(),
+        "{exited}"
+    );
+}
+
+/// An h2c client (HTTP/2 with prior knowledge) with a request in flight at the trigger: its
+/// stream completes, and the connection ends during `drain_delay` (5 s), once the server's
+/// GOAWAY has moved the client away, not at the cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_gets_its_goaway_during_the_drain_delay_and_its_stream_completes() {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let (mut server, _dir) = start("h2-goaway", &[("GRACEFUL_DRAIN_DELAY", "5s")]).await;
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("an HTTP/2 handshake");
+    // Ends when the connection closes. The sender is kept: a client that still holds one does
+    // not close an idle connection itself.
+    let mut driver = tokio::spawn(connection);
+    let request = hyper::Request::get(format!("http://127.0.0.1:{}/slow?ms=1000", server.port))
+        .body(Empty::<Bytes>::new())
+        .expect("a request");
+    let response = sender.send_request(request);
+    let answered = tokio::spawn(async move {
+        let response = response.await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((status, body))
+    });
+    // The stream is on its way; the trigger comes while it runs.
+    let trigger = server.signal(Signal::SIGTERM);
+
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), answered)
+        .await
+        .expect("the stream in flight completes")
+        .expect("its task")
+        .expect("its response");
+    assert_eq!(status, 200, "{body:?}");
+    let closed = tokio::time::timeout(Duration::from_secs(10), &mut driver).await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open\n{}",
+        server.dump()
+    );
+    println!(
+        "h2c: connection closed {:?} after the trigger",
+        trigger.elapsed()
+    );
+    assert!(
+        !server
+            .stdout_lines()
+            .iter()
+            .any(|line| line.text == CANCEL_LINE),
+        "the connection lasted until the cancel: no GOAWAY during drain_delay\n{}",
+        server.dump()
+    );
+    drop(sender);
+    server.wait(Duration::from_secs(15)).await.assert_code(0);
+}
+
+/// In normal operation (no shutdown), a head that never ends times out and its connection
+/// closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_never_finished_times_out_in_normal_operation() {
+    use std::future::IntoFuture;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "served\n" }));
+    let server = graceful::http::serve(listener, app)
+        .header_read_timeout(Duration::from_millis(300))
+        .into_future();
+    let server = tokio::spawn(server);
+
+    let mut half = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let sent = Instant::now();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), half.read_to_end(&mut rest)).await;
+    assert!(
+        read.is_ok(),
+        "the half-sent head held its connection for 10 s"
+    );
+    println!(
+        "half a head in normal operation: closed after {:?}",
+        sent.elapsed()
+    );
+    // A whole request is still served.
+    let reply = graceful_test_support::get(port, "/")
+        .await
+        .expect("a request");
+    assert_eq!(reply.body, "served\n");
+    server.abort();
 }
