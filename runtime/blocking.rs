@@ -1,6 +1,6 @@
 //! Blocking hooks in a row: consecutive phases that each hold one plain `fn` hook run on one
-//! blocking thread, one after the other, instead of one thread hand-off per hook (which cost
-//! about 60 µs a hook, more than most hooks themselves).
+//! blocking thread, one after the other, instead of one thread hand-off per hook (which would
+//! cost more than most hooks themselves).
 //!
 //! The guarantees stay: each hook runs for at most its own limit (its `timeout`, or the
 //! global deadline). The sequence's task watches the hook that runs now; if it overruns, the
@@ -60,9 +60,6 @@ struct Current {
     limit: Duration,
 }
 
-/// How long the thread started at the trigger looks for its first row before it sleeps.
-const LOOK_AWAKE: Duration = Duration::from_millis(2);
-
 /// What a hook thread runs.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -87,18 +84,7 @@ impl Worker {
     fn spawn_thread(&mut self) -> &std::sync::mpsc::Sender<Job> {
         let (jobs, waiting) = std::sync::mpsc::channel::<Job>();
         tokio::task::spawn_blocking(move || {
-            // Started at the trigger, the thread first looks for its row without sleeping for
-            // a little while: a drain that ends at once hands the row over in well under that,
-            // and a sleeping thread would take longer to wake than the row takes to run. It
-            // yields between looks, so a busy machine's other work goes first.
-            let looking = Instant::now();
-            while looking.elapsed() < LOOK_AWAKE {
-                match waiting.try_recv() {
-                    Ok(job) => job(),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
-                }
-            }
+            // It sleeps until its row comes: no busy wait.
             while let Ok(job) = waiting.recv() {
                 job();
             }
