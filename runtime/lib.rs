@@ -217,8 +217,9 @@ where
 }
 
 /// Keeps `value` alive until the process exits: it is dropped after the report is logged,
-/// right before the exit, last kept first, each drop bounded in time (2 s) so that a stuck
-/// flush cannot hold the exit.
+/// right before the exit, last kept first. The drops share one budget (until the deadline
+/// plus 500 ms; 500 ms for a forced exit) so that stuck flushes cannot hold the exit, and a
+/// signal during them still forces it.
 ///
 /// The process ends with `std::process::exit`, which runs no destructor: a guard that
 /// flushes on drop and lives in `main` would be gone before the hooks run, or never dropped
