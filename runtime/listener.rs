@@ -162,9 +162,14 @@ mod platform {
     ) -> io::Result<Stop> {
         let mut ids = Vec::with_capacity(signals.len());
         let mut readers = Vec::with_capacity(signals.len());
+        // A run with a watchdog (`Builder::run`) ends with the process: only the runs that
+        // return need what each signal did before, to put it back.
+        let restorable = watchdog.is_none();
         for signal in signals {
             let (reader, writer) = UnixStream::pair()?;
-            disposition::record(signal.number());
+            if restorable {
+                disposition::record(signal.number());
+            }
             match pipe::register(signal.number(), writer) {
                 Ok(id) => ids.push((signal, id)),
                 Err(error) => {
