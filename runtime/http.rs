@@ -66,7 +66,6 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,7 +78,8 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -133,7 +133,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///     graceful::http::serve(listener, app).await
 /// }
 /// ```
-pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
+pub fn serve<L: Listener, S>(listener: L, service: S) -> Serve<S, L> {
     Serve {
         listener,
         service,
@@ -151,14 +151,14 @@ pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
 /// # }
 /// ```
 #[must_use = "a server does nothing until it is awaited"]
-pub struct Serve<S> {
-    listener: TcpListener,
+pub struct Serve<S, L = TcpListener> {
+    listener: L,
     service: S,
     shutdown: Shutdown,
     header_read_timeout: Duration,
 }
 
-impl<S> Serve<S> {
+impl<S, L> Serve<S, L> {
     /// Follows `shutdown` instead of the current one: for a handle of a run other than the
     /// process-wide one, e.g. in a test.
     ///
@@ -192,7 +192,7 @@ impl<S> Serve<S> {
     }
 }
 
-impl<S> fmt::Debug for Serve<S> {
+impl<S, L: fmt::Debug> fmt::Debug for Serve<S, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Serve")
             .field("listener", &self.listener)
@@ -201,8 +201,9 @@ impl<S> fmt::Debug for Serve<S> {
     }
 }
 
-impl<S, B> IntoFuture for Serve<S>
+impl<S, B, L> IntoFuture for Serve<S, L>
 where
+    L: Listener,
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -221,6 +222,47 @@ where
     }
 }
 
+/// What [`serve`] accepts connections from: a TCP listener (`tokio::net::TcpListener`), a
+/// Unix-domain one (`tokio::net::UnixListener`, on Unix), or your own (a TLS acceptor over
+/// either, say).
+///
+/// ```no_run
+/// # #[cfg(unix)]
+/// # async fn f(app: axum::Router) -> std::io::Result<()> {
+/// // Behind a proxy on the same machine: nginx's `proxy_pass http://unix:/run/app.sock;`.
+/// let listener = tokio::net::UnixListener::bind("/run/app.sock")?;
+/// graceful::http::serve(listener, app).await
+/// # }
+/// ```
+pub trait Listener: Send + 'static {
+    /// A connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Where a connection comes from, for the log.
+    type Addr: fmt::Debug + Send + 'static;
+
+    /// Accepts the next connection.
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, Self::Addr)>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
+        TcpListener::accept(self).await
+    }
+}
+
+#[cfg(unix)]
+impl Listener for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    type Addr = tokio::net::unix::SocketAddr;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
+        tokio::net::UnixListener::accept(self).await
+    }
+}
+
 /// What each connection is served with.
 #[derive(Clone, Copy)]
 struct Settings {
@@ -228,13 +270,14 @@ struct Settings {
 }
 
 /// The accept loop, then the drain of the connections.
-async fn run<S, B>(
-    listener: TcpListener,
+async fn run<S, B, L>(
+    mut listener: L,
     service: S,
     shutdown: Shutdown,
     settings: Settings,
 ) -> io::Result<()>
 where
+    L: Listener,
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -325,8 +368,10 @@ impl Connections {
         self.open.load(Ordering::Acquire)
     }
 
-    fn start<S, B>(&mut self, stream: TcpStream, remote: SocketAddr, service: S)
+    fn start<S, B, I, A>(&mut self, stream: I, remote: A, service: S)
     where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        A: fmt::Debug + Send + 'static,
         S: tower_service::Service<Request<Incoming>, Response = Response<B>>
             + Clone
             + Send
@@ -390,7 +435,7 @@ impl Connections {
                     () = tokio::time::sleep(FIRST_REQUEST_GRACE) => false,
                 };
                 if !arrived {
-                    tracing::debug!(target: "graceful", %remote, "HTTP connection closed at the cancel: no whole request within the grace");
+                    tracing::debug!(target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
                     cut_streams.disarm();
                     return;
                 }
@@ -407,7 +452,7 @@ impl Connections {
             // Ended by itself: streams still finishing are not cut.
             cut_streams.disarm();
             if let Err(error) = ended {
-                tracing::debug!(target: "graceful", %remote, %error, "HTTP connection ended with an error");
+                tracing::debug!(target: "graceful", ?remote, %error, "HTTP connection ended with an error");
             }
         };
         self.tasks.spawn(self.shutdown.scope(connection));
@@ -466,15 +511,15 @@ impl Protocol {
 
 /// A connection's stream, watching the first bytes the server reads to tell its
 /// [`Protocol`].
-struct Sniffed {
-    stream: TcpStream,
+struct Sniffed<I> {
+    stream: I,
     protocol: Arc<Protocol>,
     /// How many bytes of the preface have been read so far, while unknown.
     matched: usize,
 }
 
-impl Sniffed {
-    fn new(stream: TcpStream, protocol: Arc<Protocol>) -> Self {
+impl<I> Sniffed<I> {
+    fn new(stream: I, protocol: Arc<Protocol>) -> Self {
         Sniffed {
             stream,
             protocol,
@@ -483,7 +528,7 @@ impl Sniffed {
     }
 }
 
-impl tokio::io::AsyncRead for Sniffed {
+impl<I: AsyncRead + Unpin> AsyncRead for Sniffed<I> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -509,7 +554,7 @@ impl tokio::io::AsyncRead for Sniffed {
     }
 }
 
-impl tokio::io::AsyncWrite for Sniffed {
+impl<I: AsyncWrite + Unpin> AsyncWrite for Sniffed<I> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -12,6 +12,7 @@
 //! - HTTP/2 (h2c): the GOAWAY comes from the trigger on, during `drain_delay`, while the stream
 //!   in flight completes.
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
@@ -515,7 +516,6 @@ async fn an_http2_connection_gets_its_goaway_during_the_drain_delay_and_its_stre
 /// closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_head_never_finished_times_out_in_normal_operation() {
-    use std::future::IntoFuture;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -549,4 +549,45 @@ async fn a_request_head_never_finished_times_out_in_normal_operation() {
         .expect("a request");
     assert_eq!(reply.body, "served\n");
     server.abort();
+}
+
+/// `serve` takes a Unix-domain listener as it does a TCP one: a request over the socket is
+/// answered, and at the cancel the server stops and its future ends.
+#[cfg(unix)]
+#[test]
+fn a_unix_domain_listener_is_served_and_drained() {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let dir = TempDir::new("unix-listener");
+    let path = dir.join("app.sock");
+    let report = graceful::Builder::new()
+        .signals([])
+        .run_to_report(|shutdown| async move {
+            let listener = tokio::net::UnixListener::bind(&path).unwrap();
+            let app = axum::Router::new().route("/", axum::routing::get(|| async { "served\n" }));
+            let server = tokio::spawn(graceful::http::serve(listener, app).into_future());
+
+            let stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            tokio::spawn(connection);
+            let request = hyper::Request::get("/")
+                .header(hyper::header::HOST, "localhost")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"served\n");
+
+            shutdown.trigger();
+            let ended = tokio::time::timeout(Duration::from_secs(10), server).await;
+            assert!(ended.is_ok(), "the server did not end after the cancel");
+        })
+        .expect("a valid configuration");
+    assert_eq!(report.exit_code(), 0, "{report}");
 }
