@@ -47,8 +47,9 @@ const INSTANCES: usize = 3;
 const CHECK_INTER: &str = "200ms";
 const CHECK_FALL: u32 = 2;
 const CHECK_RISE: u32 = 2;
-/// The delay of the rolling restart: longer than the worst time for the health check to take
-/// an instance out (a check just missed, then two failing ones: about 600 ms).
+/// The delay of the rolling restart: longer than the health checks take to put an instance out
+/// of rotation (the next check within 200 ms, the second failing one 200 ms later: about
+/// 400 ms, plus the checks' own time).
 const DRAIN_DELAY: &str = "1s";
 /// The load, two `hey` processes: short requests, `FAST_WORKERS` workers each sending at most
 /// `FAST_QPS` a second, and 300 ms requests that are in flight whenever an instance stops.
