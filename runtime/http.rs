@@ -83,6 +83,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::reason::Reason;
 use crate::shutdown::Shutdown;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -99,6 +100,10 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// half a head and stops is not a request in flight. An idle keep-alive connection that has
 /// served a request closes at once.
 const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+/// How long, after the cancel of an upgrade, a keep-alive connection stays open for the
+/// next request its client may already be sending (see where it is used).
+const UPGRADE_IDLE_LINGER: Duration = Duration::from_secs(1);
 
 /// How long a client may take to send a whole request head, in normal operation, before its
 /// connection is closed (as hyper's default; see [`Serve::header_read_timeout`]).
@@ -386,7 +391,7 @@ impl Connections {
         let close = self.close.clone();
         let shutdown = self.shutdown.clone();
         let settings = self.settings;
-        let first = Arc::new(FirstRequest::default());
+        let first = Arc::new(Requests::default());
         let protocol = Arc::new(Protocol::default());
         let service = CloseOnShutdown {
             inner: TowerToHyperService::new(service),
@@ -438,6 +443,18 @@ impl Connections {
                     tracing::debug!(target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
                     cut_streams.disarm();
                     return;
+                }
+            }
+            if ended.is_none() && shutdown.reason() == Some(Reason::Upgrade) {
+                // An upgrade moves no client away first: a balancer may send its next request
+                // on this keep-alive connection at any instant, and closing it then would
+                // cross that request. Until the linger ends, a request that comes is answered
+                // with `Connection: close`, after which the connection closes on our terms.
+                let count = first.count();
+                tokio::select! {
+                    ended_now = connection.as_mut() => ended = Some(ended_now),
+                    () = first.more_than(count) => {}
+                    () = tokio::time::sleep(UPGRADE_IDLE_LINGER) => {}
                 }
             }
             let ended = match ended {
@@ -641,35 +658,46 @@ where
 struct CloseOnShutdown<S> {
     inner: TowerToHyperService<S>,
     shutdown: Shutdown,
-    first: Arc<FirstRequest>,
+    first: Arc<Requests>,
 }
 
-/// Whether a connection has brought its first request yet.
+/// How many requests a connection has brought.
 #[derive(Default)]
-struct FirstRequest {
-    seen: std::sync::atomic::AtomicBool,
+struct Requests {
+    count: AtomicUsize,
     arrived: tokio::sync::Notify,
 }
 
-impl FirstRequest {
+impl Requests {
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
     fn seen(&self) -> bool {
-        self.seen.load(Ordering::Acquire)
+        self.count() > 0
     }
 
     fn saw(&self) {
-        if !self.seen.swap(true, Ordering::AcqRel) {
-            self.arrived.notify_waiters();
+        self.count.fetch_add(1, Ordering::AcqRel);
+        self.arrived.notify_waiters();
+    }
+
+    /// Resolves once the connection has brought more than `count` requests.
+    async fn more_than(&self, count: usize) {
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if self.count() > count {
+                return;
+            }
+            arrived.await;
         }
     }
 
     /// Resolves once the first request has come.
     async fn arrived(&self) {
-        let arrived = self.arrived.notified();
-        tokio::pin!(arrived);
-        arrived.as_mut().enable();
-        if !self.seen() {
-            arrived.await;
-        }
+        self.more_than(0).await;
     }
 }
 

@@ -591,3 +591,51 @@ fn a_unix_domain_listener_is_served_and_drained() {
         .expect("a valid configuration");
     assert_eq!(report.exit_code(), 0, "{report}");
 }
+
+/// An upgrade sends no client away before its cancel: a keep-alive connection idle at the old
+/// process's cancel stays open a moment, so that a request its client sends then (a balancer
+/// reusing its pooled connection) is answered, with `Connection: close`, instead of crossing
+/// the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_upgrade_a_request_on_an_idle_keep_alive_connection_is_answered() {
+    let env = [("RUST_LOG", "info,graceful=debug")];
+    let mut old = Service::start_http("zero_downtime", &env).await;
+    let mut kept = Connection::open(old.port).await.expect("a connection");
+    let first = exchange(&mut kept, "/pid").await.expect("a first request");
+    assert_eq!(first.body.trim(), old.pid().to_string());
+    assert!(!first.close, "{first:?}");
+
+    old.signal(Signal::SIGHUP);
+    // The old process's cancel: it stops accepting and closes its idle connections now.
+    old.wait_for_stderr_line(
+        |line| line.contains("HTTP server stopped accepting"),
+        LINE_TIMEOUT,
+    )
+    .await;
+    // Well past the moment the old code closed the idle connection; well within the linger.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let answer = exchange(&mut kept, "/pid").await;
+    let answer = answer.unwrap_or_else(|error| {
+        panic!(
+            "the idle connection was closed under the request: {error:?}\n{}",
+            old.dump()
+        )
+    });
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.body.trim(),
+        old.pid().to_string(),
+        "served by the old process"
+    );
+    assert!(answer.close, "the old process says it closes: {answer:?}");
+    // The new process serves on, holding the old one's output pipes; it is not this test's
+    // child: stop it by its pid before waiting for the old one's output to end.
+    let new_pid = graceful_test_support::get(old.port, "/pid")
+        .await
+        .expect("the new process answers")
+        .body;
+    let new_pid = nix::unistd::Pid::from_raw(new_pid.trim().parse().expect("a pid"));
+    assert_ne!(new_pid, old.pid(), "the new process answers now");
+    nix::sys::signal::kill(new_pid, Signal::SIGTERM).expect("SIGTERM to the new process");
+    old.wait(Duration::from_secs(15)).await.assert_code(0);
+}
