@@ -10,11 +10,12 @@
 //!   fail, and the test fails if none does (the counting can see a loss).
 //! - Rolling SIGHUP upgrades of `zero_downtime` instances behind the same balancer: every
 //!   request answered, every upgrade to a new process, every old one gone, HAProxy never saw an
-//!   instance down. Not quite nothing at HAProxy, though: an old process closes its idle
-//!   keep-alive connections at the cancel, and a request HAProxy sends on one at that moment
-//!   gets an empty response. HAProxy then closes the client's connection without an answer, and
-//!   the client (a Go client does, for a GET) sends the request again. The test counts those
-//!   and requires each to have been sent again; the figures say how many.
+//!   instance down. A keep-alive connection of an old process is closed after the cancel only
+//!   once it has answered the request its client may already be sending (or after a short
+//!   linger): a request HAProxy sends on a pooled connection does not cross the close. Should
+//!   one still get an empty response, HAProxy closes the client's connection without an answer
+//!   and the client (a Go client does, for a GET) sends the request again: the test counts
+//!   those, requires each to have been sent again, and the figures say how many.
 //!
 //! Failures are counted on both sides: from `hey`'s status codes and errors, and from
 //! HAProxy's own counters (requests received that got no 2xx, connection and response errors,
