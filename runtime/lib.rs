@@ -81,6 +81,7 @@ mod config;
 mod exit;
 #[cfg(feature = "grpc")]
 pub mod grpc;
+pub mod guide;
 mod hook;
 #[cfg(feature = "http")]
 pub mod http;

@@ -7,8 +7,8 @@
 //!
 //! builds the variants (`src/bin`) and `examples/http_server` in release mode, measures, and
 //! writes `benches/results/results.md`, `benches/results/latency.svg` and
-//! `benches/results/README-section.md` (the README's performance section). `--help` lists the
-//! options (fewer runs, one measurement only, another output directory).
+//! `benches/results/summary.md` (the headline figures, which the README links to). `--help`
+//! lists the options (fewer runs, one measurement only, another output directory).
 //!
 //! | module | measures |
 //! | --- | --- |
@@ -54,7 +54,7 @@ usage: cargo run --release -p graceful-bench -- [options]
   --settle-ms N      pause between the ready line and the signal (default 50)
   --only LIST        comma-separated among lifecycle, phase, spawn, drain, compile
                      (default: all)
-  --out DIR          where to write results.md, latency.svg and README-section.md
+  --out DIR          where to write results.md, latency.svg and summary.md
                      (default benches/results)
   --no-build         use the binaries already built in target/release
 ";
@@ -221,7 +221,7 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
     write_results(&results, &options.out)
 }
 
-/// Writes `results.md`, `README-section.md` (and `latency.svg` when the latencies were
+/// Writes `results.md`, `summary.md` (and `latency.svg` when the latencies were
 /// measured), and prints the Markdown.
 fn write_results(results: &Results, out: &Path) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -237,9 +237,9 @@ fn write_results(results: &Results, out: &Path) -> Result<(), String> {
         let svg_path = out.join("latency.svg");
         std::fs::write(&svg_path, svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
     }
-    let section = out.join("README-section.md");
-    std::fs::write(&section, results.readme_section())
-        .map_err(|e| format!("{}: {e}", section.display()))?;
+    let summary = out.join("summary.md");
+    std::fs::write(&summary, results.summary())
+        .map_err(|e| format!("{}: {e}", summary.display()))?;
     println!("{markdown}");
     eprintln!("graceful-bench: wrote {}", md_path.display());
     Ok(())

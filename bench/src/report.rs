@@ -450,14 +450,15 @@ impl Results {
         md
     }
 
-    /// The performance section of the README: the headline figures, the plot, the command.
-    pub fn readme_section(&self) -> String {
+    /// `summary.md`: the headline figures, the plot and the command, on one page that the
+    /// project's README and `bench/README.md` link to; `results.md` has every figure.
+    pub fn summary(&self) -> String {
         let mut md = String::new();
         let m = &self.machine;
         let day = m.date.split(' ').next().unwrap_or_default();
         let life = self.lifecycle.as_ref();
         let median = |s: Option<Summary>| s.map_or_else(|| "–".to_owned(), |s| ms(s.median));
-        let _ = writeln!(md, "## Performance\n");
+        let _ = writeln!(md, "# Performance\n");
         let _ = writeln!(
             md,
             "`graceful` against the physical floor (a process that blocks in `sigwait` and \
@@ -485,10 +486,7 @@ impl Results {
                 median(exit(Program::Graceful, Some(n))),
             );
         }
-        let _ = writeln!(
-            md,
-            "\n![signal-to-exit latency against N](benches/results/latency.svg)\n"
-        );
+        let _ = writeln!(md, "\n![signal-to-exit latency against N](latency.svg)\n");
         let per_hook = |p| {
             life.and_then(|l| l.per_hook_us(p))
                 .map_or_else(|| "–".to_owned(), |us| format!("{us:.2}"))
@@ -599,7 +597,7 @@ impl Results {
         let _ = writeln!(
             md,
             "Every figure with its p90, the targets and the machine are in \
-             [`benches/results/results.md`](benches/results/results.md). The benchmarks are not \
+             [`results.md`](results.md). The benchmarks are not \
              part of `cargo test` (which only checks that every variant still starts and stops); \
              to reproduce them (a few minutes; quieter machines give steadier figures):\n\n\
              ```sh\ncargo run --release -p graceful-bench\n```"
