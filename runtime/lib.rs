@@ -66,6 +66,10 @@
 //! | 2 | invalid configuration at start-up (e.g. a malformed `GRACEFUL_TIMEOUT`) |
 //! | n | [`Shutdown::trigger_with_code`]`(n)`, or `main` returning `ExitCode::from(n)`, when the shutdown is otherwise clean |
 //!
+//! # Guides
+//! How each part behaves and how to run it in production (Kubernetes, systemd, Docker,
+//! Windows) is in [`guide`].
+//!
 //! # Hooks in library crates
 //! Hooks are collected at link time. A library crate that the binary never names is not
 //! linked, and its hooks do not exist: name it once, e.g. `use my_hooks as _;`. The hooks

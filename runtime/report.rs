@@ -228,7 +228,7 @@ impl Report {
     }
 }
 
-/// The exit code for what happened, as the README's table says.
+/// The exit code for what happened, as the table of [`guide::sequence`](crate::guide::sequence) says.
 pub(crate) fn exit_code(report: &Report, requested: Option<u8>) -> u8 {
     let panicked = matches!(report.main, MainOutcome::Panicked(_))
         || report
