@@ -19,7 +19,7 @@ use tokio::time::timeout_at;
 use crate::log;
 use crate::reason::Reason;
 use crate::registry::{Hook, HookFn, Run};
-use crate::report::{HookReport, Outcome};
+use crate::report::{HookOutcome, HookReport};
 use crate::shutdown::Inner;
 use crate::slot::{self, RunningHook, Slot, outcome_of};
 use crate::tasks::lock;
@@ -164,7 +164,7 @@ pub(crate) async fn run(
             }
         }
         if let Some(current) = timed_out {
-            let outcome = Outcome::TimedOut(current.limit);
+            let outcome = HookOutcome::TimedOut(current.limit);
             log::hook_ended(current.order, &current.name, current.limit, &outcome);
             reports.push(HookReport {
                 order: current.order,
@@ -264,9 +264,9 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
         let ended = Instant::now();
         let outcome = match result {
             // Past its limit, but the sequence has not looked yet: still a time-out.
-            _ if ended > limit_at => Outcome::TimedOut(scheduled.limit),
+            _ if ended > limit_at => HookOutcome::TimedOut(scheduled.limit),
             Ok(result) => outcome_of(result),
-            Err(panic) => Outcome::Panicked(panic_text(&*panic)),
+            Err(panic) => HookOutcome::Panicked(panic_text(&*panic)),
         };
 
         state = lock(&batch.state);

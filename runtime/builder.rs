@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, Flavor, Settings};
+use crate::config::{Config, Flavor, Settings, StartError};
 use crate::exit;
 use crate::hook::MainOutput;
 use crate::listener::{self, Listener};
@@ -76,7 +76,7 @@ impl Builder {
     /// (default 10 s, never more than the timeout). Overridden by `GRACEFUL_DRAIN_TIMEOUT`.
     ///
     /// Set together with [`timeout`](Builder::timeout), it must not be longer, as in the
-    /// attribute: the run is refused with a [`ConfigError`](crate::ConfigError). The default,
+    /// attribute: the run is refused with a [`StartError`](crate::StartError). The default,
     /// or a value from the environment, is only capped at the deadline.
     ///
     /// ```
@@ -147,12 +147,24 @@ impl Builder {
     ///
     /// ```
     /// // The same as `#[graceful::main(upgrade = "SIGHUP")]`.
+    /// let builder = graceful::Builder::new().upgrade(graceful::Signal::SIGHUP);
+    /// # let _ = builder;
+    /// ```
+    pub fn upgrade(mut self, signal: Signal) -> Self {
+        self.settings.upgrade = Some(signal);
+        self
+    }
+
+    /// The name of [`upgrade`](Self::upgrade) in 0.2.
+    ///
+    /// ```
+    /// #![allow(deprecated)]
     /// let builder = graceful::Builder::new().upgrade_on(graceful::Signal::SIGHUP);
     /// # let _ = builder;
     /// ```
-    pub fn upgrade_on(mut self, signal: Signal) -> Self {
-        self.settings.upgrade = Some(signal);
-        self
+    #[deprecated(since = "0.3.0", note = "renamed to `upgrade`, as the attribute's key")]
+    pub fn upgrade_on(self, signal: Signal) -> Self {
+        self.upgrade(signal)
     }
 
     /// How long the new process of an upgrade has to become ready before it is stopped and
@@ -160,7 +172,7 @@ impl Builder {
     ///
     /// ```
     /// let builder = graceful::Builder::new()
-    ///     .upgrade_on(graceful::Signal::SIGHUP)
+    ///     .upgrade(graceful::Signal::SIGHUP)
     ///     .upgrade_timeout(std::time::Duration::from_secs(60));
     /// # let _ = builder;
     /// ```
@@ -275,7 +287,7 @@ impl Builder {
     /// assert_eq!(report.hooks()[0].name(), "close");
     /// assert_eq!(report.exit_code(), 3);
     /// ```
-    pub fn run_to_report<M, F>(self, main: M) -> Result<Report, ConfigError>
+    pub fn run_to_report<M, F>(self, main: M) -> Result<Report, StartError>
     where
         M: FnOnce(Shutdown) -> F,
         F: Future,
@@ -284,17 +296,16 @@ impl Builder {
         self.run_to_report_boxed(boxed(main))
     }
 
-    fn run_to_report_boxed(self, main: BoxedMain<'_>) -> Result<Report, ConfigError> {
+    fn run_to_report_boxed(self, main: BoxedMain<'_>) -> Result<Report, StartError> {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(ConfigError::new(INSIDE_A_RUNTIME.to_owned()));
+            return Err(StartError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::detached();
         shutdown.inner.set_timeout(config.timeout);
-        let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
-            ConfigError::new(format!("cannot start the tokio runtime: {error}"))
-        })?;
+        let runtime = runtime(&config, Some(&shutdown))
+            .map_err(|error| StartError::new(format!("cannot start the tokio runtime: {error}")))?;
         let listener = listen(&shutdown, &config, None)?;
         let report = {
             let _current = shutdown.enter();
@@ -333,7 +344,7 @@ impl Builder {
     /// assert_eq!(report.exit_code(), 0);
     /// # }
     /// ```
-    pub async fn run_async<M, F>(self, main: M) -> Result<Report, ConfigError>
+    pub async fn run_async<M, F>(self, main: M) -> Result<Report, StartError>
     where
         M: FnOnce(Shutdown) -> F,
         F: Future,
@@ -342,7 +353,7 @@ impl Builder {
         self.run_async_boxed(boxed(main)).await
     }
 
-    async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, ConfigError> {
+    async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, StartError> {
         let config = self.resolve()?;
         upgrade::prepare(config.upgrade_timeout);
         let shutdown = Shutdown::scoped();
@@ -355,7 +366,7 @@ impl Builder {
         Ok(report)
     }
 
-    fn resolve(&self) -> Result<Config, ConfigError> {
+    fn resolve(&self) -> Result<Config, StartError> {
         self.settings.resolve(|name| std::env::var_os(name))
     }
 }
@@ -374,10 +385,10 @@ fn listen(
     shutdown: &Shutdown,
     config: &Config,
     watchdog: Option<Watchdog>,
-) -> Result<Option<Listener>, ConfigError> {
+) -> Result<Option<Listener>, StartError> {
     let (signals, upgrade) = (&config.signals, config.upgrade);
     listener::start(shutdown, signals, config.force_exit, upgrade, watchdog)
-        .map_err(|error| ConfigError::new(format!("cannot listen for signals: {error}")))
+        .map_err(|error| StartError::new(format!("cannot listen for signals: {error}")))
 }
 
 /// `main`, boxed: the runs are written against this type, so that their code is compiled once,

@@ -93,7 +93,7 @@ impl Settings {
     pub(crate) fn resolve(
         &self,
         var: impl Fn(&str) -> Option<OsString>,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Config, StartError> {
         // Each duration with the name of where it was set (the variable wins over the
         // builder), checked on its own.
         let setting = |kind: DurationSetting,
@@ -101,22 +101,22 @@ impl Settings {
                        builder: &'static str,
                        set: Option<Duration>,
                        default: Duration|
-         -> Result<Named<'static, Duration>, ConfigError> {
+         -> Result<Named<'static, Duration>, StartError> {
             let Some(text) = var(env) else {
                 let value = Named::new(builder, set.unwrap_or(default));
-                settings::duration(kind, value).map_err(ConfigError::new)?;
+                settings::duration(kind, value).map_err(StartError::new)?;
                 return Ok(value);
             };
             let text = text.to_string_lossy();
             let example = format!("write it like {env}=10s, {env}=500ms or {env}=\"1m 30s\"");
             let value = duration::parse(&text).map_err(|error| {
-                ConfigError::new(format!(
+                StartError::new(format!(
                     "{env}={text:?} is not a duration ({error}); {example}"
                 ))
             })?;
             let written = format!("{env}={text:?}");
             settings::duration(kind, Named::new(&written, value))
-                .map_err(|message| ConfigError::new(format!("{message}; {example}")))?;
+                .map_err(|message| StartError::new(format!("{message}; {example}")))?;
             Ok(Named::new(env, value))
         };
         use DurationSetting::{DrainDelay, DrainTimeout, Timeout, UpgradeTimeout};
@@ -154,7 +154,7 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| Signal::defaults().to_vec());
 
-        let check = |result: Result<(), String>| result.map_err(ConfigError::new);
+        let check = |result: Result<(), String>| result.map_err(StartError::new);
         check(settings::drain_delay(drain_delay, timeout))?;
         // The rule the attribute checks, on the values the code set. A drain bound left to its
         // default, or set or capped by the environment, only ends at the deadline.
@@ -193,21 +193,23 @@ impl Settings {
 }
 
 /// The upgrade signal must be one the shutdown does not listen to, and upgrades need Unix.
-fn check_upgrade(upgrade: Signal, signals: Option<&[Signal]>) -> Result<(), ConfigError> {
-    let name = format!("upgrade_on({upgrade})");
+fn check_upgrade(upgrade: Signal, signals: Option<&[Signal]>) -> Result<(), StartError> {
+    let name = format!("upgrade({upgrade})");
     if cfg!(not(unix)) {
-        return Err(ConfigError::new(format!(
+        return Err(StartError::new(format!(
             "{name}: zero-downtime upgrades hand listening sockets to a new process, which \
-             graceful supports on Unix only (Linux, macOS); remove upgrade_on on this platform"
+             graceful supports on Unix only (Linux, macOS); remove upgrade on this platform"
         )));
     }
     let signals: Option<Vec<_>> = signals.map(|signals| signals.iter().map(|s| s.0).collect());
-    settings::upgrade(Named::new(&name, upgrade.0), signals.as_deref()).map_err(ConfigError::new)
+    settings::upgrade(Named::new(&name, upgrade.0), signals.as_deref()).map_err(StartError::new)
 }
 
-/// A setting that cannot be used, found before the main body runs: a malformed `GRACEFUL_*`
-/// variable, or contradictory builder settings. [`Builder::run`](crate::Builder::run) prints it
-/// and exits with code 2.
+/// Why a run could not start, found before the main body runs: a malformed `GRACEFUL_*`
+/// variable, contradictory settings, a run started inside a tokio runtime, or signal handlers
+/// or a runtime the system refused. [`Builder::run`](crate::Builder::run) prints it and exits
+/// with code 2; [`Builder::run_to_report`](crate::Builder::run_to_report) and
+/// [`Builder::run_async`](crate::Builder::run_async) return it.
 ///
 /// ```
 /// let error = graceful::Builder::new()
@@ -220,29 +222,33 @@ fn check_upgrade(upgrade: Signal, signals: Option<&[Signal]>) -> Result<(), Conf
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct StartError {
     message: String,
 }
 
-impl ConfigError {
+/// The name of [`StartError`] in 0.2, when it only carried configuration errors.
+#[deprecated(since = "0.3.0", note = "renamed to `StartError`")]
+pub type ConfigError = StartError;
+
+impl StartError {
     pub(crate) fn new(message: String) -> Self {
-        ConfigError { message }
+        StartError { message }
     }
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl Error for ConfigError {}
+impl Error for StartError {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn resolve(settings: &Settings, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn resolve(settings: &Settings, env: &[(&str, &str)]) -> Result<Config, StartError> {
         settings.resolve(|name| {
             env.iter()
                 .find(|(key, _)| *key == name)

@@ -53,7 +53,7 @@
 //!
 //! An upgraded connection (a websocket) is no longer the server's once the upgrade is done:
 //! axum runs its callback on a task of its own. Watch [`Shutdown::cancelled`] in it to send a
-//! close frame, and run it with [`spawn_upgraded`] so that the drain waits for it, and cuts
+//! close frame, and run it with [`spawn_connection`] so that the drain waits for it, and cuts
 //! and counts it at its end as it does the server's own connections.
 //!
 //! [`Shutdown`]: crate::Shutdown
@@ -756,8 +756,8 @@ where
     }
 }
 
-/// Runs an upgraded connection (a websocket, once axum's `on_upgrade` hands it over) as a
-/// tracked task, as [`graceful::spawn`](crate::spawn) does: the drain waits for it; if it still
+/// Runs a connection the server handed over after a protocol switch (a websocket, once axum's
+/// `on_upgrade` hands it over) as a tracked task, as [`graceful::spawn`](crate::spawn) does: the drain waits for it; if it still
 /// runs at `drain_timeout`, it is aborted (reported by where it was spawned) and its
 /// connection counted as cut (`1 connection cut`, exit code 1).
 ///
@@ -779,16 +779,16 @@ where
 /// }
 ///
 /// // In a handler, with axum's `ws` feature:
-/// // ws.on_upgrade(move |socket| async move { graceful::http::spawn_upgraded(run(socket, shutdown)); })
+/// // ws.on_upgrade(move |socket| async move { graceful::http::spawn_connection(run(socket, shutdown)); })
 /// # async fn f(shutdown: graceful::Shutdown) {
-/// graceful::http::spawn_upgraded(socket(shutdown));
+/// graceful::http::spawn_connection(socket(shutdown));
 /// # }
 /// ```
 ///
 /// # Panics
 /// Outside a tokio runtime, as `tokio::spawn` does.
 #[track_caller]
-pub fn spawn_upgraded<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
+pub fn spawn_connection<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -803,6 +803,27 @@ where
         cut.shutdown = None;
         output
     })
+}
+
+/// The name of [`spawn_connection`] in 0.2.
+///
+/// ```no_run
+/// # #![allow(deprecated)]
+/// # async fn f() {
+/// graceful::http::spawn_upgraded(async {});
+/// # }
+/// ```
+#[deprecated(
+    since = "0.3.0",
+    note = "renamed to `spawn_connection`: \"upgrade\" now only means the zero-downtime upgrade"
+)]
+#[track_caller]
+pub fn spawn_upgraded<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_connection(connection)
 }
 
 /// Counts one connection cut when dropped armed: an upgraded connection's task aborted.

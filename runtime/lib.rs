@@ -119,25 +119,31 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 pub use crate::builder::Builder;
+#[allow(deprecated)]
+pub use crate::config::ConfigError;
 pub use crate::config::{
-    ConfigError, ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor,
+    ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor, StartError,
 };
 pub use crate::hook::{HookContext, HookOutput, MainOutput};
 pub use crate::reason::Reason;
 pub use crate::registry::IntoHook;
-pub use crate::report::{HookReport, MainOutcome, Outcome, Report, ServiceOutcome, ServiceReport};
+#[allow(deprecated)]
+pub use crate::report::Outcome;
+pub use crate::report::{
+    HookOutcome, HookReport, MainOutcome, Report, ServiceOutcome, ServiceReport,
+};
 pub use crate::service::ServiceOutput;
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 
 pub use crate::sockets::{listen, ready};
 pub use crate::upgrade::UpgradeError;
-/// tokio-util, a public dependency (0.7): [`Shutdown::token`] hands out its
+/// tokio-util, a public dependency (0.7): [`Shutdown::child_token`] hands out its
 /// `CancellationToken`, and [`Shutdown::cancelled`] returns its futures. Re-exported so that
 /// the version always matches.
 ///
 /// ```
-/// let token: graceful::tokio_util::sync::CancellationToken = graceful::shutdown().token();
+/// let token: graceful::tokio_util::sync::CancellationToken = graceful::shutdown().child_token();
 /// assert!(!token.is_cancelled());
 /// ```
 #[doc(no_inline)]

@@ -10,7 +10,7 @@ use tracing::subscriber::NoSubscriber;
 
 use crate::reason::Reason;
 use crate::report::ServiceOutcome;
-use crate::report::{MainOutcome, Outcome, Report};
+use crate::report::{HookOutcome, MainOutcome, Report};
 use crate::signal::Signal;
 use crate::stderr;
 
@@ -43,30 +43,30 @@ pub(crate) fn hook_started(order: i32, name: &str) {
     tracing::debug!(target: "graceful", order, name, "hook started");
 }
 
-pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &Outcome) {
+pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &HookOutcome) {
     match outcome {
-        Outcome::Ok => {
+        HookOutcome::Returned => {
             tracing::info!(target: "graceful", order, name, ?duration, "hook ended");
         }
-        Outcome::Failed(message) => {
+        HookOutcome::Failed(message) => {
             tracing::warn!(target: "graceful", order, name, ?duration, error = %message, "hook failed");
             fallback(format_args!(
                 "hook {name} (order {order}) failed after {duration:?}: {message}"
             ));
         }
-        Outcome::Panicked(message) => {
+        HookOutcome::Panicked(message) => {
             tracing::error!(target: "graceful", order, name, ?duration, panic = %message, "hook panicked");
             fallback(format_args!(
                 "hook {name} (order {order}) panicked after {duration:?}: {message}"
             ));
         }
-        Outcome::TimedOut(limit) => {
+        HookOutcome::TimedOut(limit) => {
             tracing::error!(target: "graceful", order, name, ?limit, "hook timed out");
             fallback(format_args!(
                 "hook {name} (order {order}) timed out after {limit:?}"
             ));
         }
-        Outcome::Skipped => {
+        HookOutcome::Skipped => {
             tracing::error!(target: "graceful", order, name, "hook skipped: the global deadline had passed");
             fallback(format_args!(
                 "hook {name} (order {order}) skipped: the global deadline had passed"

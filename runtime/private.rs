@@ -4,7 +4,6 @@
 
 pub use inventory;
 
-pub use crate::hook::{HookOutput as IntoHookResult, MainOutput as MainResult};
 pub use crate::registry::{BoxFuture, HookFn, HookResult, StaticHook, blocking_result, box_hook};
 
 use crate::hook::HookContext;

@@ -31,7 +31,7 @@ pub enum Reason {
     MainFailed,
     /// The main body panicked.
     MainPanicked,
-    /// A new process, started by an upgrade ([`Builder::upgrade_on`](crate::Builder::upgrade_on),
+    /// A new process, started by an upgrade ([`Builder::upgrade`](crate::Builder::upgrade),
     /// [`Shutdown::upgrade`](crate::Shutdown::upgrade)), is ready and serves on the sockets this
     /// one handed over: this one drains and exits. A hook that deregisters the instance from
     /// service discovery skips its work on this reason, since the service stays where it was.

@@ -90,21 +90,21 @@ pub struct HookReport {
     pub(crate) order: i32,
     pub(crate) name: Cow<'static, str>,
     pub(crate) duration: Duration,
-    pub(crate) outcome: Outcome,
+    pub(crate) outcome: HookOutcome,
 }
 
 /// How a hook ended.
 ///
 /// ```
-/// use graceful::Outcome;
-/// assert!(Outcome::Ok.is_success());
-/// assert_eq!(Outcome::Failed("disk full".into()).to_string(), "failed: disk full");
+/// use graceful::HookOutcome;
+/// assert!(HookOutcome::Returned.is_success());
+/// assert_eq!(HookOutcome::Failed("disk full".into()).to_string(), "failed: disk full");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum HookOutcome {
     /// It returned `()` or `Ok(())`.
-    Ok,
+    Returned,
     /// It returned `Err`; the error's `Display` text.
     Failed(String),
     /// It panicked; the panic message.
@@ -115,14 +115,28 @@ pub enum Outcome {
     Skipped,
 }
 
-impl Outcome {
+/// The name of [`HookOutcome`] in 0.2.
+#[deprecated(since = "0.3.0", note = "renamed to `HookOutcome`")]
+pub type Outcome = HookOutcome;
+
+impl HookOutcome {
+    /// The name of [`HookOutcome::Returned`] in 0.2.
+    ///
+    /// ```
+    /// #![allow(deprecated)]
+    /// assert_eq!(graceful::HookOutcome::Ok, graceful::HookOutcome::Returned);
+    /// ```
+    #[deprecated(since = "0.3.0", note = "renamed to `HookOutcome::Returned`")]
+    #[allow(non_upper_case_globals)]
+    pub const Ok: HookOutcome = HookOutcome::Returned;
+
     /// Whether the hook succeeded.
     ///
     /// ```
-    /// assert!(!graceful::Outcome::Skipped.is_success());
+    /// assert!(!graceful::HookOutcome::Skipped.is_success());
     /// ```
     pub fn is_success(&self) -> bool {
-        matches!(self, Outcome::Ok)
+        matches!(self, HookOutcome::Returned)
     }
 }
 
@@ -288,21 +302,21 @@ impl HookReport {
     /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
     /// #     graceful::register(0, "flush", async { Err::<(), _>("disk full") });
     /// # }).unwrap();
-    /// assert_eq!(report.hooks()[0].outcome(), &graceful::Outcome::Failed("disk full".into()));
+    /// assert_eq!(report.hooks()[0].outcome(), &graceful::HookOutcome::Failed("disk full".into()));
     /// ```
-    pub fn outcome(&self) -> &Outcome {
+    pub fn outcome(&self) -> &HookOutcome {
         &self.outcome
     }
 }
 
-impl fmt::Display for Outcome {
+impl fmt::Display for HookOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Ok => f.write_str("ok"),
-            Outcome::Failed(message) => write!(f, "failed: {message}"),
-            Outcome::Panicked(message) => write!(f, "panicked: {message}"),
-            Outcome::TimedOut(limit) => write!(f, "timed out after {limit:?}"),
-            Outcome::Skipped => f.write_str("skipped: the global deadline had passed"),
+            HookOutcome::Returned => f.write_str("ok"),
+            HookOutcome::Failed(message) => write!(f, "failed: {message}"),
+            HookOutcome::Panicked(message) => write!(f, "panicked: {message}"),
+            HookOutcome::TimedOut(limit) => write!(f, "timed out after {limit:?}"),
+            HookOutcome::Skipped => f.write_str("skipped: the global deadline had passed"),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::log;
 use crate::reason::Reason;
 use crate::registry::{self, Hook, HookFn, Run};
-use crate::report::{self, HookReport, MainOutcome, Outcome, Report};
+use crate::report::{self, HookOutcome, HookReport, MainOutcome, Report};
 use crate::shutdown::{Inner, Shutdown};
 use crate::slot::{RunningHook, Scheduled, Slot, outcome_of, skipped};
 use crate::systemd;
@@ -267,7 +267,7 @@ async fn run_phase(
         let (slot, run) = Slot::start(hook, reports.len(), reason, deadline);
         let (outcome, ended) = match CatchUnwind(Box::pin(run_hook(inner.clone(), run))).await {
             Ok(ended) => ended,
-            Err(panic) => (Outcome::Panicked(panic_text(&*panic)), Instant::now()),
+            Err(panic) => (HookOutcome::Panicked(panic_text(&*panic)), Instant::now()),
         };
         slot.finish(outcome, ended, reports);
         return;
@@ -280,11 +280,14 @@ async fn run_phase(
     for (slot, mut task) in running {
         let (outcome, ended) = match timeout_at(deadline.into(), &mut task).await {
             Ok(Ok(ended)) => ended,
-            Ok(Err(error)) => (Outcome::Panicked(join_error_text(error)), Instant::now()),
+            Ok(Err(error)) => (
+                HookOutcome::Panicked(join_error_text(error)),
+                Instant::now(),
+            ),
             // Its task is stuck (blocking a worker thread): abandon it at the global deadline.
             Err(_) => {
                 task.abort();
-                (Outcome::TimedOut(slot.limit), Instant::now())
+                (HookOutcome::TimedOut(slot.limit), Instant::now())
             }
         };
         slot.finish(outcome, ended, reports);
@@ -294,7 +297,7 @@ async fn run_phase(
 /// One hook, bounded by its context's deadline (`limit` after it was scheduled): async hooks
 /// on the calling task, blocking ones on a blocking thread (abandoned, never joined, if they
 /// overrun). Returns the outcome and when it ended.
-async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant) {
+async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (HookOutcome, Instant) {
     let Scheduled {
         id,
         run,
@@ -303,7 +306,7 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant)
     } = scheduled;
     let limit_at = context.deadline;
     let _running = RunningHook::enter(inner, id, context.name.clone());
-    let timed_out = || Outcome::TimedOut(limit);
+    let timed_out = || HookOutcome::TimedOut(limit);
     let outcome = match run {
         Run::Static(HookFn::Async(hook)) => {
             match timeout_at(limit_at.into(), hook(context)).await {
@@ -319,7 +322,7 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (Outcome, Instant)
             let thread = tokio::task::spawn_blocking(move || hook(context));
             match timeout_at(limit_at.into(), thread).await {
                 Ok(Ok(result)) => outcome_of(result),
-                Ok(Err(error)) => Outcome::Panicked(join_error_text(error)),
+                Ok(Err(error)) => HookOutcome::Panicked(join_error_text(error)),
                 Err(_) => timed_out(),
             }
         }

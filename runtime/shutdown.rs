@@ -420,11 +420,26 @@ impl Shutdown {
     /// Cancelling the child does not start the shutdown.
     ///
     /// ```
+    /// let token = graceful::shutdown().child_token();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    pub fn child_token(&self) -> CancellationToken {
+        self.inner.token.child_token()
+    }
+
+    /// The name of [`child_token`](Self::child_token) in 0.2.
+    ///
+    /// ```
+    /// #![allow(deprecated)]
     /// let token = graceful::shutdown().token();
     /// assert!(!token.is_cancelled());
     /// ```
+    #[deprecated(
+        since = "0.3.0",
+        note = "renamed to `child_token`, as tokio-util names it"
+    )]
     pub fn token(&self) -> CancellationToken {
-        self.inner.token.child_token()
+        self.child_token()
     }
 
     /// Spawns a tracked task on the current tokio runtime; the shutdown waits for it (step 4,

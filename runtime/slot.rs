@@ -10,13 +10,13 @@ use crate::hook::HookContext;
 use crate::log;
 use crate::reason::Reason;
 use crate::registry::{Hook, HookResult, Run};
-use crate::report::{HookReport, Outcome};
+use crate::report::{HookOutcome, HookReport};
 use crate::shutdown::Inner;
 use crate::tasks::lock;
 
 /// The report of a hook whose phase came after the deadline.
 pub(crate) fn skipped(hook: Hook) -> HookReport {
-    let outcome = Outcome::Skipped;
+    let outcome = HookOutcome::Skipped;
     log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
     HookReport {
         order: hook.order,
@@ -87,9 +87,14 @@ impl Slot {
         (slot, scheduled)
     }
 
-    pub(crate) fn finish(self, outcome: Outcome, ended: Instant, reports: &mut Vec<HookReport>) {
+    pub(crate) fn finish(
+        self,
+        outcome: HookOutcome,
+        ended: Instant,
+        reports: &mut Vec<HookReport>,
+    ) {
         let duration = match outcome {
-            Outcome::TimedOut(limit) => limit,
+            HookOutcome::TimedOut(limit) => limit,
             _ => ended.saturating_duration_since(self.started),
         };
         log::hook_ended(self.order, &self.name, duration, &outcome);
@@ -102,10 +107,10 @@ impl Slot {
     }
 }
 
-pub(crate) fn outcome_of(result: HookResult) -> Outcome {
+pub(crate) fn outcome_of(result: HookResult) -> HookOutcome {
     match result {
-        Ok(()) => Outcome::Ok,
-        Err(message) => Outcome::Failed(message),
+        Ok(()) => HookOutcome::Returned,
+        Err(message) => HookOutcome::Failed(message),
     }
 }
 

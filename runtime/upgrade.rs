@@ -143,7 +143,7 @@ fn is_executable(path: &std::path::Path) -> bool {
 
 impl Shutdown {
     /// Starts a zero-downtime upgrade, as the signal of
-    /// [`Builder::upgrade_on`](crate::Builder::upgrade_on) does, and waits for its outcome: the
+    /// [`Builder::upgrade`](crate::Builder::upgrade) does, and waits for its outcome: the
     /// new process's id once it is ready (this process's shutdown has then started, with
     /// [`Reason::Upgrade`](crate::Reason::Upgrade)), or why it failed (this process goes on
     /// serving). For an admin endpoint, or a deploy tool that wants to know.
@@ -182,10 +182,10 @@ pub(crate) fn on_signal(shutdown: &Shutdown, signal: Signal) {
     }
 }
 
-type Outcome = tokio::sync::oneshot::Receiver<Result<u32, UpgradeError>>;
+type HookOutcome = tokio::sync::oneshot::Receiver<Result<u32, UpgradeError>>;
 
 /// Starts an attempt on a thread of its own; its outcome arrives on the receiver.
-fn begin(shutdown: &Shutdown) -> Result<Outcome, UpgradeError> {
+fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
     if cfg!(not(unix)) {
         return Err(UpgradeError::Unsupported);
     }

@@ -342,7 +342,7 @@ async fn a_request_past_the_drain_timeout_is_cut_counted_and_exits_1() {
     );
 }
 
-/// An upgraded connection (a websocket) handed to `spawn_upgraded` is the drain's: cut and
+/// An upgraded connection (a websocket) handed to `spawn_connection` is the drain's: cut and
 /// counted at its end, as the server's own connections are; one that ends at the cancel is not.
 #[test]
 fn an_upgraded_connection_still_open_at_the_drain_timeout_is_cut_and_counted() {
@@ -351,8 +351,8 @@ fn an_upgraded_connection_still_open_at_the_drain_timeout_is_cut_and_counted() {
         .drain_timeout(Duration::from_millis(200))
         .run_to_report(|shutdown| async move {
             let closing = shutdown.clone();
-            graceful::http::spawn_upgraded(async move { closing.cancelled().await });
-            graceful::http::spawn_upgraded(std::future::pending::<()>());
+            graceful::http::spawn_connection(async move { closing.cancelled().await });
+            graceful::http::spawn_connection(std::future::pending::<()>());
         })
         .expect("a valid configuration");
     assert_eq!(report.connections_cut(), 1, "{report}");

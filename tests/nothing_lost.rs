@@ -138,7 +138,7 @@ enum Stop {
     Kill { after_acks: usize },
 }
 
-struct Outcome {
+struct HookOutcome {
     acknowledged: usize,
     sent: usize,
     found: usize,
@@ -149,7 +149,7 @@ struct Outcome {
     flushed_by_hook: Option<usize>,
 }
 
-impl std::fmt::Display for Outcome {
+impl std::fmt::Display for HookOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -178,7 +178,7 @@ struct Written {
     unexpected: Vec<String>,
 }
 
-async fn run_trial(stop: Stop, env: &[(&str, &str)]) -> Outcome {
+async fn run_trial(stop: Stop, env: &[(&str, &str)]) -> HookOutcome {
     let dir = TempDir::new("nothing-lost");
     let db = dir.join("records.db");
     let mut env = env.to_vec();
@@ -263,7 +263,7 @@ async fn run_trial(stop: Stop, env: &[(&str, &str)]) -> Outcome {
             "no record was acknowledged: the trial proves nothing\n{exited}"
         );
     }
-    Outcome {
+    HookOutcome {
         acknowledged: written.acknowledged.len(),
         sent: written.sent.len(),
         found: found.len(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use graceful::{Builder, Outcome, Reason};
+use graceful::{Builder, HookOutcome, Reason};
 
 #[tokio::test]
 async fn run_async_runs_the_sequence_on_the_callers_runtime() {
@@ -38,7 +38,7 @@ async fn run_async_runs_the_sequence_on_the_callers_runtime() {
         "the drain waited for the tracked task"
     );
     assert_eq!(report.reason(), Reason::Triggered);
-    assert_eq!(report.hooks()[0].outcome(), &Outcome::Ok);
+    assert_eq!(report.hooks()[0].outcome(), &HookOutcome::Returned);
     assert_eq!(report.exit_code(), 0);
     // Outside the run, nothing drives a handle.
     assert!(graceful::Shutdown::try_current().is_none());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use graceful::{Builder, Flavor, MainOutcome, Outcome, Reason, Report};
+use graceful::{Builder, Flavor, HookOutcome, MainOutcome, Reason, Report};
 use tokio::sync::Barrier;
 
 /// A builder that installs no signal handler: the test process keeps its own.
@@ -20,7 +20,7 @@ fn explode(message: &str) {
     panic!("{message}")
 }
 
-fn outcomes(report: &Report) -> Vec<(i32, &str, &Outcome)> {
+fn outcomes(report: &Report) -> Vec<(i32, &str, &HookOutcome)> {
     report
         .hooks()
         .iter()
@@ -42,9 +42,9 @@ fn hooks_run_in_ascending_order_after_main_returns() {
     assert_eq!(
         outcomes(&report),
         [
-            (-5, "first", &Outcome::Ok),
-            (10, "second", &Outcome::Ok),
-            (20, "third", &Outcome::Ok)
+            (-5, "first", &HookOutcome::Returned),
+            (10, "second", &HookOutcome::Returned),
+            (20, "third", &HookOutcome::Returned)
         ]
     );
     assert_eq!(report.exit_code(), 0);
@@ -98,10 +98,14 @@ fn a_failing_a_panicking_and_a_slow_hook_are_recorded_and_the_sequence_goes_on()
     assert_eq!(
         outcomes(&report),
         [
-            (1, "fails", &Outcome::Failed("disk full".into())),
-            (2, "panics", &Outcome::Panicked("boom".into())),
-            (3, "slow", &Outcome::TimedOut(Duration::from_millis(100))),
-            (4, "last", &Outcome::Ok),
+            (1, "fails", &HookOutcome::Failed("disk full".into())),
+            (2, "panics", &HookOutcome::Panicked("boom".into())),
+            (
+                3,
+                "slow",
+                &HookOutcome::TimedOut(Duration::from_millis(100))
+            ),
+            (4, "last", &HookOutcome::Returned),
         ]
     );
     assert_eq!(report.exit_code(), 1);
@@ -119,10 +123,10 @@ fn the_global_deadline_abandons_the_running_hook_and_skips_the_rest() {
         })
         .unwrap();
     assert!(
-        matches!(report.hooks()[0].outcome(), Outcome::TimedOut(_)),
+        matches!(report.hooks()[0].outcome(), HookOutcome::TimedOut(_)),
         "{report}"
     );
-    assert_eq!(report.hooks()[1].outcome(), &Outcome::Skipped);
+    assert_eq!(report.hooks()[1].outcome(), &HookOutcome::Skipped);
     assert_eq!(report.exit_code(), 1);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -141,7 +145,7 @@ fn main_returning_err_exits_1_and_hooks_still_run() {
         .unwrap();
     assert_eq!(report.reason(), Reason::MainFailed);
     assert!(matches!(report.main(), MainOutcome::Failed(e) if e.contains("bind failed")));
-    assert_eq!(outcomes(&report), [(0, "cleanup", &Outcome::Ok)]);
+    assert_eq!(outcomes(&report), [(0, "cleanup", &HookOutcome::Returned)]);
     assert_eq!(report.exit_code(), 1);
 }
 
@@ -155,7 +159,7 @@ fn main_panicking_exits_101_and_hooks_still_run() {
         .unwrap();
     assert_eq!(report.reason(), Reason::MainPanicked);
     assert_eq!(report.main(), &MainOutcome::Panicked("main blew up".into()));
-    assert_eq!(outcomes(&report), [(0, "cleanup", &Outcome::Ok)]);
+    assert_eq!(outcomes(&report), [(0, "cleanup", &HookOutcome::Returned)]);
     assert_eq!(report.exit_code(), 101);
 }
 
@@ -262,7 +266,7 @@ fn the_drain_aborts_what_ignores_the_token_and_reports_it_by_name() {
         report.aborted()[1].starts_with("task spawned at tests/sequence.rs:"),
         "{report}"
     );
-    assert_eq!(outcomes(&report), [(0, "cleanup", &Outcome::Ok)]);
+    assert_eq!(outcomes(&report), [(0, "cleanup", &HookOutcome::Returned)]);
     assert_eq!(report.exit_code(), 1);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -276,7 +280,10 @@ fn a_hook_registered_after_the_hooks_started_does_not_run() {
             });
         })
         .unwrap();
-    assert_eq!(outcomes(&report), [(0, "registers late", &Outcome::Ok)]);
+    assert_eq!(
+        outcomes(&report),
+        [(0, "registers late", &HookOutcome::Returned)]
+    );
 }
 
 #[test]
@@ -405,7 +412,7 @@ fn a_timeout_of_duration_max_saturates() {
             graceful::register(0, "runs", async {});
         })
         .unwrap();
-    assert_eq!(outcomes(&report), [(0, "runs", &Outcome::Ok)]);
+    assert_eq!(outcomes(&report), [(0, "runs", &HookOutcome::Returned)]);
     assert_eq!(report.exit_code(), 0, "{report}");
 }
 
@@ -419,7 +426,7 @@ fn a_timeout_and_drain_timeout_of_duration_max_saturate() {
             graceful::register(0, "runs", async {});
         })
         .unwrap();
-    assert_eq!(outcomes(&report), [(0, "runs", &Outcome::Ok)]);
+    assert_eq!(outcomes(&report), [(0, "runs", &HookOutcome::Returned)]);
     assert_eq!(report.exit_code(), 0, "{report}");
 }
 
@@ -433,7 +440,10 @@ fn a_hook_timeout_of_duration_max_saturates() {
         .unwrap();
     assert_eq!(
         outcomes(&report),
-        [(0, "patient", &Outcome::Ok), (1, "after", &Outcome::Ok)]
+        [
+            (0, "patient", &HookOutcome::Returned),
+            (1, "after", &HookOutcome::Returned)
+        ]
     );
     assert_eq!(report.exit_code(), 0, "{report}");
 }
@@ -447,6 +457,6 @@ fn a_hook_timeout_of_duration_max_saturates_under_a_timeout_of_duration_max() {
             graceful::register_with_timeout(0, "patient", Duration::MAX, async {});
         })
         .unwrap();
-    assert_eq!(outcomes(&report), [(0, "patient", &Outcome::Ok)]);
+    assert_eq!(outcomes(&report), [(0, "patient", &HookOutcome::Returned)]);
     assert_eq!(report.exit_code(), 0, "{report}");
 }

@@ -74,7 +74,7 @@ fn an_upgrade_names_the_new_main_process() {
         graceful::Builder::new()
             .timeout(Duration::from_secs(7))
             .signals([graceful::Signal::SIGTERM])
-            .upgrade_on(graceful::Signal::SIGHUP)
+            .upgrade(graceful::Signal::SIGHUP)
             .run(|shutdown| async move {
                 let listener = graceful::listen("test", "127.0.0.1:0").await.unwrap();
                 println!("serving {}", std::process::id());

@@ -51,7 +51,7 @@ pub fn main(item: &TokenStream, function: &ItemFn, config: &MainConfig) -> Token
     }
     if let Some(upgrade) = config.upgrade {
         let name = Ident::new(upgrade.name(), Span::call_site());
-        builder.extend(quote!(.upgrade_on(#krate::Signal::#name)));
+        builder.extend(quote!(.upgrade(#krate::Signal::#name)));
     }
     if let Some(upgrade_timeout) = config.upgrade_timeout {
         let upgrade_timeout = duration(upgrade_timeout);
@@ -75,7 +75,7 @@ pub fn main(item: &TokenStream, function: &ItemFn, config: &MainConfig) -> Token
         let from_shutdown = quote!(#krate::__private::MainArg::from_shutdown);
         call_at(ty, from_shutdown, quote!(__shutdown))
     });
-    // `run` requires `MainResult` of the output: its error belongs on the return type.
+    // `run` requires `MainOutput` of the output: its error belongs on the return type.
     let (output_start, _) = first_and_last(output(sig));
     let run = quote_spanned!(output_start=> run);
     builder.extend(quote!(.#run(|__shutdown| #ident(#arg))));
@@ -156,7 +156,7 @@ pub fn hook(item: &TokenStream, function: &ItemFn, config: &HookConfig) -> Token
             quote!(Blocking),
         )
     };
-    // `box_hook` and `blocking_result` require `IntoHookResult` of the output (and
+    // `box_hook` and `blocking_result` require `HookOutput` of the output (and
     // `box_hook` a `Send` future): their errors belong on the return type.
     let call = call_at(output(sig), quote!(#ident), arg);
     let call = call_at(output(sig), convert, call);

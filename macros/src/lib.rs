@@ -223,7 +223,7 @@ use proc_macro::TokenStream;
 ///
 /// fn main() {
 ///     graceful::Builder::new()
-///         .upgrade_on(graceful::Signal::SIGHUP)
+///         .upgrade(graceful::Signal::SIGHUP)
 ///         .upgrade_timeout(Duration::from_secs(60))
 ///         .run(|_shutdown| async {})
 /// }

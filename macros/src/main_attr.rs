@@ -92,7 +92,7 @@ mod tests {
             fn main() {
                 async fn main() {}
                 ::graceful::Builder::new()
-                    .upgrade_on(::graceful::Signal::SIGHUP)
+                    .upgrade(::graceful::Signal::SIGHUP)
                     .upgrade_timeout(::core::time::Duration::from_secs(60))
                     .run(|__shutdown| main())
             }
