@@ -227,7 +227,8 @@ impl Builder {
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
         // Before any thread exists: taking the inherited sockets edits the environment.
         sockets::take_inherited();
-        upgrade::prepare(config.upgrade_timeout);
+        upgrade::prepare(config.upgrade_timeout, config.upgrade)
+            .unwrap_or_else(|error| refuse(&error));
         let shutdown = Shutdown::driven_global();
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
             eprintln!("graceful: cannot start the tokio runtime: {error}");
@@ -285,7 +286,7 @@ impl Builder {
             return Err(ConfigError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout);
+        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(ConfigError::new)?;
         let shutdown = Shutdown::detached();
         let runtime = runtime(&config, Some(&shutdown)).map_err(|error| {
             ConfigError::new(format!("cannot start the tokio runtime: {error}"))
@@ -339,7 +340,7 @@ impl Builder {
 
     async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, ConfigError> {
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout);
+        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(ConfigError::new)?;
         let shutdown = Shutdown::scoped();
         let listener = listen(&shutdown, &config, None)?;
         let report = shutdown.scope(start(&shutdown, &config, main)).await;

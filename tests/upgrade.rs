@@ -14,7 +14,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example, get,
+    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example,
+    free_port, get,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -233,6 +234,102 @@ async fn for_comparison_stop_then_start_refuses_connections() {
     );
     assert!(!tally.failed.is_empty(), "a restart without a gap?");
     stop(&restarted, restarted.pid().as_raw() as u32).await;
+}
+
+/// `cd current && ./zero_downtime` with `current -> rel1`; `current` switched to `rel2` and
+/// SIGHUP: the new process runs `rel2`'s binary, in `rel2`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_runs_the_release_the_symlink_points_to_now() {
+    use std::os::unix::fs::symlink;
+
+    let dir = TempDir::new("releases");
+    for release in ["rel1", "rel2"] {
+        std::fs::create_dir(dir.join(release)).unwrap();
+        std::fs::copy(
+            example("zero_downtime"),
+            dir.join(release).join("zero_downtime"),
+        )
+        .unwrap();
+    }
+    symlink("rel1", dir.join("current")).unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let service = Service::start_command_in(
+        "zero_downtime in current",
+        &dir.join("current"),
+        Path::new("./zero_downtime"),
+        &[],
+        &[("PORT", &port_text)],
+    );
+    service
+        .wait_for_stdout(
+            &format!("listening on http://127.0.0.1:{port}"),
+            START_TIMEOUT,
+        )
+        .await;
+    let first = service.pid().as_raw() as u32;
+    let mut pids = Pids(vec![service.pid()]);
+    let rel1 = dir.join("rel1").canonicalize().unwrap();
+    let rel2 = dir.join("rel2").canonicalize().unwrap();
+    assert_eq!(exe(first), rel1.join("zero_downtime"));
+
+    // The deploy: the link is replaced in one rename.
+    symlink("rel2", dir.join("current.new")).unwrap();
+    std::fs::rename(dir.join("current.new"), dir.join("current")).unwrap();
+    let (new, _) = upgrade(&service, port, first).await;
+    pids.0.push(Pid::from_raw(new as i32));
+    assert_eq!(
+        exe(new),
+        rel2.join("zero_downtime"),
+        "the new process runs the old release\n{}",
+        service.dump()
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{new}/cwd")).unwrap(),
+        rel2
+    );
+    wait_gone(&service, first).await;
+    stop(&service, new).await;
+}
+
+/// The binary of the process `pid` (Linux: `/proc/<pid>/exe`).
+fn exe(pid: u32) -> std::path::PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/exe")).expect("the process runs")
+}
+
+/// Started with an `argv[0]` that an upgrade cannot start again: the process refuses to
+/// start, exit code 2, and says why and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_that_cannot_be_found_again_is_refused_at_start_up() {
+    for (argv0, says) in [
+        (
+            "zero_downtime",
+            "argv[0] is \"zero_downtime\", a bare name that is not an executable file on PATH",
+        ),
+        ("", "argv[0] is empty"),
+    ] {
+        let output = timeout(
+            START_TIMEOUT,
+            tokio::process::Command::new(example("zero_downtime"))
+                .arg0(argv0)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("PORT", free_port().to_string())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("argv[0] {argv0:?}: still running after {START_TIMEOUT:?}"))
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "argv[0] {argv0:?}: {stderr}");
+        assert!(
+            stderr.contains("graceful: invalid configuration: upgrade_on(SIGHUP): ")
+                && stderr.contains(says)
+                && stderr.contains("start the program by a path to its binary"),
+            "argv[0] {argv0:?}: {stderr}"
+        );
+    }
 }
 
 /// Kills every process of a test that fails half-way (the later ones are not the harness's
