@@ -22,9 +22,12 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use crate::shutdown::Shutdown;
 use crate::tasks::lock;
 
-/// The name, in `LISTEN_FDNAMES`, of the readiness channel an upgraded process inherits.
-#[cfg(unix)]
+/// The name, in `LISTEN_FDNAMES`, of the readiness channel an upgraded process inherits;
+/// reserved: no [`listen`] may use it.
 pub(crate) const CHANNEL: &str = "graceful-upgrade";
+
+/// The longest name systemd accepts in `FileDescriptorName=`.
+const NAME_MAX: usize = 255;
 
 /// Set by an upgrading process in the new process's environment: its own pid. The new process
 /// trusts the channel only when its parent is that process.
@@ -165,14 +168,17 @@ fn take(table: &mut Table) {
 ///
 /// The name is what identifies the socket across an upgrade: the new build's
 /// `listen("http", ..)` gets the old build's `"http"` socket, whatever address it asks for (to
-/// move to another address, use another name). Every socket handed out here is passed on to
+/// move to another address, use another name). A name is 1 to 255 bytes without `:` or
+/// control characters, as systemd's `FileDescriptorName=`; `graceful-upgrade` is reserved.
+/// Every socket handed out here is passed on to
 /// the new process of an upgrade, and stays open in this process until its shutdown starts,
 /// even if the listener is dropped earlier. Inherited sockets that no `listen` asks for are
 /// closed when the process is [ready](crate::ready()), so that no connection waits on a socket
 /// nobody accepts on.
 ///
 /// # Errors
-/// Binding errors, as [`TcpListener::bind`]; `AddrInUse` if `name` is already listening.
+/// Binding errors, as [`TcpListener::bind`]; `AddrInUse` if `name` is already listening;
+/// `InvalidInput` for a name that cannot cross an upgrade.
 ///
 /// # Panics
 /// Outside a tokio runtime.
@@ -190,6 +196,7 @@ fn take(table: &mut Table) {
 /// }
 /// ```
 pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    check_name(name)?;
     let inherited = {
         let mut table = lock(&TABLE);
         take(&mut table);
@@ -224,6 +231,34 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
     };
     register(name, &listener)?;
     Ok(listener)
+}
+
+/// A name crosses an upgrade in `LISTEN_FDNAMES`, `:`-separated, under systemd's rules.
+fn check_name(name: &str) -> io::Result<()> {
+    let problem = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > NAME_MAX {
+        Some("it is longer than 255 bytes")
+    } else if name.contains(':') {
+        Some("it contains ':', which separates the names in LISTEN_FDNAMES")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else if name == CHANNEL {
+        Some("graceful reserves it for the upgrade's readiness channel")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "graceful::listen: {name:?} cannot name a socket: {problem}; a name is 1 to 255 \
+                 bytes without ':' or control characters (systemd's FileDescriptorName= rules), \
+                 other than {CHANNEL:?}, e.g. \"http\" or \"admin-v2\""
+            ),
+        )),
+    }
 }
 
 fn display_addr(listener: &TcpListener) -> String {

@@ -332,6 +332,25 @@ async fn a_binary_that_cannot_be_found_again_is_refused_at_start_up() {
     }
 }
 
+/// Names that would break `LISTEN_FDNAMES` are refused by `listen`, with what is allowed.
+#[tokio::test]
+async fn names_that_cannot_cross_an_upgrade_are_refused() {
+    let long = "x".repeat(256);
+    for name in ["http:v2", "", "graceful-upgrade", "tab\there", &long] {
+        let error = graceful::listen(name, "127.0.0.1:0").await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{name:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("a name is 1 to 255 bytes without ':'"),
+            "{name:?}: {error}"
+        );
+    }
+    let longest = "x".repeat(255);
+    let listener = graceful::listen(&longest, "127.0.0.1:0").await.unwrap();
+    drop(listener);
+}
+
 /// Kills every process of a test that fails half-way (the later ones are not the harness's
 /// children).
 struct Pids(Vec<Pid>);
