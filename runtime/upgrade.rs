@@ -265,11 +265,8 @@ fn begin(shutdown: &Shutdown) -> Result<Outcome, UpgradeError> {
     let spawned = std::thread::Builder::new()
         .name("graceful-upgrade".to_owned())
         .spawn(move || {
-            let outcome = platform::attempt(&attempt);
-            if outcome.is_err() {
-                RUNNING.store(false, Ordering::Release);
-            }
-            let _ = send.send(outcome);
+            // A failed attempt has made room for the next one (see `failed`).
+            let _ = send.send(platform::attempt(&attempt));
         });
     if let Err(error) = spawned {
         RUNNING.store(false, Ordering::Release);
@@ -278,6 +275,16 @@ fn begin(shutdown: &Shutdown) -> Result<Outcome, UpgradeError> {
         )));
     }
     Ok(receive)
+}
+
+/// Ends a failed attempt: another may start from now on, and only then is the failure said,
+/// so that whoever reads the line (an operator, a deploy script) can send the signal again at
+/// once.
+#[cfg(unix)]
+fn failed(why: String) -> UpgradeError {
+    RUNNING.store(false, Ordering::Release);
+    crate::log::upgrade_failed(&why);
+    UpgradeError::Failed(why)
 }
 
 #[cfg(unix)]
@@ -292,11 +299,12 @@ mod platform {
     use std::time::{Duration, Instant};
 
     use command_fds::{CommandFdExt, FdMapping};
-    use nix::sys::signal::{Signal as NixSignal, kill};
+    use nix::errno::Errno;
+    use nix::sys::signal::{Signal as NixSignal, killpg};
     use nix::unistd::Pid;
     use tokio::sync::mpsc as tokio_mpsc;
 
-    use super::{START, TIMEOUT, UpgradeError};
+    use super::{START, TIMEOUT, UpgradeError, failed};
     use crate::log;
     use crate::reason::Reason;
     use crate::shutdown::Shutdown;
@@ -304,14 +312,18 @@ mod platform {
     use crate::systemd;
     use crate::tasks::lock;
 
-    /// How long a new process that is stopped gets between SIGTERM and SIGKILL.
+    /// How long the processes of a new process's group get between SIGTERM and SIGKILL.
     const STOP_GRACE: Duration = Duration::from_secs(1);
+    /// How long the group is waited for after SIGKILL, before the failure is reported anyway
+    /// (a process stuck in the kernel, a zombie nobody reaps).
+    const KILL_WAIT: Duration = Duration::from_secs(1);
     /// How long this process's exit waits for a new process being stopped.
     const EXIT_WAIT: Duration = Duration::from_millis(1500);
     /// The first descriptor of systemd's protocol.
     const FIRST_FD: i32 = 3;
-    /// How often the new process is checked for an exit. Only this thread reaps it, so its pid
-    /// stays its own until then (a SIGTERM never reaches another process).
+    /// How often the new process, and then its process group, are checked for an exit. Only
+    /// this thread reaps the new process, so its pid stays its own until then; after that, the
+    /// group's id stays reserved while any process is left in the group.
     const EXIT_POLL: Duration = Duration::from_millis(5);
 
     /// What ended the wait for the new process.
@@ -336,18 +348,13 @@ mod platform {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|error| {
-                UpgradeError::Failed(format!("cannot start the upgrade's runtime: {error}"))
-            })?;
+            .map_err(|error| failed(format!("cannot start the upgrade's runtime: {error}")))?;
         runtime.block_on(run(shutdown))
     }
 
     async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
         let timeout = *lock(&TIMEOUT);
-        let (mut child, channel) = spawn().map_err(|why| {
-            log::upgrade_failed(&why);
-            UpgradeError::Failed(why)
-        })?;
+        let (mut child, channel) = spawn().map_err(failed)?;
         let pid = child.id();
         let started = Instant::now();
         log::upgrade_started(pid);
@@ -409,16 +416,27 @@ mod platform {
         };
         let why = match failure {
             Failure::Exited(status) => {
-                let status = describe(status);
+                // A process it started (a wrapper script's server, without `exec`) may still
+                // hold the sockets: its group goes with it.
+                let left =
+                    stop_group(pid, &mut Some(status), &mut child, &mut stop_requested).await;
+                let status = describe(left.status);
+                let group = if left.stopped_others {
+                    "; the processes it left in its group were stopped"
+                } else {
+                    ""
+                };
                 let why = format!(
-                    "the new process (pid {pid}) {status} before it was ready; still serving"
+                    "the new process (pid {pid}) {status} before it was ready{group}; still serving"
                 );
-                log::upgrade_failed(&why);
-                return Err(UpgradeError::Failed(why));
+                let error = failed(why);
+                drop(stopped);
+                return Err(error);
             }
-            Failure::TimedOut(timeout) => {
-                format!("the new process (pid {pid}) was not ready within {timeout:?}")
-            }
+            Failure::TimedOut(timeout) => format!(
+                "the new process (pid {pid}) did not call graceful::ready() or start serving \
+                 within {timeout:?}"
+            ),
             Failure::Channel(why) => format!("the new process (pid {pid}): {why}"),
             Failure::ShutdownStarted => {
                 format!("the shutdown started before the new process (pid {pid}) was ready")
@@ -427,7 +445,11 @@ mod platform {
                 format!("the process exits before the new one (pid {pid}) was ready")
             }
         };
-        let status = stop_child(&mut child, &mut stop_requested).await;
+        let status = describe(
+            stop_group(pid, &mut None, &mut child, &mut stop_requested)
+                .await
+                .status,
+        );
         let still = if shutdown.is_shutting_down() {
             "shutting down as asked"
         } else {
@@ -435,9 +457,9 @@ mod platform {
         };
         let why = format!("{why}; it was stopped ({status}); {still}");
         // Said before this process may exit: its exit waits for `stopped`.
-        log::upgrade_failed(&why);
+        let error = failed(why);
         drop(stopped);
-        Err(UpgradeError::Failed(why))
+        Err(error)
     }
 
     /// Starts the binary again with the sockets and the readiness channel.
@@ -464,6 +486,8 @@ mod platform {
             });
         }
         let mut command = Command::new(&program);
+        // A group of its own: a failed new process is stopped with every process it started.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
             .args(&start.args)
             .env_remove("LISTEN_PID")
@@ -502,39 +526,93 @@ mod platform {
         Err(Failure::ShutdownStarted)
     }
 
-    /// SIGTERM, then SIGKILL after [`STOP_GRACE`] (or at once if this process is exiting).
-    async fn stop_child(
+    /// How a stopped group ended.
+    struct Stopped {
+        /// The new process's own exit.
+        status: std::io::Result<ExitStatus>,
+        /// Whether other processes of its group had to be stopped.
+        stopped_others: bool,
+    }
+
+    /// Stops the new process's group: SIGTERM to every process in it, SIGKILL to those left
+    /// after [`STOP_GRACE`] (at once if this process is exiting), and waits until the new
+    /// process is reaped and its group is empty. `status` is the new process's exit if it was
+    /// already reaped; the group's id is the new process's pid.
+    async fn stop_group(
+        pid: u32,
+        status: &mut Option<std::io::Result<ExitStatus>>,
         child: &mut Child,
         exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
-    ) -> String {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // The child is not reaped before `exited` below, so the pid is still its own.
-            let _ = kill(Pid::from_raw(pid), NixSignal::SIGTERM);
-        }
-        let status = {
-            let mut exit = pin!(exited(child));
+    ) -> Stopped {
+        let Ok(group) = i32::try_from(pid).map(Pid::from_raw) else {
+            let status = status.take().unwrap_or_else(|| {
+                Err(std::io::Error::other(
+                    "its pid does not fit a process group id",
+                ))
+            });
+            return Stopped {
+                status,
+                stopped_others: false,
+            };
+        };
+        let reaped_before = status.is_some();
+        // Before the new process is reaped its pid is still its own; after, the group's id
+        // is reserved as long as a process is left in the group, and `killpg` fails with
+        // ESRCH once none is.
+        let sent = killpg(group, NixSignal::SIGTERM).is_ok();
+        // Once the new process is reaped, whatever received the signal is what it left.
+        let stopped_others = reaped_before && sent;
+        let gone = {
+            let mut empty = pin!(group_gone(group, status, child));
             let mut grace = pin!(tokio::time::sleep(STOP_GRACE));
             let mut exiting = pin!(exiting.recv());
             poll_fn(|cx| {
-                if let Poll::Ready(status) = exit.as_mut().poll(cx) {
-                    Poll::Ready(Some(status))
+                if empty.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(true)
                 } else if grace.as_mut().poll(cx).is_ready() || exiting.as_mut().poll(cx).is_ready()
                 {
-                    Poll::Ready(None)
+                    Poll::Ready(false)
                 } else {
                     Poll::Pending
                 }
             })
             .await
         };
-        let status = match status {
-            Some(status) => status,
-            None => {
-                let _ = child.kill();
-                exited(child).await
+        if !gone {
+            let _ = killpg(group, NixSignal::SIGKILL);
+            let _ = tokio::time::timeout(KILL_WAIT, group_gone(group, status, child)).await;
+        }
+        let status = status.take().unwrap_or_else(|| {
+            Err(std::io::Error::other(format!(
+                "still running {KILL_WAIT:?} after SIGKILL"
+            )))
+        });
+        Stopped {
+            status,
+            stopped_others,
+        }
+    }
+
+    /// Resolves once the new process is reaped (its exit in `status`) and no process is left
+    /// in its group.
+    async fn group_gone(
+        group: Pid,
+        status: &mut Option<std::io::Result<ExitStatus>>,
+        child: &mut Child,
+    ) {
+        loop {
+            if status.is_none() {
+                match child.try_wait() {
+                    Ok(Some(exit)) => *status = Some(Ok(exit)),
+                    Ok(None) => {}
+                    Err(error) => *status = Some(Err(error)),
+                }
             }
-        };
-        describe(status)
+            if status.is_some() && killpg(group, None) == Err(Errno::ESRCH) {
+                return;
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
     }
 
     /// Resolves when the new process has exited (and reaps it).

@@ -191,10 +191,9 @@ async fn a_new_process_not_ready_in_time_is_stopped() {
         .wait_for_stderr_line(|line| line.contains("upgrade failed"), UPGRADE_LIMIT)
         .await;
     assert!(
-        failed
-            .text
-            .contains("was not ready within 300ms; it was stopped")
-            && failed.text.contains("still serving"),
+        failed.text.contains(
+            "did not call graceful::ready() or start serving within 300ms; it was stopped"
+        ) && failed.text.contains("still serving"),
         "{}",
         failed.text
     );
@@ -349,6 +348,60 @@ async fn names_that_cannot_cross_an_upgrade_are_refused() {
     let longest = "x".repeat(255);
     let listener = graceful::listen(&longest, "127.0.0.1:0").await.unwrap();
     drop(listener);
+}
+
+/// A new build that is a wrapper script without `exec`: its server is its child. Whether the
+/// wrapper exits at once or waits, a failed upgrade stops the server too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_leaves_no_process_of_the_new_build() {
+    let dir = TempDir::new("wrapper");
+    let binary = dir.join("zero_downtime");
+    std::fs::copy(example("zero_downtime"), &binary).unwrap();
+    std::fs::copy(example("zero_downtime"), dir.join("real")).unwrap();
+    let service = Service::start_listening_at(
+        "zero_downtime",
+        &binary,
+        "http",
+        &[("GRACEFUL_UPGRADE_TIMEOUT", "2s")],
+    )
+    .await;
+    let port = service.port;
+    let first = service.pid().as_raw() as u32;
+    let mut pids = Pids(vec![service.pid()]);
+    for (round, (end, failure)) in [
+        ("exit 3", "exited with exit status: 3 before it was ready"),
+        (
+            "wait",
+            "did not call graceful::ready() or start serving within 2s",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let pid_file = dir.join(&format!("server-{round}.pid"));
+        let script = format!(
+            "#!/bin/sh\n\"$(dirname \"$0\")/real\" \"$@\" &\necho $! > {}\n{end}\n",
+            pid_file.display()
+        );
+        deploy(&dir, &binary, DeployFrom::Script(&script));
+        service.signal(Signal::SIGHUP);
+        let failed = service
+            .wait_for_stderr_line(
+                |line| line.contains("upgrade failed") && line.contains(failure),
+                UPGRADE_LIMIT,
+            )
+            .await;
+        let server: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap_or_else(|error| service.fail(format_args!("no pid file: {error}")))
+            .trim()
+            .parse()
+            .unwrap();
+        pids.0.push(Pid::from_raw(server as i32));
+        wait_gone(&service, server).await;
+        println!("round {round} ({end}): {}", failed.text);
+        assert_eq!(serving_pid(&service, port).await, first);
+    }
+    stop(&service, first).await;
 }
 
 /// Kills every process of a test that fails half-way (the later ones are not the harness's
