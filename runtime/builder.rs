@@ -385,7 +385,6 @@ where
 
 async fn start(shutdown: &Shutdown, config: &Config, main: BoxedMain<'_>) -> Report {
     let main = main(shutdown.clone());
-    let main: sequence::MainFuture<'_> = Box::pin(sockets::ReadyWhenServing(main));
     sequence::run(shutdown, config, main).await
 }
 

@@ -34,9 +34,6 @@ const NAME_MAX: usize = 255;
 #[cfg(unix)]
 pub(crate) const ENV_UPGRADE_FROM: &str = "GRACEFUL_UPGRADE_FROM";
 
-/// Whether a socket has been handed out by [`listen`]; read at each wait of the main body
-/// until the process is ready.
-static LISTENED: AtomicBool = AtomicBool::new(false);
 static READY: AtomicBool = AtomicBool::new(false);
 
 static TABLE: Mutex<Table> = Mutex::new(Table::new());
@@ -176,6 +173,13 @@ fn take(table: &mut Table) {
 /// closed when the process is [ready](crate::ready()), so that no connection waits on a socket
 /// nobody accepts on.
 ///
+/// Listening does not make the process ready: serving does. An upgrade hands over once the
+/// new process calls [`graceful::ready()`](crate::ready()), or once `graceful::http::serve`
+/// or `graceful::grpc::Server` starts accepting (with the `http` or `grpc` feature), wherever
+/// that runs (`main`, a [`service`](crate::service)). A new build that fails between its
+/// `listen` and then (a database it cannot reach) exits before it is ready, and the old
+/// process serves on.
+///
 /// # Errors
 /// Binding errors, as [`TcpListener::bind`]; `AddrInUse` if `name` is already listening;
 /// `InvalidInput` for a name that cannot cross an upgrade.
@@ -187,6 +191,7 @@ fn take(table: &mut Table) {
 /// #[graceful::main(upgrade = "SIGHUP")]
 /// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
 ///     let listener = graceful::listen("http", "127.0.0.1:3000").await?;
+///     graceful::ready(); // or serve with graceful::http::serve, which says it
 ///     loop {
 ///         tokio::select! {
 ///             _ = shutdown.cancelled() => return Ok(()),
@@ -280,7 +285,6 @@ fn register(name: &str, listener: &TcpListener) -> io::Result<()> {
         table.listening.push((name.to_owned(), kept));
         !std::mem::replace(&mut table.release_armed, true)
     };
-    LISTENED.store(true, Ordering::Release);
     if arm {
         if let Some(shutdown) = Shutdown::try_current() {
             // At the trigger the process no longer hands its sockets on; once the server drops
@@ -316,17 +320,21 @@ pub(crate) fn for_upgrade() -> io::Result<Vec<(String, std::os::fd::OwnedFd)>> {
 /// `NOTIFY_SOCKET` set). Inherited sockets that no [`listen`](crate::listen) claimed are
 /// closed. Only the first call does anything.
 ///
-/// A program that never calls it is ready the first time its main body waits after a
-/// `graceful::listen` returned: for a server that listens then serves, the moment it starts
-/// accepting. Call it yourself when the service is ready before (a program without
-/// `listen`) or after that (a cache to warm before serving; a request that arrives in between
-/// waits in the socket's queue, it is not refused).
+/// The rule: a process is ready when it calls `graceful::ready()`, or when
+/// `graceful::http::serve` or `graceful::grpc::Server::serve` starts its accept loop (with the
+/// `http` or `grpc` feature), whichever comes first, in `main` or in a
+/// [`service`](crate::service). Listening alone is not ready: a new build that listens, then
+/// fails before it serves (a database it cannot reach), exits before it is ready, and the
+/// process it was to replace serves on. Call it yourself when the program serves another way
+/// (its own accept loop, another framework), or has no socket at all; call it after the work
+/// that must come first (a cache to warm) if that comes after the server starts: requests
+/// that arrive meanwhile wait in the socket's queue, they are not refused.
 ///
 /// ```no_run
 /// #[graceful::main(upgrade = "SIGHUP")]
 /// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
 ///     let listener = graceful::listen("http", "127.0.0.1:3000").await?;
-///     // warm_the_cache().await;
+///     // connect_to_the_database().await?; // a failure here leaves the old process serving
 ///     graceful::ready();
 ///     # drop(listener);
 ///     shutdown.cancelled().await;
@@ -366,26 +374,3 @@ pub fn ready() {
 /// What a new process sends on the channel once ready.
 #[cfg(unix)]
 pub(crate) const READY_MESSAGE: &[u8] = b"READY=1";
-
-/// Whether the process is ready.
-pub(crate) fn is_ready() -> bool {
-    READY.load(Ordering::Acquire)
-}
-
-/// The main body, made ready (see [`ready`]) the first time it waits after a [`listen`].
-pub(crate) struct ReadyWhenServing<F: ?Sized>(pub(crate) std::pin::Pin<Box<F>>);
-
-impl<F: std::future::Future + ?Sized> std::future::Future for ReadyWhenServing<F> {
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let poll = self.0.as_mut().poll(cx);
-        if poll.is_pending() && !is_ready() && LISTENED.load(Ordering::Acquire) {
-            ready();
-        }
-        poll
-    }
-}

@@ -8,6 +8,12 @@
 //! every old process is gone after its drain. A bad deploy (the binary replaced by one that
 //! exits 3) fails the upgrade without a failed request, says why on stderr, and the next
 //! upgrade, after the file is fixed, succeeds. The figures printed here are the README's.
+//!
+//! And the upgrades that cannot go wrong silently: the new process runs the release a
+//! symbolic link points to now; a binary that could not be started again is refused at
+//! start-up; socket names are checked; a wrapper script's server does not outlive a failed
+//! upgrade; a build that fails after `listen`, before it serves, never takes over; a `listen`
+//! inside a service is ready once it serves.
 #![cfg(unix)]
 
 use std::path::Path;
@@ -402,6 +408,101 @@ async fn a_failed_upgrade_leaves_no_process_of_the_new_build() {
         assert_eq!(serving_pid(&service, port).await, first);
     }
     stop(&service, first).await;
+}
+
+/// A new build that listens, then fails before it serves (a database it cannot reach): it is
+/// never ready, so the old process keeps the port and serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_build_that_fails_after_listen_leaves_the_old_process_serving() {
+    let dir = TempDir::new("fails-after-listen");
+    let binary = dir.join("zero_downtime");
+    std::fs::copy(example("zero_downtime"), &binary).unwrap();
+    std::fs::copy(example("zero_downtime"), dir.join("real")).unwrap();
+    let service = Service::start_listening_at("zero_downtime", &binary, "http", &[]).await;
+    let port = service.port;
+    let first = service.pid().as_raw() as u32;
+    let _pids = Pids(vec![service.pid()]);
+    let load = Load::start(port);
+    load.wait_for_answers(100).await;
+    deploy(
+        &dir,
+        &binary,
+        DeployFrom::Script(
+            "#!/bin/sh\nFAIL_AFTER_LISTEN_MS=100 exec \"$(dirname \"$0\")/real\" \"$@\"\n",
+        ),
+    );
+    service.signal(Signal::SIGHUP);
+    let failed = service
+        .wait_for_stderr_line(|line| line.contains("upgrade failed"), UPGRADE_LIMIT)
+        .await;
+    assert!(
+        failed
+            .text
+            .contains("exited with exit status: 1 before it was ready; still serving"),
+        "{}",
+        failed.text
+    );
+    let before = load.answered();
+    load.wait_for_answers(before + 100).await;
+    assert_eq!(serving_pid(&service, port).await, first);
+    let tally = load.stop().await;
+    assert!(tally.failed.is_empty(), "failed: {:?}", tally.failed);
+    stop(&service, first).await;
+}
+
+const SERVICE_CHILD: &str = "GRACEFUL_TEST_UPGRADE_SERVICE_CHILD";
+
+/// A `listen` inside a `graceful::service`, served by `graceful::http::serve`: the process is
+/// ready once it serves, and an upgrade hands over.
+#[test]
+fn a_listen_inside_a_service_becomes_ready_when_it_serves() {
+    if std::env::var_os(SERVICE_CHILD).is_some() {
+        graceful::Builder::new()
+            .signals([graceful::Signal::SIGTERM])
+            .upgrade_on(graceful::Signal::SIGHUP)
+            .upgrade_timeout(Duration::from_secs(10))
+            .run(|shutdown| async move {
+                graceful::service("http", async {
+                    let port: u16 = std::env::var("PORT").unwrap().parse().unwrap();
+                    let listener = graceful::listen("http", ("127.0.0.1", port)).await?;
+                    println!("listening on http://{}", listener.local_addr()?);
+                    let app = axum::Router::new().route(
+                        "/pid",
+                        axum::routing::get(|| async { std::process::id().to_string() }),
+                    );
+                    graceful::http::serve(listener, app).await
+                });
+                shutdown.cancelled().await;
+            })
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let test = std::env::current_exe().unwrap();
+        let port = free_port();
+        let port_text = port.to_string();
+        let service = Service::start_command(
+            "a service that listens",
+            &test,
+            &[
+                "--exact",
+                "a_listen_inside_a_service_becomes_ready_when_it_serves",
+                "--nocapture",
+            ],
+            &[(SERVICE_CHILD, "1"), ("PORT", &port_text)],
+        );
+        service
+            .wait_for_stdout(
+                &format!("listening on http://127.0.0.1:{port}"),
+                START_TIMEOUT,
+            )
+            .await;
+        let first = service.pid().as_raw() as u32;
+        let mut pids = Pids(vec![service.pid()]);
+        let (new, elapsed) = upgrade(&service, port, first).await;
+        pids.0.push(Pid::from_raw(new as i32));
+        println!("upgraded {first} -> {new} in {elapsed:?}");
+        wait_gone(&service, first).await;
+        stop(&service, new).await;
+    });
 }
 
 /// Kills every process of a test that fails half-way (the later ones are not the harness's
