@@ -225,8 +225,9 @@ impl Builder {
             refuse(&INSIDE_A_RUNTIME);
         }
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
-        // Before any thread exists: taking the inherited sockets edits the environment.
-        sockets::take_inherited();
+        // Before any thread exists: taking the inherited sockets may edit the environment,
+        // and a malformed `LISTEN_FDS` is refused before any handler is installed.
+        sockets::take_inherited().unwrap_or_else(|error| refuse(&error));
         upgrade::prepare(config.upgrade_timeout, config.upgrade)
             .unwrap_or_else(|error| refuse(&error));
         let shutdown = Shutdown::driven_global();
