@@ -16,12 +16,16 @@
 //!
 //! On SIGHUP the binary at the path the process was started from runs again, with the same
 //! arguments and environment, and inherits the listening socket (`graceful::listen("http",
-//! ..)`). Once it accepts, the old process stops accepting, finishes the requests in flight,
+//! ..)`). Once it serves (`graceful::http::serve` says it is ready), the old process stops
+//! accepting, finishes the requests in flight,
 //! runs its hooks (which see `Reason::Upgrade`) and exits; the socket never closes, so no
 //! connection is refused. If the new build exits or is not ready within `upgrade_timeout`, it
 //! is stopped, the failure is logged, and the old process goes on serving.
 //!
 //! `STARTUP_DELAY_MS` makes it wait that long before it takes its socket, as a slow start would.
+//! `FAIL_AFTER_LISTEN_MS` makes it fail that long after it took its socket, before it serves,
+//! as a database it cannot reach would: an upgrade to such a build fails, the old process
+//! serves on.
 //!
 //! It serves through the HTTP integration (`graceful::http::serve`): from the trigger on its
 //! responses say `Connection: close`, so keep-alive clients reconnect, to the new process; at
@@ -63,6 +67,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
     }
     let listener = graceful::listen("http", ("127.0.0.1", port)).await?;
+    // For the tests: a start that fails after the socket is taken.
+    if let Ok(ms) = std::env::var("FAIL_AFTER_LISTEN_MS") {
+        tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
+        return Err("cannot reach the database (FAIL_AFTER_LISTEN_MS is set)".into());
+    }
     let app = Router::new()
         .route("/pid", get(pid))
         .route("/slow", get(slow));
@@ -71,8 +80,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pid {0}: upgrade with kill -HUP {0}, stop with kill -TERM {0}",
         std::process::id()
     );
-    // Ready (the old process hands over) the first time `main` waits from here: once it
-    // accepts. Call `graceful::ready()` to say so at another moment.
+    // Ready (the old process hands over) once `serve` starts accepting. A program that serves
+    // another way calls `graceful::ready()` itself.
     graceful::http::serve(listener, app).await?;
     Ok(())
 }

@@ -238,9 +238,11 @@ impl Builder {
             refuse(&INSIDE_A_RUNTIME);
         }
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
-        // Before any thread exists: taking the inherited sockets edits the environment.
-        sockets::take_inherited();
-        upgrade::prepare(config.upgrade_timeout);
+        // Before any thread exists: taking the inherited sockets may edit the environment,
+        // and a malformed `LISTEN_FDS` is refused before any handler is installed.
+        sockets::take_inherited().unwrap_or_else(|error| refuse(&error));
+        upgrade::prepare(config.upgrade_timeout, config.upgrade)
+            .unwrap_or_else(|error| refuse(&error));
         let shutdown = Shutdown::driven_global();
         shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
@@ -301,7 +303,7 @@ impl Builder {
             return Err(StartError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout);
+        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(ConfigError::new)?;
         let shutdown = Shutdown::detached();
         shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, Some(&shutdown))
@@ -355,7 +357,7 @@ impl Builder {
 
     async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, StartError> {
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout);
+        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(ConfigError::new)?;
         let shutdown = Shutdown::scoped();
         shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;
@@ -409,7 +411,6 @@ where
 
 async fn start(shutdown: &Shutdown, config: &Config, main: BoxedMain<'_>) -> Report {
     let main = main(shutdown.clone());
-    let main: sequence::MainFuture<'_> = Box::pin(sockets::ReadyWhenServing(main));
     sequence::run(shutdown, config, main).await
 }
 

@@ -324,6 +324,8 @@ impl<L> Server<L> {
             }
             tracing::info!(target: "graceful", services = ?names, "gRPC health: NOT_SERVING");
         };
+        // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
+        crate::ready();
         let serving = tonic
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, stop);

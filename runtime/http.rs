@@ -291,6 +291,8 @@ where
     B::Error: Into<BoxError>,
 {
     let mut connections = Connections::new(shutdown.clone(), settings);
+    // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
+    crate::ready();
     loop {
         let accepted = tokio::select! {
             biased;

@@ -7,11 +7,19 @@
 //! gets, under the reserved name [`CHANNEL`], one end of a datagram socket pair: the channel on
 //! which it tells the process it replaces that it is ready.
 //!
-//! The inherited sockets are taken once per process, as early as possible: by
-//! [`Builder::run`](crate::Builder::run) before it starts any thread (taking them unsets
-//! `LISTEN_FDS` and `LISTEN_PID`, which is only safe while no other thread reads the
-//! environment), otherwise on the first [`listen`]. Each is marked close-on-exec, so that a
-//! program the service starts does not hold the port open.
+//! The environment is read once per process, as early as possible: by
+//! [`Builder::run`](crate::Builder::run) before it starts any thread, otherwise on the first
+//! [`listen`]. A malformed `LISTEN_FDS` (not a number, more descriptors than the process may
+//! have open, a name count that differs) is refused, as systemd's `sd_listen_fds` refuses it.
+//!
+//! - From the process it upgrades, every socket is this process's: all are taken at once and
+//!   marked close-on-exec, `LISTEN_FDS` and `LISTEN_PID` are unset (through `listenfd`, before
+//!   any thread runs), and those no `listen` claims are closed at readiness.
+//! - From socket activation, only the sockets a `listen` claims by name are taken; the others
+//!   stay where systemd put them, with `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES`
+//!   untouched, for the application to take itself (with `listenfd`, say). Every one of them
+//!   is made close-on-exec at once, so that a program the service starts does not hold a port
+//!   open.
 
 use std::io;
 use std::sync::Mutex;
@@ -22,8 +30,8 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use crate::shutdown::Shutdown;
 use crate::tasks::lock;
 
-/// The name, in `LISTEN_FDNAMES`, of the readiness channel an upgraded process inherits.
-#[cfg(unix)]
+/// The name, in `LISTEN_FDNAMES`, of the readiness channel an upgraded process inherits;
+/// reserved: no [`listen`] may use it.
 pub(crate) const CHANNEL: &str = "graceful-upgrade";
 
 /// Set by an upgrading process in the new process's environment: its own pid. The new process
@@ -31,48 +39,53 @@ pub(crate) const CHANNEL: &str = "graceful-upgrade";
 #[cfg(unix)]
 pub(crate) const ENV_UPGRADE_FROM: &str = "GRACEFUL_UPGRADE_FROM";
 
-/// Whether a socket has been handed out by [`listen`]; read at each wait of the main body
-/// until the process is ready.
-static LISTENED: AtomicBool = AtomicBool::new(false);
+/// The longest name systemd accepts in `FileDescriptorName=`.
+const NAME_MAX: usize = 255;
+
 static READY: AtomicBool = AtomicBool::new(false);
 
 static TABLE: Mutex<Table> = Mutex::new(Table::new());
 
-/// Where an inherited socket came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// The process this one upgrades.
-    Upgrade,
-    /// systemd's socket activation (or anything that speaks its protocol).
-    Systemd,
-}
-
-impl Origin {
-    fn describe(self) -> &'static str {
-        match self {
-            Origin::Upgrade => "inherited from the process it upgrades",
-            Origin::Systemd => "passed by socket activation",
-        }
-    }
-}
-
+/// An inherited socket no [`listen`] has claimed yet.
+#[cfg(unix)]
 struct Inherited {
     name: String,
-    listener: std::net::TcpListener,
-    origin: Origin,
+    socket: Held,
+}
+
+#[cfg(unix)]
+enum Held {
+    /// From the process this one upgrades: taken at start-up; closed at readiness if no
+    /// `listen` claims it.
+    Taken(std::net::TcpListener),
+    /// From socket activation: left at its number (close-on-exec) until a `listen` claims it,
+    /// since any other is the application's to take.
+    Left(std::os::fd::RawFd),
+}
+
+#[cfg(unix)]
+impl Held {
+    fn describe(&self) -> &'static str {
+        match self {
+            Held::Taken(_) => "inherited from the process it upgrades",
+            Held::Left(_) => "passed by socket activation",
+        }
+    }
 }
 
 struct Table {
     /// Whether the environment has been read.
     taken: bool,
-    /// Inherited sockets no [`listen`] has claimed yet.
+    /// Why the inherited sockets were refused (a malformed `LISTEN_FDS`): every `listen` says it.
+    refused: Option<String>,
+    #[cfg(unix)]
     inherited: Vec<Inherited>,
     /// The sockets [`listen`] handed out, each a duplicate of the listener's descriptor: what
     /// an upgrade passes on. Released when the shutdown starts.
     #[cfg(unix)]
     listening: Vec<(String, std::os::fd::OwnedFd)>,
     #[cfg(not(unix))]
-    listening: Vec<(String, ())>,
+    listening: Vec<String>,
     /// Whether the release at the shutdown is arranged.
     release_armed: bool,
     /// The readiness channel to the process this one upgrades.
@@ -84,6 +97,8 @@ impl Table {
     const fn new() -> Self {
         Table {
             taken: false,
+            refused: None,
+            #[cfg(unix)]
             inherited: Vec::new(),
             listening: Vec::new(),
             release_armed: false,
@@ -91,72 +106,37 @@ impl Table {
             channel: None,
         }
     }
-}
 
-/// Takes the inherited sockets, once per process. [`Builder::run`](crate::Builder::run) calls it
-/// before it starts a thread.
-pub(crate) fn take_inherited() {
-    take(&mut lock(&TABLE));
-}
-
-#[cfg(unix)]
-fn take(table: &mut Table) {
-    if std::mem::replace(&mut table.taken, true) {
-        return;
-    }
-    let Some(count) = std::env::var("LISTEN_FDS").ok() else {
-        return;
-    };
-    let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
-        .map(|names| names.split(':').map(str::to_owned).collect())
-        .unwrap_or_default();
-    // The variable alone proves nothing: a process started by the one it upgrades has it in
-    // its environment, and so may that process's other children.
-    let upgraded = std::env::var(ENV_UPGRADE_FROM)
-        .ok()
-        .and_then(|pid| pid.parse::<u32>().ok())
-        .is_some_and(|pid| pid == std::os::unix::process::parent_id())
-        && names.iter().any(|name| name == CHANNEL);
-    let origin = if upgraded {
-        Origin::Upgrade
-    } else {
-        Origin::Systemd
-    };
-    // Checks LISTEN_PID, unsets LISTEN_FDS and LISTEN_PID; marks each socket close-on-exec.
-    let mut fds = listenfd::ListenFd::from_env();
-    tracing::debug!(target: "graceful", count, names = ?names, ?origin, "inherited sockets");
-    for index in 0..fds.len() {
-        let name = names
-            .get(index)
-            .filter(|name| !name.is_empty())
-            .cloned()
-            .unwrap_or_else(|| "unknown".to_owned());
-        if upgraded && name == CHANNEL {
-            match fds.take_unix_datagram(index) {
-                Ok(channel) => table.channel = channel,
-                Err(error) => {
-                    tracing::warn!(target: "graceful", %error, "the upgrade's readiness channel is unusable")
-                }
-            }
-            continue;
-        }
-        match fds.take_tcp_listener(index) {
-            Ok(Some(listener)) => table.inherited.push(Inherited {
-                name,
-                listener,
-                origin,
-            }),
-            Ok(None) => {}
-            Err(error) => {
-                tracing::debug!(target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP listener");
-            }
-        }
+    fn is_listening(&self, name: &str) -> bool {
+        #[cfg(unix)]
+        return self
+            .listening
+            .iter()
+            .any(|(listening, _)| listening == name);
+        #[cfg(not(unix))]
+        return self.listening.iter().any(|listening| listening == name);
     }
 }
 
-#[cfg(not(unix))]
-fn take(table: &mut Table) {
-    table.taken = true;
+/// Reads the inherited sockets, once per process. [`Builder::run`](crate::Builder::run) calls
+/// it before it starts a thread, and refuses to start (exit code 2) if the environment is
+/// malformed.
+pub(crate) fn take_inherited() -> Result<(), String> {
+    take(&mut lock(&TABLE)).map_err(|error| error.to_string())
+}
+
+/// Reads the environment the first time; then says whether it was refused.
+fn take(table: &mut Table) -> io::Result<()> {
+    if !std::mem::replace(&mut table.taken, true) {
+        #[cfg(unix)]
+        if let Err(why) = inherit::take(table) {
+            table.refused = Some(why);
+        }
+    }
+    match &table.refused {
+        Some(why) => Err(io::Error::new(io::ErrorKind::InvalidInput, why.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Listens on the socket named `name`: the one inherited from the process this one upgrades,
@@ -165,14 +145,26 @@ fn take(table: &mut Table) {
 ///
 /// The name is what identifies the socket across an upgrade: the new build's
 /// `listen("http", ..)` gets the old build's `"http"` socket, whatever address it asks for (to
-/// move to another address, use another name). Every socket handed out here is passed on to
-/// the new process of an upgrade, and stays open in this process until its shutdown starts,
-/// even if the listener is dropped earlier. Inherited sockets that no `listen` asks for are
-/// closed when the process is [ready](crate::ready()), so that no connection waits on a socket
-/// nobody accepts on.
+/// move to another address, use another name). A name is 1 to 255 bytes without `:` or
+/// control characters, as systemd's `FileDescriptorName=`; `graceful-upgrade` is reserved.
+///
+/// Every socket handed out here is passed on to the new process of an upgrade, and stays open
+/// in this process until its shutdown starts, even if the listener is dropped earlier.
+/// Sockets passed by socket activation that no `listen` asks for are left alone, for the
+/// program to take itself (`listenfd`'s `ListenFd::from_env()` still finds them); those
+/// inherited from the process this one upgrades are closed once the process is
+/// [ready](crate::ready()).
+///
+/// Listening does not make the process ready: serving does. An upgrade hands over once the
+/// new process calls [`graceful::ready()`](crate::ready()), or once `graceful::http::serve`
+/// or `graceful::grpc::Server` starts accepting (with the `http` or `grpc` feature), wherever that runs (`main`, a
+/// [`service`](crate::service)). A new build that fails between its `listen` and then (a
+/// database it cannot reach) exits before it is ready, and the old process serves on.
 ///
 /// # Errors
-/// Binding errors, as [`TcpListener::bind`]; `AddrInUse` if `name` is already listening.
+/// Binding errors, as [`TcpListener::bind`]; `AddrInUse` if `name` is already listening;
+/// `InvalidInput` for a name that cannot cross an upgrade, a socket of that name that is not
+/// a TCP listening socket, or a malformed `LISTEN_FDS`.
 ///
 /// # Panics
 /// Outside a tokio runtime.
@@ -181,6 +173,7 @@ fn take(table: &mut Table) {
 /// #[graceful::main(upgrade = "SIGHUP")]
 /// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
 ///     let listener = graceful::listen("http", "127.0.0.1:3000").await?;
+///     graceful::ready(); // or serve with graceful::http::serve, which says it
 ///     loop {
 ///         tokio::select! {
 ///             _ = shutdown.cancelled() => return Ok(()),
@@ -190,40 +183,63 @@ fn take(table: &mut Table) {
 /// }
 /// ```
 pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    check_name(name)?;
     let inherited = {
         let mut table = lock(&TABLE);
-        take(&mut table);
-        if table
-            .listening
-            .iter()
-            .any(|(listening, _)| listening == name)
-        {
+        take(&mut table)?;
+        if table.is_listening(name) {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 format!("graceful::listen: the socket named {name:?} is already listening"),
             ));
         }
-        let position = table
-            .inherited
-            .iter()
-            .position(|socket| socket.name == name);
-        position.map(|position| table.inherited.remove(position))
+        #[cfg(unix)]
+        let inherited = inherit::claim(&mut table, name)?;
+        #[cfg(not(unix))]
+        let inherited = None::<(std::net::TcpListener, &str)>;
+        inherited
     };
     let listener = match inherited {
-        Some(Inherited {
-            listener, origin, ..
-        }) => {
+        Some((listener, origin)) => {
             // Non-blocking is a property of the socket, shared with the process it came from
             // (which uses tokio too): never set it back to blocking.
             listener.set_nonblocking(true)?;
             let listener = TcpListener::from_std(listener)?;
-            tracing::info!(target: "graceful", name, addr = %display_addr(&listener), "listening on a socket {}", origin.describe());
+            tracing::info!(target: "graceful", name, addr = %display_addr(&listener), "listening on a socket {origin}");
             listener
         }
         None => TcpListener::bind(addr).await?,
     };
     register(name, &listener)?;
     Ok(listener)
+}
+
+/// A name crosses an upgrade in `LISTEN_FDNAMES`, `:`-separated, under systemd's rules.
+fn check_name(name: &str) -> io::Result<()> {
+    let problem = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > NAME_MAX {
+        Some("it is longer than 255 bytes")
+    } else if name.contains(':') {
+        Some("it contains ':', which separates the names in LISTEN_FDNAMES")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else if name == CHANNEL {
+        Some("graceful reserves it for the upgrade's readiness channel")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "graceful::listen: {name:?} cannot name a socket: {problem}; a name is 1 to 255 \
+                 bytes without ':' or control characters (systemd's FileDescriptorName= rules), \
+                 other than {CHANNEL:?}, e.g. \"http\" or \"admin-v2\""
+            ),
+        )),
+    }
 }
 
 fn display_addr(listener: &TcpListener) -> String {
@@ -235,17 +251,20 @@ fn display_addr(listener: &TcpListener) -> String {
 /// Records a socket handed out, and arranges its release at the shutdown.
 fn register(name: &str, listener: &TcpListener) -> io::Result<()> {
     #[cfg(unix)]
-    let kept = std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?;
+    let kept = (
+        name.to_owned(),
+        std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?,
+    );
     #[cfg(not(unix))]
     let kept = {
         let _ = listener;
+        name.to_owned()
     };
     let arm = {
         let mut table = lock(&TABLE);
-        table.listening.push((name.to_owned(), kept));
+        table.listening.push(kept);
         !std::mem::replace(&mut table.release_armed, true)
     };
-    LISTENED.store(true, Ordering::Release);
     if arm {
         if let Some(shutdown) = Shutdown::try_current() {
             // At the trigger the process no longer hands its sockets on; once the server drops
@@ -262,7 +281,10 @@ fn register(name: &str, listener: &TcpListener) -> io::Result<()> {
 fn release() {
     let mut table = lock(&TABLE);
     table.listening.clear();
-    table.inherited.clear();
+    #[cfg(unix)]
+    table
+        .inherited
+        .retain(|socket| matches!(socket.socket, Held::Left(_)));
 }
 
 /// Duplicates of the sockets handed out, with their names, for the new process of an upgrade.
@@ -278,20 +300,24 @@ pub(crate) fn for_upgrade() -> io::Result<Vec<(String, std::os::fd::OwnedFd)>> {
 
 /// Tells whoever waits that the service accepts work: the process it upgrades (which then
 /// hands over and shuts down), or systemd (`READY=1`, with the `systemd` feature and
-/// `NOTIFY_SOCKET` set). Inherited sockets that no [`listen`](crate::listen) claimed are
-/// closed. Only the first call does anything.
+/// `NOTIFY_SOCKET` set). Sockets inherited from the process being upgraded that no
+/// [`listen`](crate::listen) claimed are closed. Only the first call does anything.
 ///
-/// A program that never calls it is ready the first time its main body waits after a
-/// `graceful::listen` returned: for a server that listens then serves, the moment it starts
-/// accepting. Call it yourself when the service is ready before (a program without
-/// `listen`) or after that (a cache to warm before serving; a request that arrives in between
-/// waits in the socket's queue, it is not refused).
+/// The rule: a process is ready when it calls `graceful::ready()`, or when
+/// `graceful::http::serve` or `graceful::grpc::Server::serve` starts
+/// its accept loop (with the `http` or `grpc` feature), whichever comes first, in `main` or in
+/// a [`service`](crate::service). Listening alone is not ready: a new build that listens, then
+/// fails before it serves (a database it cannot reach), exits before it is ready, and the
+/// process it was to replace serves on. Call it yourself when the program serves another way
+/// (its own accept loop, another framework), or has no socket at all; call it after the work
+/// that must come first (a cache to warm) if that comes after the server starts: requests that
+/// arrive meanwhile wait in the socket's queue, they are not refused.
 ///
 /// ```no_run
 /// #[graceful::main(upgrade = "SIGHUP")]
 /// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
 ///     let listener = graceful::listen("http", "127.0.0.1:3000").await?;
-///     // warm_the_cache().await;
+///     // connect_to_the_database().await?; // a failure here leaves the old process serving
 ///     graceful::ready();
 ///     # drop(listener);
 ///     shutdown.cancelled().await;
@@ -302,55 +328,338 @@ pub fn ready() {
     if READY.swap(true, Ordering::AcqRel) {
         return;
     }
-    let (unclaimed, channel) = {
-        let mut table = lock(&TABLE);
-        take(&mut table);
-        #[cfg(unix)]
-        let channel = table.channel.take();
-        #[cfg(not(unix))]
-        let channel = None::<()>;
-        (std::mem::take(&mut table.inherited), channel)
-    };
-    for socket in unclaimed {
-        tracing::warn!(target: "graceful", name = socket.name, "closing a socket {}: no graceful::listen asked for it", socket.origin.describe());
-    }
-    match channel {
-        #[cfg(unix)]
-        Some(channel) => match channel.send(READY_MESSAGE) {
-            Ok(_) => tracing::debug!(target: "graceful", "ready: told the process being upgraded"),
-            Err(error) => {
-                tracing::warn!(target: "graceful", %error, "ready, but the process being upgraded is gone")
+    #[cfg(unix)]
+    {
+        let (unclaimed, channel) = {
+            let mut table = lock(&TABLE);
+            // A refused environment was said at start-up, or by `listen`.
+            let _ = take(&mut table);
+            let (taken, left) = std::mem::take(&mut table.inherited)
+                .into_iter()
+                .partition(|socket| matches!(socket.socket, Held::Taken(_)));
+            table.inherited = left;
+            for socket in &table.inherited {
+                tracing::debug!(target: "graceful", name = socket.name, "a socket {} is left to the application: no graceful::listen asked for it", socket.socket.describe());
             }
-        },
-        #[cfg(not(unix))]
-        Some(()) => {}
-        None => crate::systemd::ready(),
+            (taken, table.channel.take())
+        };
+        let unclaimed: Vec<Inherited> = unclaimed;
+        for socket in unclaimed {
+            tracing::warn!(target: "graceful", name = socket.name, "closing a socket {}: no graceful::listen asked for it", socket.socket.describe());
+        }
+        if let Some(channel) = channel {
+            match channel.send(READY_MESSAGE) {
+                Ok(_) => {
+                    tracing::debug!(target: "graceful", "ready: told the process being upgraded")
+                }
+                Err(error) => {
+                    tracing::warn!(target: "graceful", %error, "ready, but the process being upgraded is gone")
+                }
+            }
+            return;
+        }
     }
+    crate::systemd::ready();
 }
 
 /// What a new process sends on the channel once ready.
 #[cfg(unix)]
 pub(crate) const READY_MESSAGE: &[u8] = b"READY=1";
 
-/// Whether the process is ready.
-pub(crate) fn is_ready() -> bool {
-    READY.load(Ordering::Acquire)
-}
+/// The environment of systemd's protocol, and the descriptors it names.
+#[cfg(unix)]
+mod inherit {
+    use std::io;
+    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// The main body, made ready (see [`ready`]) the first time it waits after a [`listen`].
-pub(crate) struct ReadyWhenServing<F: ?Sized>(pub(crate) std::pin::Pin<Box<F>>);
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    use nix::sys::socket::{SockType, getsockopt, sockopt};
 
-impl<F: std::future::Future + ?Sized> std::future::Future for ReadyWhenServing<F> {
-    type Output = F::Output;
+    use super::{CHANNEL, ENV_UPGRADE_FROM, Held, Inherited, Table};
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let poll = self.0.as_mut().poll(cx);
-        if poll.is_pending() && !is_ready() && LISTENED.load(Ordering::Acquire) {
-            ready();
+    /// What systemd's name for a socket without one is.
+    const UNNAMED: &str = "unknown";
+
+    /// The sockets the environment passes to this process.
+    #[derive(Debug)]
+    struct Passed {
+        first: RawFd,
+        count: usize,
+        /// One per descriptor, when `LISTEN_FDNAMES` is set.
+        names: Option<Vec<String>>,
+    }
+
+    impl Passed {
+        fn name(&self, index: usize) -> String {
+            self.names
+                .as_ref()
+                .and_then(|names| names.get(index))
+                .filter(|name| !name.is_empty())
+                .map_or_else(|| UNNAMED.to_owned(), Clone::clone)
         }
-        poll
+    }
+
+    /// Reads `LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES` (and `listenfd`'s
+    /// `LISTEN_FDS_FIRST_FD`): `None` if no socket is passed to this process; why not if the
+    /// variables are malformed.
+    fn passed() -> Result<Option<Passed>, String> {
+        let Some(count) = std::env::var_os("LISTEN_FDS") else {
+            return Ok(None);
+        };
+        if let Some(pid) = std::env::var_os("LISTEN_PID").filter(|pid| !pid.is_empty()) {
+            let pid: u32 = pid
+                .to_str()
+                .and_then(|pid| pid.parse().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "LISTEN_PID={pid:?} is not a process id (systemd sets it to the pid of \
+                         the process its sockets are for): unset it, or set it as systemd does"
+                    )
+                })?;
+            if pid != std::process::id() {
+                // Another process's sockets (this one inherited the variables): not ours.
+                return Ok(None);
+            }
+        }
+        let count: usize = count
+            .to_str()
+            .and_then(|count| count.parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "LISTEN_FDS={count:?} is not a number of descriptors: systemd sets the count \
+                     of sockets it passes, e.g. LISTEN_FDS=2; unset it if no socket is passed"
+                )
+            })?;
+        if count == 0 {
+            return Ok(None);
+        }
+        let first: RawFd = match std::env::var_os("LISTEN_FDS_FIRST_FD") {
+            None => 3,
+            Some(first) => first
+                .to_str()
+                .and_then(|first| first.parse().ok())
+                .filter(|first: &RawFd| *first >= 0)
+                .ok_or_else(|| {
+                    format!("LISTEN_FDS_FIRST_FD={first:?} is not a descriptor number (default 3)")
+                })?,
+        };
+        let limit = open_files_limit();
+        let end = u64::try_from(first)
+            .unwrap_or(0)
+            .saturating_add(u64::try_from(count).unwrap_or(u64::MAX));
+        if end > limit {
+            return Err(format!(
+                "LISTEN_FDS={count} passes descriptors {first} to {}, but this process may have \
+                 at most {limit} open (RLIMIT_NOFILE): the variable is wrong; systemd sets the \
+                 count of sockets it passes, e.g. LISTEN_FDS=2",
+                end - 1
+            ));
+        }
+        let names = match std::env::var_os("LISTEN_FDNAMES") {
+            None => None,
+            Some(names) => {
+                let text = names
+                    .to_str()
+                    .ok_or_else(|| format!("LISTEN_FDNAMES={names:?} is not UTF-8"))?;
+                let names: Vec<String> = text.split(':').map(str::to_owned).collect();
+                if names.len() != count {
+                    return Err(format!(
+                        "LISTEN_FDNAMES={text:?} names {} sockets, but LISTEN_FDS={count}: \
+                         systemd sets one name per socket",
+                        names.len()
+                    ));
+                }
+                Some(names)
+            }
+        };
+        Ok(Some(Passed {
+            first,
+            count,
+            names,
+        }))
+    }
+
+    /// The soft `RLIMIT_NOFILE`: no descriptor of this process can be at or above it.
+    fn open_files_limit() -> u64 {
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(u64::from(u32::MAX >> 1), |(soft, _)| soft)
+            .min(u64::from(u32::MAX >> 1))
+    }
+
+    /// Reads the environment, and takes or marks the sockets it passes.
+    pub(super) fn take(table: &mut Table) -> Result<(), String> {
+        let Some(passed) = passed()? else {
+            return Ok(());
+        };
+        // The variables alone prove nothing: a process started by the one it upgrades has them
+        // in its environment, and so may that process's other children.
+        let upgraded = std::env::var(ENV_UPGRADE_FROM)
+            .ok()
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| pid == std::os::unix::process::parent_id())
+            && passed
+                .names
+                .as_ref()
+                .is_some_and(|names| names.iter().any(|name| name == CHANNEL));
+        tracing::debug!(target: "graceful", count = passed.count, names = ?passed.names, upgraded, "inherited sockets");
+        if upgraded {
+            take_from_upgrade(table, &passed);
+            return Ok(());
+        }
+        for index in 0..passed.count {
+            let fd = passed
+                .first
+                .saturating_add(RawFd::try_from(index).unwrap_or(RawFd::MAX));
+            close_on_exec(fd).map_err(|error| {
+                format!(
+                    "LISTEN_FDS={} passes descriptor {fd}, which cannot be used: {error}",
+                    passed.count
+                )
+            })?;
+            table.inherited.push(Inherited {
+                name: passed.name(index),
+                socket: Held::Left(fd),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every socket passed by the process this one upgrades is this process's: taken now.
+    fn take_from_upgrade(table: &mut Table, passed: &Passed) {
+        // Unsets LISTEN_FDS and LISTEN_PID, so that no program this one starts takes them for
+        // its own; marks each socket taken close-on-exec.
+        let mut fds = listenfd::ListenFd::from_env();
+        for index in 0..fds.len() {
+            let name = passed.name(index);
+            if name == CHANNEL {
+                match fds.take_unix_datagram(index) {
+                    Ok(channel) => table.channel = channel,
+                    Err(error) => {
+                        tracing::warn!(target: "graceful", %error, "the upgrade's readiness channel is unusable")
+                    }
+                }
+                continue;
+            }
+            match fds.take_tcp_listener(index) {
+                Ok(Some(listener)) => table.inherited.push(Inherited {
+                    name,
+                    socket: Held::Taken(listener),
+                }),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP listener");
+                }
+            }
+        }
+    }
+
+    /// The inherited socket named `name`, taken for a `listen`, with where it came from.
+    pub(super) fn claim(
+        table: &mut Table,
+        name: &str,
+    ) -> io::Result<Option<(std::net::TcpListener, &'static str)>> {
+        let Some(position) = table
+            .inherited
+            .iter()
+            .position(|socket| socket.name == name)
+        else {
+            return Ok(None);
+        };
+        let origin = table.inherited[position].socket.describe();
+        let listener = match &table.inherited[position].socket {
+            Held::Taken(_) => match table.inherited.remove(position).socket {
+                Held::Taken(listener) => listener,
+                Held::Left(_) => unreachable!("matched as taken"),
+            },
+            Held::Left(fd) => {
+                let fd = *fd;
+                let listener = take_listener(fd).map_err(|error| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "graceful::listen: the socket named {name:?} {origin} (descriptor \
+                             {fd}) is not a TCP listening socket: {error}"
+                        ),
+                    )
+                })?;
+                table.inherited.remove(position);
+                listener
+            }
+        };
+        Ok(Some((listener, origin)))
+    }
+
+    /// Takes the listening socket at descriptor `fd`, which nothing in the process owns: the
+    /// listener returned is then its only descriptor.
+    fn take_listener(fd: RawFd) -> io::Result<std::net::TcpListener> {
+        let copy = duplicate(fd)?;
+        if getsockopt(&copy, sockopt::SockType)? != SockType::Stream
+            || !getsockopt(&copy, sockopt::AcceptConn)?
+        {
+            return Err(io::Error::other("not a listening stream socket"));
+        }
+        let listener = std::net::TcpListener::from(copy);
+        // An address other than IPv4 or IPv6 (a Unix socket) is an error here.
+        listener.local_addr()?;
+        nix::unistd::close(fd)?;
+        Ok(listener)
+    }
+
+    /// Makes descriptor `fd`, which nothing in the process owns, close-on-exec, at the same
+    /// number (where the application will look for it): a copy is made, the descriptor closed
+    /// and opened again from the copy with the flag, at the lowest free number from `fd` on,
+    /// which is `fd` unless another thread opened a file in between.
+    fn close_on_exec(fd: RawFd) -> io::Result<()> {
+        let copy = duplicate(fd)?;
+        nix::unistd::close(fd)?;
+        let moved = fcntl(&copy, FcntlArg::F_DUPFD_CLOEXEC(fd))?;
+        if moved != fd {
+            tracing::warn!(target: "graceful", fd, moved, "a passed descriptor moved while made close-on-exec");
+        }
+        Ok(())
+    }
+
+    /// An owned, close-on-exec duplicate of descriptor `fd`, which nothing in the process
+    /// owns: passed to this process over a socket pair (`SCM_RIGHTS`), since a descriptor
+    /// number cannot be made an owned descriptor without `unsafe`. Fails with `EBADF` if `fd`
+    /// is not open.
+    fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
+        use std::io::{IoSlice, IoSliceMut};
+        use std::mem::MaybeUninit;
+
+        use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+
+        let (sender, receiver) = std::os::unix::net::UnixDatagram::pair()?;
+        let byte = [0_u8];
+        sendmsg::<UnixAddr>(
+            sender.as_raw_fd(),
+            &[IoSlice::new(&byte)],
+            &[ControlMessage::ScmRights(&[fd])],
+            MsgFlags::empty(),
+            None,
+        )?;
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut received = [0_u8];
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let flags = RecvFlags::CMSG_CLOEXEC;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let flags = RecvFlags::empty();
+        recvmsg(
+            &receiver,
+            &mut [IoSliceMut::new(&mut received)],
+            &mut control,
+            flags,
+        )?;
+        let copy = control
+            .drain()
+            .find_map(|message| match message {
+                RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+                _ => None,
+            })
+            .ok_or_else(|| io::Error::other("the descriptor did not come through"))?;
+        fcntl(&copy, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        Ok(copy)
     }
 }

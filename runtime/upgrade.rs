@@ -11,7 +11,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -72,11 +72,13 @@ impl std::error::Error for UpgradeError {}
 /// How the process was started: what an upgrade starts again.
 #[derive(Debug)]
 struct Start {
-    /// `argv[0]`, resolved against the working directory at start-up (or `PATH`, as the shell
-    /// did), so that the file at that path now is what runs: a deploy that replaced it runs
-    /// the new build. Symbolic links are not resolved, for the same reason.
+    /// `argv[0]`, resolved at start-up against the logical working directory (or `PATH`, as
+    /// the shell did), so that the file at that path now is what runs: a deploy that replaced
+    /// it, or switched a symbolic link on the way to it, runs the new build. Symbolic links are
+    /// not resolved, for the same reason.
     program: Result<PathBuf, String>,
     args: Vec<OsString>,
+    /// The logical working directory (see [`logical_cwd`]), where the new process starts.
     cwd: Option<PathBuf>,
 }
 
@@ -86,58 +88,121 @@ static TIMEOUT: Mutex<Duration> = Mutex::new(DEFAULT_UPGRADE_TIMEOUT);
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// Records how the process was started, once, and the upgrade timeout of the run. Called at
-/// the start of every run, before its main body.
-pub(crate) fn prepare(timeout: Duration) {
+/// the start of every run, before its main body. With an upgrade signal configured, a binary
+/// that could not be started again is a configuration error now, not a failed upgrade later:
+/// the error says why and what to do.
+pub(crate) fn prepare(timeout: Duration, upgrade: Option<Signal>) -> Result<(), String> {
     *lock(&TIMEOUT) = timeout;
     let mut start = lock(&START);
-    if start.is_none() {
+    let start = start.get_or_insert_with(|| {
         let mut args = std::env::args_os();
         let argv0 = args.next();
-        let cwd = std::env::current_dir().ok();
-        *start = Some(Start {
-            program: resolve(argv0, cwd.as_deref()),
+        let cwd = logical_cwd();
+        let path = std::env::var_os("PATH");
+        Start {
+            program: resolve(argv0, cwd.as_deref(), path.as_deref()),
             args: args.collect(),
             cwd,
-        });
+        }
+    });
+    match (&start.program, upgrade) {
+        (Err(why), Some(signal)) => Err(format!("upgrade_on({signal}): {why}")),
+        _ => Ok(()),
     }
 }
 
-fn resolve(argv0: Option<OsString>, cwd: Option<&std::path::Path>) -> Result<PathBuf, String> {
-    let argv0 = argv0
-        .filter(|argv0| !argv0.is_empty())
-        .ok_or("argv[0] is empty: the path of the binary to start is unknown")?;
-    let path = PathBuf::from(&argv0);
+/// The working directory as the shell that started the process names it: `$PWD` when it is
+/// an absolute path without `.` or `..` that names the directory the process is in (same
+/// device and inode), else the physical one. `cd /srv/app/current && ./server` with
+/// `current -> release-1` runs in `/srv/app/current` (what `$PWD` says), not in
+/// `/srv/app/release-1` (what `getcwd` says): the upgrade must start `current/server` again,
+/// whatever `current` points to by then.
+fn logical_cwd() -> Option<PathBuf> {
+    let pwd = std::env::var_os("PWD").map(PathBuf::from).filter(|pwd| {
+        pwd.is_absolute()
+            && pwd.components().all(|part| {
+                matches!(
+                    part,
+                    std::path::Component::RootDir | std::path::Component::Normal(_)
+                )
+            })
+            && same_directory(pwd, Path::new("."))
+    });
+    pwd.or_else(|| std::env::current_dir().ok())
+}
+
+#[cfg(unix)]
+fn same_directory(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.is_dir() && a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_directory(_a: &Path, _b: &Path) -> bool {
+    false
+}
+
+/// What the process must be started as, for an upgrade to find its binary again.
+const HOW_TO_START: &str = "start the program by a path to its binary (`./server`, \
+     `/srv/app/current/server`), or by a name on PATH";
+
+/// The binary an upgrade starts: `argv0` resolved against `cwd`, or found on `path` if it is
+/// a bare name, as the shell found it. It must be an executable file now.
+fn resolve(
+    argv0: Option<OsString>,
+    cwd: Option<&Path>,
+    path: Option<&std::ffi::OsStr>,
+) -> Result<PathBuf, String> {
+    let argv0 = argv0.filter(|argv0| !argv0.is_empty()).ok_or_else(|| {
+        format!("argv[0] is empty: the binary to start at an upgrade is unknown; {HOW_TO_START}")
+    })?;
+    let program = PathBuf::from(&argv0);
     let absolute = |path: PathBuf| match cwd {
         Some(cwd) if path.is_relative() => Ok(cwd.join(path)),
         _ if path.is_relative() => Err(format!(
-            "argv[0] is the relative path {} and the working directory at start-up is unknown",
+            "argv[0] is the relative path {} and the working directory is unknown; start the \
+             program by its absolute path",
             path.display()
         )),
         _ => Ok(path),
     };
-    if path.components().count() > 1 || path.is_absolute() {
-        return absolute(path);
+    let found = if program.components().count() > 1 || program.is_absolute() {
+        absolute(program)?
+    } else {
+        // A bare name, found on `PATH` as the shell did.
+        let dirs = path.unwrap_or_default();
+        std::env::split_paths(dirs)
+            .filter_map(|dir| absolute(dir.join(&program)).ok())
+            .find(|candidate| is_executable(candidate))
+            .ok_or_else(|| {
+                format!(
+                    "argv[0] is {argv0:?}, a bare name that is not an executable file on PATH: \
+                     the binary to start at an upgrade is unknown; {HOW_TO_START}"
+                )
+            })?
+    };
+    if !is_executable(&found) {
+        return Err(format!(
+            "argv[0] {argv0:?} names {}, which is not an executable file: the binary to start \
+             at an upgrade is unknown; {HOW_TO_START}",
+            found.display()
+        ));
     }
-    // A bare name, found through `PATH` when the process was started.
-    let dirs = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&dirs) {
-        let candidate = dir.join(&path);
-        if is_executable(&candidate) {
-            return absolute(candidate);
-        }
-    }
-    absolute(path)
+    Ok(found)
 }
 
 #[cfg(unix)]
-fn is_executable(path: &std::path::Path) -> bool {
+fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(not(unix))]
-fn is_executable(path: &std::path::Path) -> bool {
+fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
@@ -200,11 +265,8 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
     let spawned = std::thread::Builder::new()
         .name("graceful-upgrade".to_owned())
         .spawn(move || {
-            let outcome = platform::attempt(&attempt);
-            if outcome.is_err() {
-                RUNNING.store(false, Ordering::Release);
-            }
-            let _ = send.send(outcome);
+            // A failed attempt has made room for the next one (see `failed`).
+            let _ = send.send(platform::attempt(&attempt));
         });
     if let Err(error) = spawned {
         RUNNING.store(false, Ordering::Release);
@@ -213,6 +275,16 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
         )));
     }
     Ok(receive)
+}
+
+/// Ends a failed attempt: another may start from now on, and only then is the failure said,
+/// so that whoever reads the line (an operator, a deploy script) can send the signal again at
+/// once.
+#[cfg(unix)]
+fn failed(why: String) -> UpgradeError {
+    RUNNING.store(false, Ordering::Release);
+    crate::log::upgrade_failed(&why);
+    UpgradeError::Failed(why)
 }
 
 #[cfg(unix)]
@@ -227,11 +299,12 @@ mod platform {
     use std::time::{Duration, Instant};
 
     use command_fds::{CommandFdExt, FdMapping};
-    use nix::sys::signal::{Signal as NixSignal, kill};
+    use nix::errno::Errno;
+    use nix::sys::signal::{Signal as NixSignal, killpg};
     use nix::unistd::Pid;
     use tokio::sync::mpsc as tokio_mpsc;
 
-    use super::{START, TIMEOUT, UpgradeError};
+    use super::{START, TIMEOUT, UpgradeError, failed};
     use crate::log;
     use crate::reason::Reason;
     use crate::shutdown::Shutdown;
@@ -239,14 +312,18 @@ mod platform {
     use crate::systemd;
     use crate::tasks::lock;
 
-    /// How long a new process that is stopped gets between SIGTERM and SIGKILL.
+    /// How long the processes of a new process's group get between SIGTERM and SIGKILL.
     const STOP_GRACE: Duration = Duration::from_secs(1);
+    /// How long the group is waited for after SIGKILL, before the failure is reported anyway
+    /// (a process stuck in the kernel, a zombie nobody reaps).
+    const KILL_WAIT: Duration = Duration::from_secs(1);
     /// How long this process's exit waits for a new process being stopped.
     const EXIT_WAIT: Duration = Duration::from_millis(1500);
     /// The first descriptor of systemd's protocol.
     const FIRST_FD: i32 = 3;
-    /// How often the new process is checked for an exit. Only this thread reaps it, so its pid
-    /// stays its own until then (a SIGTERM never reaches another process).
+    /// How often the new process, and then its process group, are checked for an exit. Only
+    /// this thread reaps the new process, so its pid stays its own until then; after that, the
+    /// group's id stays reserved while any process is left in the group.
     const EXIT_POLL: Duration = Duration::from_millis(5);
 
     /// What ended the wait for the new process.
@@ -271,18 +348,13 @@ mod platform {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|error| {
-                UpgradeError::Failed(format!("cannot start the upgrade's runtime: {error}"))
-            })?;
+            .map_err(|error| failed(format!("cannot start the upgrade's runtime: {error}")))?;
         runtime.block_on(run(shutdown))
     }
 
     async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
         let timeout = *lock(&TIMEOUT);
-        let (mut child, channel) = spawn().map_err(|why| {
-            log::upgrade_failed(&why);
-            UpgradeError::Failed(why)
-        })?;
+        let (mut child, channel) = spawn().map_err(failed)?;
         let pid = child.id();
         let started = Instant::now();
         log::upgrade_started(pid);
@@ -344,16 +416,27 @@ mod platform {
         };
         let why = match failure {
             Failure::Exited(status) => {
-                let status = describe(status);
+                // A process it started (a wrapper script's server, without `exec`) may still
+                // hold the sockets: its group goes with it.
+                let left =
+                    stop_group(pid, &mut Some(status), &mut child, &mut stop_requested).await;
+                let status = describe(left.status);
+                let group = if left.stopped_others {
+                    "; the processes it left in its group were stopped"
+                } else {
+                    ""
+                };
                 let why = format!(
-                    "the new process (pid {pid}) {status} before it was ready; still serving"
+                    "the new process (pid {pid}) {status} before it was ready{group}; still serving"
                 );
-                log::upgrade_failed(&why);
-                return Err(UpgradeError::Failed(why));
+                let error = failed(why);
+                drop(stopped);
+                return Err(error);
             }
-            Failure::TimedOut(timeout) => {
-                format!("the new process (pid {pid}) was not ready within {timeout:?}")
-            }
+            Failure::TimedOut(timeout) => format!(
+                "the new process (pid {pid}) did not call graceful::ready() or start serving \
+                 within {timeout:?}"
+            ),
             Failure::Channel(why) => format!("the new process (pid {pid}): {why}"),
             Failure::ShutdownStarted => {
                 format!("the shutdown started before the new process (pid {pid}) was ready")
@@ -362,7 +445,11 @@ mod platform {
                 format!("the process exits before the new one (pid {pid}) was ready")
             }
         };
-        let status = stop_child(&mut child, &mut stop_requested).await;
+        let status = describe(
+            stop_group(pid, &mut None, &mut child, &mut stop_requested)
+                .await
+                .status,
+        );
         let still = if shutdown.is_shutting_down() {
             "shutting down as asked"
         } else {
@@ -370,9 +457,9 @@ mod platform {
         };
         let why = format!("{why}; it was stopped ({status}); {still}");
         // Said before this process may exit: its exit waits for `stopped`.
-        log::upgrade_failed(&why);
+        let error = failed(why);
         drop(stopped);
-        Err(UpgradeError::Failed(why))
+        Err(error)
     }
 
     /// Starts the binary again with the sockets and the readiness channel.
@@ -399,6 +486,8 @@ mod platform {
             });
         }
         let mut command = Command::new(&program);
+        // A group of its own: a failed new process is stopped with every process it started.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
             .args(&start.args)
             .env_remove("LISTEN_PID")
@@ -437,39 +526,93 @@ mod platform {
         Err(Failure::ShutdownStarted)
     }
 
-    /// SIGTERM, then SIGKILL after [`STOP_GRACE`] (or at once if this process is exiting).
-    async fn stop_child(
+    /// How a stopped group ended.
+    struct Stopped {
+        /// The new process's own exit.
+        status: std::io::Result<ExitStatus>,
+        /// Whether other processes of its group had to be stopped.
+        stopped_others: bool,
+    }
+
+    /// Stops the new process's group: SIGTERM to every process in it, SIGKILL to those left
+    /// after [`STOP_GRACE`] (at once if this process is exiting), and waits until the new
+    /// process is reaped and its group is empty. `status` is the new process's exit if it was
+    /// already reaped; the group's id is the new process's pid.
+    async fn stop_group(
+        pid: u32,
+        status: &mut Option<std::io::Result<ExitStatus>>,
         child: &mut Child,
         exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
-    ) -> String {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // The child is not reaped before `exited` below, so the pid is still its own.
-            let _ = kill(Pid::from_raw(pid), NixSignal::SIGTERM);
-        }
-        let status = {
-            let mut exit = pin!(exited(child));
+    ) -> Stopped {
+        let Ok(group) = i32::try_from(pid).map(Pid::from_raw) else {
+            let status = status.take().unwrap_or_else(|| {
+                Err(std::io::Error::other(
+                    "its pid does not fit a process group id",
+                ))
+            });
+            return Stopped {
+                status,
+                stopped_others: false,
+            };
+        };
+        let reaped_before = status.is_some();
+        // Before the new process is reaped its pid is still its own; after, the group's id
+        // is reserved as long as a process is left in the group, and `killpg` fails with
+        // ESRCH once none is.
+        let sent = killpg(group, NixSignal::SIGTERM).is_ok();
+        // Once the new process is reaped, whatever received the signal is what it left.
+        let stopped_others = reaped_before && sent;
+        let gone = {
+            let mut empty = pin!(group_gone(group, status, child));
             let mut grace = pin!(tokio::time::sleep(STOP_GRACE));
             let mut exiting = pin!(exiting.recv());
             poll_fn(|cx| {
-                if let Poll::Ready(status) = exit.as_mut().poll(cx) {
-                    Poll::Ready(Some(status))
+                if empty.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(true)
                 } else if grace.as_mut().poll(cx).is_ready() || exiting.as_mut().poll(cx).is_ready()
                 {
-                    Poll::Ready(None)
+                    Poll::Ready(false)
                 } else {
                     Poll::Pending
                 }
             })
             .await
         };
-        let status = match status {
-            Some(status) => status,
-            None => {
-                let _ = child.kill();
-                exited(child).await
+        if !gone {
+            let _ = killpg(group, NixSignal::SIGKILL);
+            let _ = tokio::time::timeout(KILL_WAIT, group_gone(group, status, child)).await;
+        }
+        let status = status.take().unwrap_or_else(|| {
+            Err(std::io::Error::other(format!(
+                "still running {KILL_WAIT:?} after SIGKILL"
+            )))
+        });
+        Stopped {
+            status,
+            stopped_others,
+        }
+    }
+
+    /// Resolves once the new process is reaped (its exit in `status`) and no process is left
+    /// in its group.
+    async fn group_gone(
+        group: Pid,
+        status: &mut Option<std::io::Result<ExitStatus>>,
+        child: &mut Child,
+    ) {
+        loop {
+            if status.is_none() {
+                match child.try_wait() {
+                    Ok(Some(exit)) => *status = Some(Ok(exit)),
+                    Ok(None) => {}
+                    Err(error) => *status = Some(Err(error)),
+                }
             }
-        };
-        describe(status)
+            if status.is_some() && killpg(group, None) == Err(Errno::ESRCH) {
+                return;
+            }
+            tokio::time::sleep(EXIT_POLL).await;
+        }
     }
 
     /// Resolves when the new process has exited (and reaps it).
@@ -515,35 +658,84 @@ mod platform {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
-    #[test]
-    fn argv0_is_resolved_against_the_start_up_directory() {
-        let cwd = std::path::Path::new("/srv/app");
-        assert_eq!(
-            resolve(Some("bin/server".into()), Some(cwd)).unwrap(),
-            PathBuf::from("/srv/app/bin/server")
-        );
-        assert_eq!(
-            resolve(Some("./server".into()), Some(cwd)).unwrap(),
-            PathBuf::from("/srv/app/./server")
-        );
-        assert_eq!(
-            resolve(Some("/usr/bin/server".into()), Some(cwd)).unwrap(),
-            PathBuf::from("/usr/bin/server")
-        );
-        assert!(resolve(Some("".into()), Some(cwd)).is_err());
-        assert!(resolve(None, Some(cwd)).is_err());
+    /// A directory with an executable `bin/server` and a plain file `bin/notes`.
+    struct Release(PathBuf);
+
+    impl Release {
+        fn new(label: &str) -> Release {
+            let dir = std::env::temp_dir()
+                .join(format!("graceful-resolve-{label}-{}", std::process::id()));
+            std::fs::create_dir_all(dir.join("bin")).unwrap();
+            std::fs::write(dir.join("bin/server"), "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(
+                dir.join("bin/server"),
+                std::fs::Permissions::from_mode(0o755),
+            )
+            .unwrap();
+            std::fs::write(dir.join("bin/notes"), "").unwrap();
+            Release(dir)
+        }
     }
 
-    #[cfg(unix)]
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn argv0_is_resolved_against_the_working_directory() {
+        let release = Release::new("relative");
+        let cwd = Some(release.0.as_path());
+        assert_eq!(
+            resolve(Some("bin/server".into()), cwd, None).unwrap(),
+            release.0.join("bin/server")
+        );
+        assert_eq!(
+            resolve(Some("./bin/server".into()), cwd, None).unwrap(),
+            release.0.join("./bin/server")
+        );
+        let absolute = release.0.join("bin/server");
+        assert_eq!(
+            resolve(Some(absolute.clone().into()), None, None).unwrap(),
+            absolute
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_started_again_is_refused_with_the_fix() {
+        let release = Release::new("refused");
+        let cwd = Some(release.0.as_path());
+        for (argv0, says) in [
+            ("", "argv[0] is empty"),
+            ("bin/missing", "is not an executable file"),
+            ("bin/notes", "is not an executable file"),
+            (
+                "server",
+                "a bare name that is not an executable file on PATH",
+            ),
+        ] {
+            let why = resolve(Some(argv0.into()), cwd, None).unwrap_err();
+            assert!(why.contains(says), "{argv0:?}: {why}");
+            assert!(why.contains(HOW_TO_START), "{argv0:?}: {why}");
+        }
+        assert!(resolve(None, cwd, None).is_err());
+    }
+
     #[test]
     fn a_bare_name_is_looked_up_in_path() {
-        // `sh` is on every PATH of a Unix machine; its path is absolute.
-        let resolved = resolve(Some("sh".into()), None).unwrap();
-        assert!(resolved.is_absolute(), "{}", resolved.display());
-        assert!(resolved.ends_with("sh"), "{}", resolved.display());
+        let release = Release::new("path");
+        let path = std::env::join_paths(["/nonexistent".into(), release.0.join("bin")]).unwrap();
+        assert_eq!(
+            resolve(Some("server".into()), None, Some(&path)).unwrap(),
+            release.0.join("bin/server")
+        );
+        // A plain file of that name earlier on PATH is skipped, as the shell skips it.
+        assert!(resolve(Some("notes".into()), None, Some(&path)).is_err());
     }
 }

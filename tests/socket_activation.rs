@@ -3,9 +3,10 @@
 //! `.socket` unit with `FileDescriptorName=`.
 //!
 //! What must hold: the example serves on the socket named `http` without binding its own
-//! (its `PORT` names another, free, port, which stays refused); the socket no `listen` asked
-//! for (`admin`) is closed once the example is ready; and an upgrade passes the activated
-//! socket on to the new process.
+//! (its `PORT` names another, free, port, which stays refused); an upgrade passes the
+//! activated socket on to the new process. Sockets no `listen` claims stay the application's:
+//! a program that takes one itself with `listenfd` serves on it, and one nobody takes stays
+//! open and close-on-exec. A malformed `LISTEN_FDS` is refused at start-up (exit code 2).
 #![cfg(target_os = "linux")]
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use graceful_test_support::{
 };
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SOCKET_ACTIVATE: &str = "/usr/bin/systemd-socket-activate";
 
@@ -71,20 +73,9 @@ async fn serves_on_the_named_socket_it_was_given() {
             LINE_TIMEOUT,
         )
         .await;
-    service
-        .wait_for_stderr_line(
-            |line| line.contains("closing a socket passed by socket activation: no graceful::listen asked for it") && line.contains("name=\"admin\""),
-            LINE_TIMEOUT,
-        )
-        .await;
     assert!(
         matches!(get(own, "/pid").await, Err(ClientError::Refused)),
         "the example bound PORT={own} itself\n{}",
-        service.dump()
-    );
-    assert!(
-        matches!(get(admin, "/pid").await, Err(ClientError::Refused)),
-        "the socket nobody listens on is still open\n{}",
         service.dump()
     );
 
@@ -113,4 +104,183 @@ async fn serves_on_the_named_socket_it_was_given() {
     exited.assert_code(0);
     exited.stdout_line(&format!("pid {first}: handed over to the new process"));
     exited.stdout_line(&format!("pid {new}: stopped (received SIGTERM)"));
+}
+
+const LISTENFD_CHILD: &str = "GRACEFUL_TEST_LISTENFD_CHILD";
+
+/// Three activated sockets: `http` for `graceful::listen`, `admin` that the program takes
+/// itself with `listenfd` (as the systemfd auto-reload pattern does), and `spare` that nobody
+/// takes: it stays open, close-on-exec, so that no program the service starts holds it.
+#[test]
+fn sockets_no_listen_claims_stay_the_applications() {
+    if std::env::var_os(LISTENFD_CHILD).is_some() {
+        listenfd_child();
+    }
+    assert!(
+        Path::new(SOCKET_ACTIVATE).is_file(),
+        "{SOCKET_ACTIVATE} is missing: install Debian's systemd package (apt-get install -y systemd)"
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (http, admin, spare) = (free_port(), free_port(), free_port());
+        let test = std::env::current_exe().unwrap();
+        let listen = |port: u16| format!("127.0.0.1:{port}");
+        let mut service = Service::start_command(
+            "systemd-socket-activate listenfd program",
+            Path::new(SOCKET_ACTIVATE),
+            &[
+                "-l",
+                &listen(http),
+                "-l",
+                &listen(admin),
+                "-l",
+                &listen(spare),
+                "--fdname=http:admin:spare",
+                // It passes no other variable of its own environment.
+                &format!("--setenv={LISTENFD_CHILD}=1"),
+                test.to_str().expect("a UTF-8 path"),
+                "--exact",
+                "sockets_no_listen_claims_stay_the_applications",
+                "--nocapture",
+            ],
+            &[],
+        );
+        service
+            .wait_for_stderr_line(
+                |line| line == format!("Listening on {} as 5.", listen(spare)),
+                START_TIMEOUT,
+            )
+            .await;
+        // The first connection starts the program.
+        let reply = get(http, "/pid").await.unwrap_or_else(|error| {
+            service.fail(format_args!("/pid on the activated socket: {error}"))
+        });
+        let pid = service.pid();
+        assert_eq!(reply.body.trim(), pid.to_string(), "{}", service.dump());
+        service.wait_for_stdout("serving", LINE_TIMEOUT).await;
+
+        // `admin`, taken by the program with listenfd.
+        let mut stream = tokio::net::TcpStream::connect(listen(admin)).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(LINE_TIMEOUT, stream.read_to_string(&mut answer))
+            .await
+            .expect("an answer on admin")
+            .unwrap();
+        assert_eq!(answer, format!("admin {pid}\n"));
+
+        // `spare`: descriptor 5, still open, close-on-exec.
+        let target = std::fs::read_link(format!("/proc/{pid}/fd/5")).unwrap();
+        assert!(
+            target.to_string_lossy().starts_with("socket:"),
+            "{}",
+            target.display()
+        );
+        let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/5")).unwrap();
+        let flags = fdinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("flags:"))
+            .map(|flags| u32::from_str_radix(flags.trim(), 8).unwrap())
+            .unwrap();
+        assert_ne!(
+            flags & 0o2_000_000,
+            0,
+            "descriptor 5 is not close-on-exec: {fdinfo}"
+        );
+        tokio::net::TcpStream::connect(listen(spare))
+            .await
+            .expect("the spare socket is still listening");
+
+        service.signal(Signal::SIGTERM);
+        service.wait(LINE_TIMEOUT).await.assert_code(0);
+    });
+}
+
+/// The program under socket activation: `http` through `graceful::listen`, `admin` taken with
+/// `listenfd` and answered by hand.
+fn listenfd_child() -> ! {
+    graceful::Builder::new()
+        .signals([graceful::Signal::SIGTERM])
+        .run(|shutdown| async move {
+            let http = graceful::listen("http", "127.0.0.1:0").await?;
+            let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+            let index = names
+                .split(':')
+                .position(|name| name == "admin")
+                .ok_or_else(|| format!("no admin in LISTEN_FDNAMES={names:?}"))?;
+            let mut fds = listenfd::ListenFd::from_env();
+            let admin = fds
+                .take_tcp_listener(index)?
+                .ok_or("listenfd found no socket: LISTEN_FDS is gone")?;
+            admin.set_nonblocking(true)?;
+            let admin = tokio::net::TcpListener::from_std(admin)?;
+            let pid = std::process::id();
+            graceful::service("admin", answer(admin, pid));
+            let app = axum::Router::new().route(
+                "/pid",
+                axum::routing::get(move || async move { pid.to_string() }),
+            );
+            graceful::service("http", graceful::http::serve(http, app));
+            println!("serving");
+            shutdown.cancelled().await;
+            Ok::<(), Box<dyn std::error::Error>>(())
+        })
+}
+
+/// `LISTEN_FDS` that no systemd would set: refused before anything runs, exit code 2, the
+/// variable and its value named. The program runs with a 4 GiB address-space limit, so that
+/// a build that believes a huge count fails fast instead of eating the machine's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_listen_fds_is_refused_at_start_up() {
+    let example = example("zero_downtime");
+    for (env, says) in [
+        (
+            &[("LISTEN_FDS", "2147483647")][..],
+            "LISTEN_FDS=2147483647 passes descriptors 3 to 2147483649",
+        ),
+        (
+            &[("LISTEN_FDS", "two")][..],
+            "LISTEN_FDS=\"two\" is not a number",
+        ),
+        (
+            &[("LISTEN_FDS", "1"), ("LISTEN_FDNAMES", "http:admin")][..],
+            "LISTEN_FDNAMES=\"http:admin\" names 2 sockets, but LISTEN_FDS=1",
+        ),
+    ] {
+        let port = free_port().to_string();
+        let mut env = env.to_vec();
+        env.push(("PORT", &port));
+        let mut service = Service::start_command(
+            "zero_downtime with a malformed LISTEN_FDS",
+            Path::new("/bin/sh"),
+            &[
+                "-c",
+                "ulimit -v 4194304 && exec \"$0\"",
+                example.to_str().expect("a UTF-8 path"),
+            ],
+            &env,
+        );
+        let exited = service.wait(LINE_TIMEOUT).await;
+        assert_eq!(exited.status.code(), Some(2), "{env:?}\n{exited}");
+        assert!(
+            exited
+                .stderr
+                .iter()
+                .any(|line| line.starts_with("graceful: invalid configuration: ")
+                    && line.contains(says)),
+            "{env:?}\n{exited}"
+        );
+    }
+}
+
+/// Answers `admin <pid>` on every connection, until the cancel.
+async fn answer(admin: tokio::net::TcpListener, pid: u32) -> std::io::Result<()> {
+    let shutdown = graceful::shutdown();
+    loop {
+        let (mut stream, _) = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            accepted = admin.accept() => accepted?,
+        };
+        stream
+            .write_all(format!("admin {pid}\n").as_bytes())
+            .await?;
+    }
 }

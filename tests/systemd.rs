@@ -70,13 +70,14 @@ const UPGRADE_CHILD: &str = "GRACEFUL_TEST_SYSTEMD_UPGRADE_CHILD";
 fn an_upgrade_names_the_new_main_process() {
     if std::env::var_os(UPGRADE_CHILD).is_some() {
         // The service, and after the upgrade its new process (the same binary, arguments and
-        // environment): listens, is ready once it waits, upgrades on SIGHUP.
+        // environment): listens, says it is ready, upgrades on SIGHUP.
         graceful::Builder::new()
             .timeout(Duration::from_secs(7))
             .signals([graceful::Signal::SIGTERM])
             .upgrade(graceful::Signal::SIGHUP)
             .run(|shutdown| async move {
                 let listener = graceful::listen("test", "127.0.0.1:0").await.unwrap();
+                graceful::ready();
                 println!("serving {}", std::process::id());
                 shutdown.cancelled().await;
                 drop(listener);

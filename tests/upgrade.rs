@@ -8,13 +8,20 @@
 //! every old process is gone after its drain. A bad deploy (the binary replaced by one that
 //! exits 3) fails the upgrade without a failed request, says why on stderr, and the next
 //! upgrade, after the file is fixed, succeeds. The figures printed here are the README's.
+//!
+//! And the upgrades that cannot go wrong silently: the new process runs the release a
+//! symbolic link points to now; a binary that could not be started again is refused at
+//! start-up; socket names are checked; a wrapper script's server does not outlive a failed
+//! upgrade; a build that fails after `listen`, before it serves, never takes over; a `listen`
+//! inside a service is ready once it serves.
 #![cfg(unix)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example, get,
+    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example,
+    free_port, get,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -190,10 +197,9 @@ async fn a_new_process_not_ready_in_time_is_stopped() {
         .wait_for_stderr_line(|line| line.contains("upgrade failed"), UPGRADE_LIMIT)
         .await;
     assert!(
-        failed
-            .text
-            .contains("was not ready within 300ms; it was stopped")
-            && failed.text.contains("still serving"),
+        failed.text.contains(
+            "did not call graceful::ready() or start serving within 300ms; it was stopped"
+        ) && failed.text.contains("still serving"),
         "{}",
         failed.text
     );
@@ -233,6 +239,270 @@ async fn for_comparison_stop_then_start_refuses_connections() {
     );
     assert!(!tally.failed.is_empty(), "a restart without a gap?");
     stop(&restarted, restarted.pid().as_raw() as u32).await;
+}
+
+/// `cd current && ./zero_downtime` with `current -> rel1`; `current` switched to `rel2` and
+/// SIGHUP: the new process runs `rel2`'s binary, in `rel2`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_runs_the_release_the_symlink_points_to_now() {
+    use std::os::unix::fs::symlink;
+
+    let dir = TempDir::new("releases");
+    for release in ["rel1", "rel2"] {
+        std::fs::create_dir(dir.join(release)).unwrap();
+        std::fs::copy(
+            example("zero_downtime"),
+            dir.join(release).join("zero_downtime"),
+        )
+        .unwrap();
+    }
+    symlink("rel1", dir.join("current")).unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let service = Service::start_command_in(
+        "zero_downtime in current",
+        &dir.join("current"),
+        Path::new("./zero_downtime"),
+        &[],
+        &[("PORT", &port_text)],
+    );
+    service
+        .wait_for_stdout(
+            &format!("listening on http://127.0.0.1:{port}"),
+            START_TIMEOUT,
+        )
+        .await;
+    let first = service.pid().as_raw() as u32;
+    let mut pids = Pids(vec![service.pid()]);
+    let rel1 = dir.join("rel1").canonicalize().unwrap();
+    let rel2 = dir.join("rel2").canonicalize().unwrap();
+    assert_eq!(exe(first), rel1.join("zero_downtime"));
+
+    // The deploy: the link is replaced in one rename.
+    symlink("rel2", dir.join("current.new")).unwrap();
+    std::fs::rename(dir.join("current.new"), dir.join("current")).unwrap();
+    let (new, _) = upgrade(&service, port, first).await;
+    pids.0.push(Pid::from_raw(new as i32));
+    assert_eq!(
+        exe(new),
+        rel2.join("zero_downtime"),
+        "the new process runs the old release\n{}",
+        service.dump()
+    );
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{new}/cwd")).unwrap(),
+        rel2
+    );
+    wait_gone(&service, first).await;
+    stop(&service, new).await;
+}
+
+/// The binary of the process `pid` (Linux: `/proc/<pid>/exe`).
+fn exe(pid: u32) -> std::path::PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/exe")).expect("the process runs")
+}
+
+/// Started with an `argv[0]` that an upgrade cannot start again: the process refuses to
+/// start, exit code 2, and says why and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_that_cannot_be_found_again_is_refused_at_start_up() {
+    for (argv0, says) in [
+        (
+            "zero_downtime",
+            "argv[0] is \"zero_downtime\", a bare name that is not an executable file on PATH",
+        ),
+        ("", "argv[0] is empty"),
+    ] {
+        let output = timeout(
+            START_TIMEOUT,
+            tokio::process::Command::new(example("zero_downtime"))
+                .arg0(argv0)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("PORT", free_port().to_string())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("argv[0] {argv0:?}: still running after {START_TIMEOUT:?}"))
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "argv[0] {argv0:?}: {stderr}");
+        assert!(
+            stderr.contains("graceful: invalid configuration: upgrade_on(SIGHUP): ")
+                && stderr.contains(says)
+                && stderr.contains("start the program by a path to its binary"),
+            "argv[0] {argv0:?}: {stderr}"
+        );
+    }
+}
+
+/// Names that would break `LISTEN_FDNAMES` are refused by `listen`, with what is allowed.
+#[tokio::test]
+async fn names_that_cannot_cross_an_upgrade_are_refused() {
+    let long = "x".repeat(256);
+    for name in ["http:v2", "", "graceful-upgrade", "tab\there", &long] {
+        let error = graceful::listen(name, "127.0.0.1:0").await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{name:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("a name is 1 to 255 bytes without ':'"),
+            "{name:?}: {error}"
+        );
+    }
+    let longest = "x".repeat(255);
+    let listener = graceful::listen(&longest, "127.0.0.1:0").await.unwrap();
+    drop(listener);
+}
+
+/// A new build that is a wrapper script without `exec`: its server is its child. Whether the
+/// wrapper exits at once or waits, a failed upgrade stops the server too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_leaves_no_process_of_the_new_build() {
+    let dir = TempDir::new("wrapper");
+    let binary = dir.join("zero_downtime");
+    std::fs::copy(example("zero_downtime"), &binary).unwrap();
+    std::fs::copy(example("zero_downtime"), dir.join("real")).unwrap();
+    let service = Service::start_listening_at(
+        "zero_downtime",
+        &binary,
+        "http",
+        &[("GRACEFUL_UPGRADE_TIMEOUT", "2s")],
+    )
+    .await;
+    let port = service.port;
+    let first = service.pid().as_raw() as u32;
+    let mut pids = Pids(vec![service.pid()]);
+    for (round, (end, failure)) in [
+        ("exit 3", "exited with exit status: 3 before it was ready"),
+        (
+            "wait",
+            "did not call graceful::ready() or start serving within 2s",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let pid_file = dir.join(&format!("server-{round}.pid"));
+        let script = format!(
+            "#!/bin/sh\n\"$(dirname \"$0\")/real\" \"$@\" &\necho $! > {}\n{end}\n",
+            pid_file.display()
+        );
+        deploy(&dir, &binary, DeployFrom::Script(&script));
+        service.signal(Signal::SIGHUP);
+        let failed = service
+            .wait_for_stderr_line(
+                |line| line.contains("upgrade failed") && line.contains(failure),
+                UPGRADE_LIMIT,
+            )
+            .await;
+        let server: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap_or_else(|error| service.fail(format_args!("no pid file: {error}")))
+            .trim()
+            .parse()
+            .unwrap();
+        pids.0.push(Pid::from_raw(server as i32));
+        wait_gone(&service, server).await;
+        println!("round {round} ({end}): {}", failed.text);
+        assert_eq!(serving_pid(&service, port).await, first);
+    }
+    stop(&service, first).await;
+}
+
+/// A new build that listens, then fails before it serves (a database it cannot reach): it is
+/// never ready, so the old process keeps the port and serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_build_that_fails_after_listen_leaves_the_old_process_serving() {
+    let dir = TempDir::new("fails-after-listen");
+    let binary = dir.join("zero_downtime");
+    std::fs::copy(example("zero_downtime"), &binary).unwrap();
+    std::fs::copy(example("zero_downtime"), dir.join("real")).unwrap();
+    let service = Service::start_listening_at("zero_downtime", &binary, "http", &[]).await;
+    let port = service.port;
+    let first = service.pid().as_raw() as u32;
+    let _pids = Pids(vec![service.pid()]);
+    let load = Load::start(port);
+    load.wait_for_answers(100).await;
+    deploy(
+        &dir,
+        &binary,
+        DeployFrom::Script(
+            "#!/bin/sh\nFAIL_AFTER_LISTEN_MS=100 exec \"$(dirname \"$0\")/real\" \"$@\"\n",
+        ),
+    );
+    service.signal(Signal::SIGHUP);
+    let failed = service
+        .wait_for_stderr_line(|line| line.contains("upgrade failed"), UPGRADE_LIMIT)
+        .await;
+    assert!(
+        failed
+            .text
+            .contains("exited with exit status: 1 before it was ready; still serving"),
+        "{}",
+        failed.text
+    );
+    let before = load.answered();
+    load.wait_for_answers(before + 100).await;
+    assert_eq!(serving_pid(&service, port).await, first);
+    let tally = load.stop().await;
+    assert!(tally.failed.is_empty(), "failed: {:?}", tally.failed);
+    stop(&service, first).await;
+}
+
+const SERVICE_CHILD: &str = "GRACEFUL_TEST_UPGRADE_SERVICE_CHILD";
+
+/// A `listen` inside a `graceful::service`, served by `graceful::http::serve`: the process is
+/// ready once it serves, and an upgrade hands over.
+#[test]
+fn a_listen_inside_a_service_becomes_ready_when_it_serves() {
+    if std::env::var_os(SERVICE_CHILD).is_some() {
+        graceful::Builder::new()
+            .signals([graceful::Signal::SIGTERM])
+            .upgrade_on(graceful::Signal::SIGHUP)
+            .upgrade_timeout(Duration::from_secs(10))
+            .run(|shutdown| async move {
+                graceful::service("http", async {
+                    let port: u16 = std::env::var("PORT").unwrap().parse().unwrap();
+                    let listener = graceful::listen("http", ("127.0.0.1", port)).await?;
+                    println!("listening on http://{}", listener.local_addr()?);
+                    let app = axum::Router::new().route(
+                        "/pid",
+                        axum::routing::get(|| async { std::process::id().to_string() }),
+                    );
+                    graceful::http::serve(listener, app).await
+                });
+                shutdown.cancelled().await;
+            })
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let test = std::env::current_exe().unwrap();
+        let port = free_port();
+        let port_text = port.to_string();
+        let service = Service::start_command(
+            "a service that listens",
+            &test,
+            &[
+                "--exact",
+                "a_listen_inside_a_service_becomes_ready_when_it_serves",
+                "--nocapture",
+            ],
+            &[(SERVICE_CHILD, "1"), ("PORT", &port_text)],
+        );
+        service
+            .wait_for_stdout(
+                &format!("listening on http://127.0.0.1:{port}"),
+                START_TIMEOUT,
+            )
+            .await;
+        let first = service.pid().as_raw() as u32;
+        let mut pids = Pids(vec![service.pid()]);
+        let (new, elapsed) = upgrade(&service, port, first).await;
+        pids.0.push(Pid::from_raw(new as i32));
+        println!("upgraded {first} -> {new} in {elapsed:?}");
+        wait_gone(&service, first).await;
+        stop(&service, new).await;
+    });
 }
 
 /// Kills every process of a test that fails half-way (the later ones are not the harness's

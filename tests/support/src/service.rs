@@ -94,6 +94,20 @@ impl Service {
         )
     }
 
+    /// [`start_command`](Self::start_command) in the working directory `dir`, with `PWD` set to
+    /// it as a shell sets it after `cd dir` (a path through a symbolic link stays as written).
+    pub fn start_command_in(
+        name: &str,
+        dir: &Path,
+        path: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
+        let mut command = command(path, args, env);
+        command.current_dir(dir).env("PWD", dir);
+        Service::spawn(name, command, Stdio::null(), None, child_pid)
+    }
+
     /// Spawns `command` with `stdin` and piped output, read on threads from then on (or
     /// with `stderr` as given, which is then not read); `target` finds the pid that
     /// [`signal`](Self::signal) sends to. Must be called inside a tokio runtime, which will
