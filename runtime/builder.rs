@@ -303,7 +303,7 @@ impl Builder {
             return Err(StartError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(ConfigError::new)?;
+        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(StartError::new)?;
         let shutdown = Shutdown::detached();
         shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, Some(&shutdown))
@@ -357,7 +357,7 @@ impl Builder {
 
     async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, StartError> {
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(ConfigError::new)?;
+        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(StartError::new)?;
         let shutdown = Shutdown::scoped();
         shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;

@@ -106,7 +106,7 @@ pub(crate) fn prepare(timeout: Duration, upgrade: Option<Signal>) -> Result<(), 
         }
     });
     match (&start.program, upgrade) {
-        (Err(why), Some(signal)) => Err(format!("upgrade_on({signal}): {why}")),
+        (Err(why), Some(signal)) => Err(format!("upgrade({signal}): {why}")),
         _ => Ok(()),
     }
 }

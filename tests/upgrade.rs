@@ -329,7 +329,7 @@ async fn a_binary_that_cannot_be_found_again_is_refused_at_start_up() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "argv[0] {argv0:?}: {stderr}");
         assert!(
-            stderr.contains("graceful: invalid configuration: upgrade_on(SIGHUP): ")
+            stderr.contains("graceful: invalid configuration: upgrade(SIGHUP): ")
                 && stderr.contains(says)
                 && stderr.contains("start the program by a path to its binary"),
             "argv[0] {argv0:?}: {stderr}"
@@ -459,7 +459,7 @@ fn a_listen_inside_a_service_becomes_ready_when_it_serves() {
     if std::env::var_os(SERVICE_CHILD).is_some() {
         graceful::Builder::new()
             .signals([graceful::Signal::SIGTERM])
-            .upgrade_on(graceful::Signal::SIGHUP)
+            .upgrade(graceful::Signal::SIGHUP)
             .upgrade_timeout(Duration::from_secs(10))
             .run(|shutdown| async move {
                 graceful::service("http", async {
