@@ -188,10 +188,12 @@ pub(crate) fn late_registration(name: &str, order: i32) {
     ));
 }
 
+#[cfg(unix)] // upgrades exist on Unix only
 pub(crate) fn upgrade_started(pid: u32) {
     tracing::info!(target: "graceful", pid, "upgrade started: new process {pid}; waiting until it is ready");
 }
 
+#[cfg(unix)]
 pub(crate) fn upgraded(pid: u32, after: Duration) {
     tracing::info!(target: "graceful", pid, ?after, "upgrade: the new process {pid} is ready after {after:?}; this one shuts down");
 }

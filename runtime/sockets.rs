@@ -38,19 +38,24 @@ static READY: AtomicBool = AtomicBool::new(false);
 
 static TABLE: Mutex<Table> = Mutex::new(Table::new());
 
-/// Where an inherited socket came from.
+/// Where an inherited socket came from. Sockets are inherited on Unix only: elsewhere there is
+/// no origin, and no inherited socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Origin {
     /// The process this one upgrades.
+    #[cfg(unix)]
     Upgrade,
     /// systemd's socket activation (or anything that speaks its protocol).
+    #[cfg(unix)]
     Systemd,
 }
 
 impl Origin {
     fn describe(self) -> &'static str {
         match self {
+            #[cfg(unix)]
             Origin::Upgrade => "inherited from the process it upgrades",
+            #[cfg(unix)]
             Origin::Systemd => "passed by socket activation",
         }
     }

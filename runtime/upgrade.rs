@@ -9,8 +9,10 @@
 //! One attempt at a time; while it runs, a shutdown that starts stops the new process, and so
 //! does this process's exit, whatever ends it.
 
+#[cfg(unix)]
 use std::ffi::OsString;
 use std::fmt;
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,7 +71,9 @@ impl fmt::Display for UpgradeError {
 
 impl std::error::Error for UpgradeError {}
 
-/// How the process was started: what an upgrade starts again.
+/// How the process was started: what an upgrade starts again (on Unix, the only platform
+/// with upgrades).
+#[cfg(unix)]
 #[derive(Debug)]
 struct Start {
     /// `argv[0]`, resolved against the working directory at start-up (or `PATH`, as the shell
@@ -80,6 +84,7 @@ struct Start {
     cwd: Option<PathBuf>,
 }
 
+#[cfg(unix)]
 static START: Mutex<Option<Start>> = Mutex::new(None);
 static TIMEOUT: Mutex<Duration> = Mutex::new(DEFAULT_UPGRADE_TIMEOUT);
 /// Whether an attempt runs (or succeeded: the process is then shutting down).
@@ -89,7 +94,9 @@ static RUNNING: AtomicBool = AtomicBool::new(false);
 /// the start of every run, before its main body.
 pub(crate) fn prepare(timeout: Duration) {
     *lock(&TIMEOUT) = timeout;
+    #[cfg(unix)]
     let mut start = lock(&START);
+    #[cfg(unix)]
     if start.is_none() {
         let mut args = std::env::args_os();
         let argv0 = args.next();
@@ -102,6 +109,7 @@ pub(crate) fn prepare(timeout: Duration) {
     }
 }
 
+#[cfg(unix)]
 fn resolve(argv0: Option<OsString>, cwd: Option<&std::path::Path>) -> Result<PathBuf, String> {
     let argv0 = argv0
         .filter(|argv0| !argv0.is_empty())
@@ -134,11 +142,6 @@ fn is_executable(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &std::path::Path) -> bool {
-    path.is_file()
 }
 
 impl Shutdown {
@@ -519,6 +522,7 @@ mod platform {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn argv0_is_resolved_against_the_start_up_directory() {
         let cwd = std::path::Path::new("/srv/app");
