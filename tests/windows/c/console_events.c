@@ -7,8 +7,9 @@
  * The program's standard output is read line by line and copied to ours. Each CUE is the
  * start of a line: when the program prints it (the cues are awaited in order), one event is
  * sent. Then the program's output is copied until it ends, and console_events exits with the
- * program's exit code; 200 + n if it could not do its part (see the codes below), so that a
- * failure of the launcher is never taken for one of the program.
+ * program's exit code, or with one of its own (201 to 205, below) if it could not do its part,
+ * so that a failure of the launcher is not taken for one of the program (whose codes the
+ * tests know: none is above 130).
  *
  * Events reach processes through their console, by process group: GenerateConsoleCtrlEvent
  * sends Ctrl-Break to a process group, and Ctrl-C only to group 0 (every process on the
