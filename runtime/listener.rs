@@ -65,7 +65,11 @@ pub(crate) fn start(
 /// supervisor sends to a process that is already stopping, not an impatient second request;
 /// the next one forces the exit. With `force_exit` off, every later signal is ignored.
 fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
-    if shutdown.begin(Reason::Signal(signal), None) {
+    #[cfg(windows)]
+    let limit = platform::system_limit(signal);
+    #[cfg(not(windows))]
+    let limit = None;
+    if shutdown.begin_within(Reason::Signal(signal), limit) {
         return;
     }
     if !force_exit {
@@ -395,6 +399,7 @@ mod platform {
 #[cfg(windows)]
 mod platform {
     use std::io;
+    use std::time::Duration;
 
     use tokio::signal::windows;
     use tokio_util::sync::CancellationToken;
@@ -416,6 +421,24 @@ mod platform {
         pub(super) fn stop(&self) {
             self.0.cancel();
         }
+    }
+
+    /// The deadline of a shutdown that Ctrl-Close, a logoff or a system shutdown started, from
+    /// the trigger to the exit, whatever `timeout` says. Windows ends the process about 5 s
+    /// after it sent one of these events, whatever the handler does (the handler routine's
+    /// documentation; tokio's handler keeps the event's thread waiting so that the process
+    /// lives until then). Cut to 4 s, the hooks are skipped or timed out at the deadline, the
+    /// watchdog holds it even if the runtime is stuck (100 ms later), and the process reports
+    /// and exits with its own code before the system kills it with its own.
+    const SYSTEM_LIMIT: Duration = Duration::from_secs(4);
+
+    /// [`SYSTEM_LIMIT`] for the events after which Windows ends the process.
+    pub(super) fn system_limit(signal: Signal) -> Option<Duration> {
+        matches!(
+            signal.0,
+            Kind::CtrlClose | Kind::CtrlLogoff | Kind::CtrlShutdown
+        )
+        .then_some(SYSTEM_LIMIT)
     }
 
     /// The console event a name stands for: SIGINT is Ctrl-C, SIGQUIT Ctrl-Break, SIGTERM

@@ -39,6 +39,15 @@ pub(crate) fn started(reason: &Reason, timeout: Duration) {
     tracing::info!(target: "graceful", %reason, ?timeout, "shutdown started");
 }
 
+/// The system ends the process soon after what started the shutdown (Windows' Ctrl-Close,
+/// logoff and shutdown events), sooner than the configured deadline.
+pub(crate) fn deadline_cut(reason: &Reason, configured: Duration, timeout: Duration) {
+    tracing::warn!(target: "graceful", %reason, ?configured, ?timeout, "the system ends the process about 5 s after this event: the shutdown's deadline is cut to fit");
+    fallback(format_args!(
+        "{reason}: the system ends the process about 5 s after this event, so the shutdown's deadline is cut from {configured:?} to {timeout:?}"
+    ));
+}
+
 pub(crate) fn hook_started(order: i32, name: &str) {
     tracing::debug!(target: "graceful", order, name, "hook started");
 }
@@ -227,10 +236,12 @@ pub(crate) fn late_registration(name: &str, order: i32) {
     ));
 }
 
+#[cfg(unix)] // upgrades exist on Unix only
 pub(crate) fn upgrade_started(pid: u32) {
     tracing::info!(target: "graceful", pid, "upgrade started: new process {pid}; waiting until it is ready");
 }
 
+#[cfg(unix)]
 pub(crate) fn upgraded(pid: u32, after: Duration) {
     tracing::info!(target: "graceful", pid, ?after, "upgrade: the new process {pid} is ready after {after:?}; this one shuts down");
 }

@@ -60,13 +60,18 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
 
     // 1. Stopping: `is_shutting_down()` is true from the trigger on.
     let trigger = inner.trigger().expect("the shutdown has started").clone();
-    let deadline = clock::later(trigger.at, config.timeout);
-    log::started(&trigger.reason, config.timeout);
+    // The configured deadline, unless the system ends the process sooner after this trigger.
+    let timeout = trigger.timeout(config.timeout);
+    if timeout < config.timeout {
+        log::deadline_cut(&trigger.reason, config.timeout, timeout);
+    }
+    let deadline = clock::later(trigger.at, timeout);
+    log::started(&trigger.reason, timeout);
     // After an upgrade systemd's main process is the new one: `STOPPING=1` from this one would
     // be refused, or (with `NotifyAccess=all`) stop the service that just took over.
     let upgraded = trigger.reason == Reason::Upgrade;
     if !upgraded {
-        systemd::stopping(config.timeout);
+        systemd::stopping(timeout);
     }
     // The thread the plain `fn` hooks will run on starts now, while the drain goes on.
     let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
@@ -328,4 +333,46 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (HookOutcome, Inst
         }
     };
     (outcome, Instant::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::signal::Signal;
+
+    /// A trigger after which the system ends the process (Windows' Ctrl-Close) cuts the
+    /// deadline: a hook that would run for a minute is abandoned at the cut deadline, not at
+    /// the configured 25 s.
+    #[test]
+    fn a_trigger_with_a_system_limit_cuts_the_deadline() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = Settings::default().resolve(|_| None).unwrap();
+        assert_eq!(config.timeout, Duration::from_secs(25));
+        let shutdown = Shutdown::scoped();
+        shutdown.register(10, "slow", async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let limit = Duration::from_millis(300);
+        let started = Instant::now();
+        assert!(shutdown.begin_within(Reason::Signal(Signal::CTRL_CLOSE), Some(limit)));
+        let report = runtime.block_on(run(&shutdown, &config, Box::pin(async { Ok(None) })));
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= limit && elapsed < Duration::from_secs(5),
+            "{elapsed:?}"
+        );
+        assert_eq!(report.hooks()[0].name(), "slow");
+        assert!(
+            matches!(report.hooks()[0].outcome(), Outcome::TimedOut(_)),
+            "{:?}",
+            report.hooks()[0].outcome()
+        );
+        assert_eq!(report.exit_code(), 1);
+    }
 }

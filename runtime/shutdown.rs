@@ -82,12 +82,23 @@ pub(crate) struct Inner {
     scoped: bool,
 }
 
-/// The first trigger: what it was, when, and the exit code it asked for.
+/// The first trigger: what it was, when, the exit code it asked for, and how long the system
+/// lets the process live after it, if the system ends the process whatever it does (Windows,
+/// after Ctrl-Close, logoff and shutdown events).
 #[derive(Clone, Debug)]
 pub(crate) struct Trigger {
     pub(crate) reason: Reason,
     pub(crate) code: Option<u8>,
     pub(crate) at: Instant,
+    pub(crate) limit: Option<Duration>,
+}
+
+impl Trigger {
+    /// The global deadline of the shutdown it started: the configured `timeout`, cut to the
+    /// system's limit when there is one.
+    pub(crate) fn timeout(&self, timeout: Duration) -> Duration {
+        self.limit.map_or(timeout, |limit| limit.min(timeout))
+    }
 }
 
 impl Inner {
@@ -275,6 +286,16 @@ impl Shutdown {
 
     /// Starts the shutdown unless it has started already. Returns whether this call started it.
     pub(crate) fn begin(&self, reason: Reason, code: Option<u8>) -> bool {
+        self.start(reason, code, None)
+    }
+
+    /// [`begin`](Self::begin), for a trigger after which the system ends the process within
+    /// `limit` whatever it does: the shutdown's deadline is cut to fit.
+    pub(crate) fn begin_within(&self, reason: Reason, limit: Option<Duration>) -> bool {
+        self.start(reason, None, limit)
+    }
+
+    fn start(&self, reason: Reason, code: Option<u8>, limit: Option<Duration>) -> bool {
         let mut first = false;
         self.inner.trigger.get_or_init(|| {
             first = true;
@@ -282,6 +303,7 @@ impl Shutdown {
                 reason,
                 code,
                 at: Instant::now(),
+                limit,
             }
         });
         if first {

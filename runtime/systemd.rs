@@ -59,7 +59,8 @@ pub(crate) fn main_pid(pid: u32, ready: bool) {
     send(states, "MAINPID=");
 }
 
-#[cfg(not(all(feature = "systemd", unix)))]
+// Only an upgrade, Unix only, names a new main process.
+#[cfg(all(unix, not(feature = "systemd")))]
 pub(crate) fn main_pid(_pid: u32, _ready: bool) {}
 
 #[cfg(all(feature = "systemd", unix))]

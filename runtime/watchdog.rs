@@ -38,10 +38,18 @@ impl Watchdog {
         self.shutdown.inner.set_watchdog(wake);
     }
 
+    /// The global deadline of the shutdown that started: `timeout`, or less if the system ends
+    /// the process sooner after its trigger. `None` before the trigger.
+    fn timeout(&self) -> Option<Duration> {
+        let trigger = self.shutdown.inner.trigger()?;
+        Some(trigger.timeout(self.timeout))
+    }
+
     /// How long until the watchdog ends the process: `None` before the trigger.
     pub(crate) fn left(&self) -> Option<Duration> {
         let trigger = self.shutdown.inner.trigger()?;
-        let limit = clock::later(clock::later(trigger.at, self.timeout), GRACE);
+        let deadline = clock::later(trigger.at, trigger.timeout(self.timeout));
+        let limit = clock::later(deadline, GRACE);
         Some(limit.saturating_duration_since(Instant::now()))
     }
 
@@ -58,7 +66,8 @@ impl Watchdog {
         let inner = &self.shutdown.inner;
         let running = inner.still_running().join(", ");
         let skipped = inner.not_started().join(", ");
-        log::deadline_watchdog(self.timeout, &running, &skipped);
+        let timeout = self.timeout().unwrap_or(self.timeout);
+        log::deadline_watchdog(timeout, &running, &skipped);
         exit::now(inner, 1)
     }
 }
