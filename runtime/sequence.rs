@@ -369,7 +369,7 @@ mod tests {
         );
         assert_eq!(report.hooks()[0].name(), "slow");
         assert!(
-            matches!(report.hooks()[0].outcome(), Outcome::TimedOut(_)),
+            matches!(report.hooks()[0].outcome(), crate::HookOutcome::TimedOut(_)),
             "{:?}",
             report.hooks()[0].outcome()
         );
