@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::config::DEFAULT_UPGRADE_TIMEOUT;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
+use crate::systemd;
 use crate::tasks::lock;
 
 /// Why an upgrade did not happen.
@@ -200,10 +201,13 @@ fn begin(shutdown: &Shutdown) -> Result<Outcome, UpgradeError> {
     let spawned = std::thread::Builder::new()
         .name("graceful-upgrade".to_owned())
         .spawn(move || {
+            systemd::reloading(*lock(&TIMEOUT));
             let outcome = platform::attempt(&attempt);
             if outcome.is_err() {
                 RUNNING.store(false, Ordering::Release);
             }
+            // Once `RUNNING` is clear: systemd may signal its next reload at once.
+            systemd::reload_ended(&outcome, &attempt);
             let _ = send.send(outcome);
         });
     if let Err(error) = spawned {
