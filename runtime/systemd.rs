@@ -1,18 +1,72 @@
 //! systemd's notification protocol, with the `systemd` feature: when the shutdown starts,
 //! `STOPPING=1`, and systemd's stop timeout extended to cover our deadline, so that a
 //! `TimeoutStopSec=` shorter than `timeout` does not kill the sequence half-way; `READY=1`
-//! from [`graceful::ready()`](crate::ready()); and after an upgrade, `MAINPID=` naming the new
-//! process.
+//! from [`graceful::ready()`](crate::ready()); and each zero-downtime upgrade told as a reload,
+//! which is what `Type=notify-reload` waits for.
 //!
 //! Nothing is sent without the feature, or without `NOTIFY_SOCKET` (what systemd sets for a
-//! `Type=notify` service).
+//! `Type=notify` or `Type=notify-reload` service).
+//!
+//! # An upgrade is a reload
+//!
+//! Every message of an upgrade is sent by the process being upgraded, the main process until
+//! the hand-over, so that systemd's default `NotifyAccess=main` accepts all of them:
+//!
+//! 1. when the attempt starts, `RELOADING=1`, `MONOTONIC_USEC=` (`CLOCK_MONOTONIC` in µs, in the
+//!    same datagram: systemd only takes a `RELOADING=1` stamped after the moment it sent the
+//!    signal as the answer to it) and `EXTEND_TIMEOUT_USEC=` (`upgrade_timeout` plus 2 s, so a
+//!    `TimeoutStartSec=`, which also bounds reloads, shorter than our own bound does not fail
+//!    the reload while the new process starts);
+//! 2. once the new process is ready, `MAINPID=<new pid>` and `READY=1` in one datagram: systemd
+//!    takes the new main process first, then ends the reload (`systemctl reload` returns);
+//!    `STATUS=` (empty) goes with them when an earlier upgrade had left its failure there;
+//! 3. if the upgrade fails, `READY=1` and `STATUS=upgrade failed: <why>`: the old process
+//!    serves on, as ready as before, and `systemctl status` says why.
+//!
+//! The new process sends nothing during the upgrade (its readiness goes to the old process
+//! over their channel): systemd refuses any message from it under `NotifyAccess=main` until it
+//! is the main process, and after the hand-over the old process sends nothing either (no
+//! `STOPPING=1`, which would stop the service that just took over). An upgrade that is refused
+//! (one already running, the shutdown started) sends nothing; a shutdown that starts during
+//! the attempt sends `STOPPING=1`, which ends a reload in systemd's eyes, and no `READY=1`.
+//!
+//! The notify-reload protocol has no message for a reload that failed: systemd fails a reload
+//! only when `READY=1` does not come within `TimeoutStartSec=`. Waiting for that was rejected:
+//! `systemctl reload` would hang for `TimeoutStartSec=` (90 s by default) after the failure is
+//! known, and systemd 253 to 258 never end such a reload (they log "Reload operation timed
+//! out" every `TimeoutStartSec=` and keep the unit reloading, so later reloads cannot finish:
+//! systemd issue #37515, fixed in 259). systemd-oomd and systemd-coredump end their reloads
+//! with `READY=1` whatever their new configuration held. `ERRNO=` is not sent: it is for a
+//! service that failed, and this one still serves. A deploy script that must know compares
+//! `MainPID` before and after `systemctl reload`: it changes exactly when the upgrade
+//! succeeded. The failure's `READY=1` is sent once another upgrade may start: systemd may send
+//! the signal of its next reload as soon as it has it.
 
 use std::time::Duration;
+
+use crate::shutdown::Shutdown;
 
 /// How much longer than our deadline systemd is asked to wait: time to exit and be reaped.
 /// The watchdog exits the process at the latest 100 ms after the deadline.
 #[cfg(all(feature = "systemd", unix))]
 const EXIT_MARGIN: Duration = Duration::from_secs(1);
+
+/// How much longer than `upgrade_timeout` systemd is asked to wait for the end of a reload: a
+/// new process that is not ready in time is stopped (SIGTERM, SIGKILL 1 s later) before the
+/// failure is told.
+#[cfg(all(feature = "systemd", unix))]
+const RELOAD_MARGIN: Duration = Duration::from_secs(2);
+
+/// Whether this process told systemd of a failed upgrade (`STATUS=`), to be cleared by the
+/// next upgrade that succeeds.
+#[cfg(all(feature = "systemd", unix))]
+static FAILURE_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Microseconds for `EXTEND_TIMEOUT_USEC=`, saturating.
+#[cfg(all(feature = "systemd", unix))]
+fn usec(duration: Duration) -> u32 {
+    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
+}
 
 /// Announces the shutdown, just after the trigger: the deadline is `timeout` away (less the
 /// microseconds since the trigger, which the margin covers). One message covers the whole
@@ -21,7 +75,7 @@ const EXIT_MARGIN: Duration = Duration::from_secs(1);
 pub(crate) fn stopping(timeout: Duration) {
     use sd_notify::NotifyState;
 
-    let usec = u32::try_from(timeout.saturating_add(EXIT_MARGIN).as_micros()).unwrap_or(u32::MAX);
+    let usec = usec(timeout.saturating_add(EXIT_MARGIN));
     let states = [NotifyState::Stopping, NotifyState::ExtendTimeoutUsec(usec)];
     match sd_notify::notify(&states) {
         Ok(()) => {
@@ -43,20 +97,68 @@ pub(crate) fn ready() {
 #[cfg(not(all(feature = "systemd", unix)))]
 pub(crate) fn ready() {}
 
+/// An upgrade attempt starts: `RELOADING=1` with the monotonic time, and the reload's timeout
+/// extended to cover ours. Its end is told by [`main_pid`] (the new process is ready, before
+/// this one starts its exit) or [`reload_ended`].
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) fn reloading(upgrade_timeout: Duration) {
+    use sd_notify::NotifyState;
+
+    let extend =
+        NotifyState::ExtendTimeoutUsec(usec(upgrade_timeout.saturating_add(RELOAD_MARGIN)));
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now, extend], "RELOADING=1"),
+        Err(error) => {
+            // Never seen: without the time, Type=notify-reload takes the reload as not begun.
+            tracing::warn!(target: "graceful", %error, "cannot read CLOCK_MONOTONIC for systemd");
+            send(&[NotifyState::Reloading, extend], "RELOADING=1");
+        }
+    }
+}
+
+#[cfg(not(all(feature = "systemd", unix)))]
+pub(crate) fn reloading(_upgrade_timeout: Duration) {}
+
+/// An upgrade attempt ended. After a failure, `READY=1` and `STATUS=upgrade failed: <why>`:
+/// the reload is over and this process serves on. Nothing if the shutdown has started (its
+/// `STOPPING=1` ends the reload), nor after a success (told by [`main_pid`]).
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) fn reload_ended<T, E: std::fmt::Display>(outcome: &Result<T, E>, shutdown: &Shutdown) {
+    use sd_notify::NotifyState;
+
+    let Err(why) = outcome else { return };
+    if shutdown.is_shutting_down() {
+        return;
+    }
+    // One line of UTF-8, as systemd wants a status.
+    let status = format!("upgrade failed: {why}").replace(['\n', '\r'], " ");
+    FAILURE_SHOWN.store(true, std::sync::atomic::Ordering::Release);
+    send(
+        &[NotifyState::Ready, NotifyState::Status(&status)],
+        "READY=1 (upgrade failed)",
+    );
+}
+
+#[cfg(not(all(feature = "systemd", unix)))]
+pub(crate) fn reload_ended<T, E>(_outcome: &Result<T, E>, _shutdown: &Shutdown) {}
+
 /// `MAINPID=pid` (and `READY=1` when `ready`), sent by the current main process: the new
 /// process of an upgrade is the service now. Sent from the main process, it needs no
 /// `NotifyAccess=all`; the new process does not send `READY=1` itself, since systemd would
-/// refuse it from a process that is not yet the main one.
+/// refuse it from a process that is not yet the main one. With `READY=1`, a failure this
+/// process left in `STATUS=` is cleared.
 #[cfg(all(feature = "systemd", unix))]
 pub(crate) fn main_pid(pid: u32, ready: bool) {
     use sd_notify::NotifyState;
 
-    let states: &[NotifyState<'_>] = if ready {
-        &[NotifyState::MainPid(pid), NotifyState::Ready]
-    } else {
-        &[NotifyState::MainPid(pid)]
-    };
-    send(states, "MAINPID=");
+    let mut states = vec![NotifyState::MainPid(pid)];
+    if ready {
+        states.push(NotifyState::Ready);
+        if FAILURE_SHOWN.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            states.push(NotifyState::Status(""));
+        }
+    }
+    send(&states, "MAINPID=");
 }
 
 // Only an upgrade, Unix only, names a new main process.

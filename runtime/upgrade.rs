@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::config::DEFAULT_UPGRADE_TIMEOUT;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
+use crate::systemd;
 use crate::tasks::lock;
 
 /// Why an upgrade did not happen.
@@ -265,8 +266,12 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
     let spawned = std::thread::Builder::new()
         .name("graceful-upgrade".to_owned())
         .spawn(move || {
-            // A failed attempt has made room for the next one (see `failed`).
-            let _ = send.send(platform::attempt(&attempt));
+            systemd::reloading(*lock(&TIMEOUT));
+            // A failed attempt has made room for the next one (see `failed`) before it ends,
+            // so systemd may signal its next reload as soon as it hears this one ended.
+            let outcome = platform::attempt(&attempt);
+            systemd::reload_ended(&outcome, &attempt);
+            let _ = send.send(outcome);
         });
     if let Err(error) = spawned {
         RUNNING.store(false, Ordering::Release);
