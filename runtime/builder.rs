@@ -12,9 +12,7 @@ use crate::report::Report;
 use crate::sequence;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
-use crate::sockets;
 use crate::stderr;
-use crate::upgrade;
 use crate::watchdog::Watchdog;
 
 /// What `run` and `run_to_report` say when called on a thread that already runs a tokio
@@ -240,9 +238,7 @@ impl Builder {
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
         // Before any thread exists: taking the inherited sockets may edit the environment,
         // and a malformed `LISTEN_FDS` is refused before any handler is installed.
-        sockets::take_inherited().unwrap_or_else(|error| refuse(&error));
-        upgrade::prepare(config.upgrade_timeout, config.upgrade)
-            .unwrap_or_else(|error| refuse(&error));
+        prepare_upgrade(&config, true).unwrap_or_else(|error| refuse(&error));
         let shutdown = Shutdown::driven_global();
         shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
@@ -303,7 +299,7 @@ impl Builder {
             return Err(StartError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(StartError::new)?;
+        prepare_upgrade(&config, false).map_err(StartError::new)?;
         let shutdown = Shutdown::detached();
         shutdown.inner.set_timeout(config.timeout);
         let runtime = runtime(&config, Some(&shutdown))
@@ -357,7 +353,7 @@ impl Builder {
 
     async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, StartError> {
         let config = self.resolve()?;
-        upgrade::prepare(config.upgrade_timeout, config.upgrade).map_err(StartError::new)?;
+        prepare_upgrade(&config, false).map_err(StartError::new)?;
         let shutdown = Shutdown::scoped();
         shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;
@@ -370,6 +366,29 @@ impl Builder {
 
     fn resolve(&self) -> Result<Config, StartError> {
         self.settings.resolve(|name| std::env::var_os(name))
+    }
+}
+
+/// Records what an upgrade needs (and, when `take_sockets`, takes the inherited sockets), or
+/// refuses an upgrade signal without the `upgrade` feature.
+fn prepare_upgrade(config: &Config, take_sockets: bool) -> Result<(), String> {
+    #[cfg(feature = "upgrade")]
+    {
+        if take_sockets {
+            crate::sockets::take_inherited()?;
+        }
+        crate::upgrade::prepare(config.upgrade_timeout, config.upgrade)
+    }
+    #[cfg(not(feature = "upgrade"))]
+    {
+        let _ = take_sockets;
+        match config.upgrade {
+            Some(signal) => Err(format!(
+                "upgrade({signal}): zero-downtime upgrades are behind graceful's `upgrade` \
+                 feature; enable it (features = [\"upgrade\"]) or remove the upgrade signal"
+            )),
+            None => Ok(()),
+        }
     }
 }
 

@@ -71,6 +71,9 @@ pub(crate) struct Config {
     pub(crate) worker_threads: Option<usize>,
     /// The signal that starts an upgrade, if any.
     pub(crate) upgrade: Option<Signal>,
+    /// Read by the upgrade (feature `upgrade`); checked whatever the features, as the
+    /// variable is.
+    #[cfg_attr(not(feature = "upgrade"), allow(dead_code))]
     pub(crate) upgrade_timeout: Duration,
 }
 

@@ -92,6 +92,7 @@ pub mod http;
 mod keep;
 mod listener;
 mod log;
+mod readiness;
 mod reason;
 mod registry;
 mod report;
@@ -100,11 +101,13 @@ mod service;
 mod shutdown;
 mod signal;
 mod slot;
+#[cfg(feature = "upgrade")]
 mod sockets;
 mod stderr;
 mod systemd;
 mod tasks;
 mod unwind;
+#[cfg(feature = "upgrade")]
 mod upgrade;
 mod watchdog;
 
@@ -136,7 +139,10 @@ pub use crate::service::ServiceOutput;
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 
-pub use crate::sockets::{listen, ready};
+pub use crate::readiness::ready;
+#[cfg(feature = "upgrade")]
+pub use crate::sockets::listen;
+#[cfg(feature = "upgrade")]
 pub use crate::upgrade::UpgradeError;
 /// tokio-util, a public dependency (0.7): [`Shutdown::child_token`] hands out its
 /// `CancellationToken`, and [`Shutdown::cancelled`] returns its futures. Re-exported so that

@@ -50,6 +50,8 @@ pub(crate) fn start(
     let shutdown = shutdown.clone();
     let on_signal = move |signal| {
         if Some(signal) == upgrade {
+            // Without the feature, a run with an upgrade signal is refused before it starts.
+            #[cfg(feature = "upgrade")]
             crate::upgrade::on_signal(&shutdown, signal);
         } else {
             on_signal(&shutdown, signal, force_exit);

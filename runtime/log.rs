@@ -236,22 +236,24 @@ pub(crate) fn late_registration(name: &str, order: i32) {
     ));
 }
 
-#[cfg(unix)] // upgrades exist on Unix only
+#[cfg(all(unix, feature = "upgrade"))] // upgrades exist on Unix only
 pub(crate) fn upgrade_started(pid: u32) {
     tracing::info!(target: "graceful", pid, "upgrade started: new process {pid}; waiting until it is ready");
 }
 
-#[cfg(unix)]
+#[cfg(all(unix, feature = "upgrade"))]
 pub(crate) fn upgraded(pid: u32, after: Duration) {
     tracing::info!(target: "graceful", pid, ?after, "upgrade: the new process {pid} is ready after {after:?}; this one shuts down");
 }
 
 /// Always said: on the log, or on stderr when nothing traces.
+#[cfg(feature = "upgrade")]
 pub(crate) fn upgrade_failed(why: &str) {
     tracing::error!(target: "graceful", "upgrade failed: {why}");
     fallback(format_args!("upgrade failed: {why}"));
 }
 
+#[cfg(feature = "upgrade")]
 pub(crate) fn upgrade_ignored(signal: Signal, why: &str) {
     tracing::warn!(target: "graceful", %signal, "{signal} ignored: {why}");
     fallback(format_args!("{signal} ignored: {why}"));

@@ -23,7 +23,6 @@
 
 use std::io;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::{TcpListener, ToSocketAddrs};
 
@@ -41,8 +40,6 @@ pub(crate) const ENV_UPGRADE_FROM: &str = "GRACEFUL_UPGRADE_FROM";
 
 /// The longest name systemd accepts in `FileDescriptorName=`.
 const NAME_MAX: usize = 255;
-
-static READY: AtomicBool = AtomicBool::new(false);
 
 static TABLE: Mutex<Table> = Mutex::new(Table::new());
 
@@ -298,36 +295,10 @@ pub(crate) fn for_upgrade() -> io::Result<Vec<(String, std::os::fd::OwnedFd)>> {
         .collect()
 }
 
-/// Tells whoever waits that the service accepts work: the process it upgrades (which then
-/// hands over and shuts down), or systemd (`READY=1`, with the `systemd` feature and
-/// `NOTIFY_SOCKET` set). Sockets inherited from the process being upgraded that no
-/// [`listen`](crate::listen) claimed are closed. Only the first call does anything.
-///
-/// The rule: a process is ready when it calls `graceful::ready()`, or when
-/// `graceful::http::serve` or `graceful::grpc::Server::serve` starts
-/// its accept loop (with the `http` or `grpc` feature), whichever comes first, in `main` or in
-/// a [`service`](crate::service). Listening alone is not ready: a new build that listens, then
-/// fails before it serves (a database it cannot reach), exits before it is ready, and the
-/// process it was to replace serves on. Call it yourself when the program serves another way
-/// (its own accept loop, another framework), or has no socket at all; call it after the work
-/// that must come first (a cache to warm) if that comes after the server starts: requests that
-/// arrive meanwhile wait in the socket's queue, they are not refused.
-///
-/// ```no_run
-/// #[graceful::main(upgrade = "SIGHUP")]
-/// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
-///     let listener = graceful::listen("http", "127.0.0.1:3000").await?;
-///     // connect_to_the_database().await?; // a failure here leaves the old process serving
-///     graceful::ready();
-///     # drop(listener);
-///     shutdown.cancelled().await;
-///     Ok(())
-/// }
-/// ```
-pub fn ready() {
-    if READY.swap(true, Ordering::AcqRel) {
-        return;
-    }
+/// Once the process is ready (see [`crate::ready`]): closes the sockets inherited from the
+/// process being upgraded that no [`listen`] claimed, and tells that process, if there is
+/// one. True if it told it (then systemd hears of the new process from the old one).
+pub(crate) fn tell_ready() -> bool {
     #[cfg(unix)]
     {
         let (unclaimed, channel) = {
@@ -356,10 +327,10 @@ pub fn ready() {
                     tracing::warn!(target: "graceful", %error, "ready, but the process being upgraded is gone")
                 }
             }
-            return;
+            return true;
         }
     }
-    crate::systemd::ready();
+    false
 }
 
 /// What a new process sends on the channel once ready.

@@ -44,6 +44,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "upgrade")]
 use crate::shutdown::Shutdown;
 
 /// How much longer than our deadline systemd is asked to wait: time to exit and be reaped.
@@ -54,12 +55,12 @@ const EXIT_MARGIN: Duration = Duration::from_secs(1);
 /// How much longer than `upgrade_timeout` systemd is asked to wait for the end of a reload: a
 /// new process that is not ready in time is stopped (SIGTERM, SIGKILL 1 s later) before the
 /// failure is told.
-#[cfg(all(feature = "systemd", unix))]
+#[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 const RELOAD_MARGIN: Duration = Duration::from_secs(2);
 
 /// Whether this process told systemd of a failed upgrade (`STATUS=`), to be cleared by the
 /// next upgrade that succeeds.
-#[cfg(all(feature = "systemd", unix))]
+#[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 static FAILURE_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Microseconds for `EXTEND_TIMEOUT_USEC=`, saturating.
@@ -100,7 +101,7 @@ pub(crate) fn ready() {}
 /// An upgrade attempt starts: `RELOADING=1` with the monotonic time, and the reload's timeout
 /// extended to cover ours. Its end is told by [`main_pid`] (the new process is ready, before
 /// this one starts its exit) or [`reload_ended`].
-#[cfg(all(feature = "systemd", unix))]
+#[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 pub(crate) fn reloading(upgrade_timeout: Duration) {
     use sd_notify::NotifyState;
 
@@ -116,13 +117,13 @@ pub(crate) fn reloading(upgrade_timeout: Duration) {
     }
 }
 
-#[cfg(not(all(feature = "systemd", unix)))]
+#[cfg(all(feature = "upgrade", not(all(feature = "systemd", unix))))]
 pub(crate) fn reloading(_upgrade_timeout: Duration) {}
 
 /// An upgrade attempt ended. After a failure, `READY=1` and `STATUS=upgrade failed: <why>`:
 /// the reload is over and this process serves on. Nothing if the shutdown has started (its
 /// `STOPPING=1` ends the reload), nor after a success (told by [`main_pid`]).
-#[cfg(all(feature = "systemd", unix))]
+#[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 pub(crate) fn reload_ended<T, E: std::fmt::Display>(outcome: &Result<T, E>, shutdown: &Shutdown) {
     use sd_notify::NotifyState;
 
@@ -139,7 +140,7 @@ pub(crate) fn reload_ended<T, E: std::fmt::Display>(outcome: &Result<T, E>, shut
     );
 }
 
-#[cfg(not(all(feature = "systemd", unix)))]
+#[cfg(all(feature = "upgrade", not(all(feature = "systemd", unix))))]
 pub(crate) fn reload_ended<T, E>(_outcome: &Result<T, E>, _shutdown: &Shutdown) {}
 
 /// `MAINPID=pid` (and `READY=1` when `ready`), sent by the current main process: the new
@@ -147,7 +148,7 @@ pub(crate) fn reload_ended<T, E>(_outcome: &Result<T, E>, _shutdown: &Shutdown) 
 /// `NotifyAccess=all`; the new process does not send `READY=1` itself, since systemd would
 /// refuse it from a process that is not yet the main one. With `READY=1`, a failure this
 /// process left in `STATUS=` is cleared.
-#[cfg(all(feature = "systemd", unix))]
+#[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 pub(crate) fn main_pid(pid: u32, ready: bool) {
     use sd_notify::NotifyState;
 
@@ -162,7 +163,7 @@ pub(crate) fn main_pid(pid: u32, ready: bool) {
 }
 
 // Only an upgrade, Unix only, names a new main process.
-#[cfg(all(unix, not(feature = "systemd")))]
+#[cfg(all(unix, feature = "upgrade", not(feature = "systemd")))]
 pub(crate) fn main_pid(_pid: u32, _ready: bool) {}
 
 #[cfg(all(feature = "systemd", unix))]
