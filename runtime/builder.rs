@@ -312,7 +312,10 @@ impl Builder {
         drop(listener);
         runtime.shutdown_background();
         log::summary(&report);
-        shutdown.inner.kept.drop_all(keep_until(&shutdown));
+        shutdown
+            .inner
+            .kept
+            .drop_all(exit::keep_until(&shutdown.inner));
         Ok(report)
     }
 
@@ -360,7 +363,10 @@ impl Builder {
         let report = shutdown.scope(start(&shutdown, &config, main)).await;
         drop(listener);
         log::summary(&report);
-        shutdown.inner.kept.drop_all(keep_until(&shutdown));
+        shutdown
+            .inner
+            .kept
+            .drop_all(exit::keep_until(&shutdown.inner));
         Ok(report)
     }
 
@@ -390,14 +396,6 @@ fn prepare_upgrade(config: &Config, take_sockets: bool) -> Result<(), String> {
             None => Ok(()),
         }
     }
-}
-
-/// Until when the values kept by a run that returns its report may take to drop: its
-/// deadline plus [`exit::KEEP_MARGIN`], as when a run exits the process.
-fn keep_until(shutdown: &Shutdown) -> std::time::Instant {
-    let now = std::time::Instant::now();
-    let deadline = shutdown.inner.deadline().unwrap_or(now).max(now);
-    crate::clock::later(deadline, exit::KEEP_MARGIN)
 }
 
 /// Starts the signal listener of a run, before its main body is first polled, with the

@@ -48,9 +48,14 @@ pub(crate) fn interrupt() -> bool {
 /// The normal exit: drops the values kept with `keep_until_exit` until the deadline plus
 /// [`KEEP_MARGIN`], then exits with `code`. Only after [`claim`] returned true.
 pub(crate) fn normal(inner: &Inner, code: u8) -> ! {
+    leave(inner, code, keep_until(inner))
+}
+
+/// Until when the kept values of a run that ends normally may take to drop: its deadline (or
+/// now, if later) plus [`KEEP_MARGIN`]. The same for a run that returns its report.
+pub(crate) fn keep_until(inner: &Inner) -> Instant {
     let now = Instant::now();
-    let until = clock::later(inner.deadline().unwrap_or(now).max(now), KEEP_MARGIN);
-    leave(inner, code, until)
+    clock::later(inner.deadline().unwrap_or(now).max(now), KEEP_MARGIN)
 }
 
 /// An escape hatch (the forced exit, the watchdog): the kept values get [`KEEP_MARGIN`]
