@@ -40,7 +40,7 @@ use tonic::{Request, Response, Status};
 use tracing_subscriber::EnvFilter;
 
 /// The code tonic generates for `examples/proto/work.proto`, committed (see
-/// `tests/grpc_codegen.rs`).
+/// `tests/in_process/grpc_codegen.rs`).
 mod work {
     include!("proto/graceful.example.rs");
 }

@@ -1,4 +1,4 @@
-//! A child for plain `#[test]` functions: a [`Service`] whose waits block the test's thread,
+//! A child for plain `#[test]` functions: a [`Process`] whose waits block the test's thread,
 //! on a runtime of this crate's own. Started from a fixture binary's path
 //! (`env!("CARGO_BIN_EXE_<name>")`), its waits for the `ready` line, and the PID 1 start.
 
@@ -15,7 +15,7 @@ use tokio::runtime::Runtime;
 use crate::START_TIMEOUT;
 use crate::exited::Exited;
 use crate::output::Line;
-use crate::service::{Service, child_pid, clean_env, command};
+use crate::process::{Process, child_pid, clean_env, command};
 use crate::signals::DEFAULT_SIGNALS_ARGS;
 
 /// The line a fixture prints once `main`'s body runs (its signal handlers are installed by
@@ -38,11 +38,11 @@ fn runtime() -> &'static Runtime {
 }
 
 /// A running fixture binary, for tests that are not async (do not use it inside a tokio
-/// runtime: use [`Service`] there). Every wait blocks the calling thread, has a deadline, and
+/// runtime: use [`Process`] there). Every wait blocks the calling thread, has a deadline, and
 /// fails the test with everything the fixture printed; dropped while the fixture runs, it
 /// kills it.
 pub struct Fixture {
-    service: Service,
+    process: Process,
 }
 
 impl Fixture {
@@ -130,26 +130,26 @@ impl Fixture {
         let name = path.rsplit('/').next().unwrap_or(path);
         let _runtime = runtime().enter();
         Fixture {
-            service: Service::spawn(name, command, stdin, stderr, target),
+            process: Process::spawn(name, command, stdin, stderr, target),
         }
     }
 
     /// The fixture's pid.
     pub fn pid(&self) -> Pid {
-        self.service.pid()
+        self.process.pid()
     }
 
     /// Waits until stdout has the line `line`; fails the test (killing the child) if the
     /// child ends or `timeout` passes first.
     pub fn wait_for_stdout(&self, line: &str, timeout: Duration) -> Line {
-        runtime().block_on(self.service.wait_for_stdout(line, timeout))
+        runtime().block_on(self.process.wait_for_stdout(line, timeout))
     }
 
     /// Waits until stdout has at least `count` lines starting with `prefix`; fails the test
     /// (killing the child) if the child ends or `timeout` passes first.
     pub fn wait_for_stdout_count(&self, prefix: &str, count: usize, timeout: Duration) -> Line {
         let wanted = |line: &str| line.starts_with(prefix);
-        let waited = self.service.stdout.wait_for_count(wanted, count, timeout);
+        let waited = self.process.stdout.wait_for_count(wanted, count, timeout);
         match runtime().block_on(waited) {
             Some(line) => line,
             None => self.fail(format_args!(
@@ -160,46 +160,46 @@ impl Fixture {
 
     /// How many stdout lines so far start with `prefix`.
     pub fn stdout_count_so_far(&self, prefix: &str) -> usize {
-        let lines = self.service.stdout_lines();
+        let lines = self.process.stdout_lines();
         crate::count(&lines, |line| line.text.starts_with(prefix))
     }
 
     /// Writes `line` and a newline to the child's stdin (started with
     /// [`start_ready_with_stdin`](Self::start_ready_with_stdin)).
     pub fn send_line(&mut self, line: &str) {
-        runtime().block_on(self.service.send_line(line));
+        runtime().block_on(self.process.send_line(line));
     }
 
     /// Sends `signal` to the fixture; returns when the signal was sent.
     pub fn signal(&self, signal: Signal) -> Instant {
-        self.service.signal(signal)
+        self.process.signal(signal)
     }
 
     /// [`signal`](Self::signal), then waits until the kernel has delivered it (see
-    /// [`Service::signal_delivered`]).
+    /// [`Process::signal_delivered`]).
     pub fn signal_delivered(&self, signal: Signal) -> Instant {
-        runtime().block_on(self.service.signal_delivered(signal))
+        runtime().block_on(self.process.signal_delivered(signal))
     }
 
     /// The fixture's pid as its own PID namespace sees it: 1 when started with
     /// [`start_pid1`](Self::start_pid1).
     pub fn pid_in_its_namespace(&self) -> i32 {
-        self.service.pid_in_its_namespace()
+        self.process.pid_in_its_namespace()
     }
 
     /// Whether the fixture still runs (it is not reaped here if it has ended).
     pub fn is_running(&mut self) -> bool {
-        self.service.is_running()
+        self.process.is_running()
     }
 
     /// Waits for the exit, at most `timeout`; past it, kills the child and fails the test.
     pub fn wait(&mut self, timeout: Duration) -> Exited {
-        runtime().block_on(self.service.wait(timeout))
+        runtime().block_on(self.process.wait(timeout))
     }
 
     /// Fails the test with everything printed so far (the child is killed on drop).
     pub fn fail(&self, what: std::fmt::Arguments<'_>) -> ! {
-        self.service.fail(what)
+        self.process.fail(what)
     }
 }
 

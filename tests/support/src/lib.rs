@@ -7,7 +7,7 @@
 //! A child whose handle is dropped while it still runs (a failed assertion) is killed, so no
 //! test leaves a process behind.
 //!
-//! - [`Service`]: a running child, for async tests (`#[tokio::test]`);
+//! - [`Process`]: a running child, for async tests (`#[tokio::test]`);
 //! - [`Fixture`]: the same child for plain `#[test]` functions, its waits blocking;
 //! - [`Exited`]: a child that has exited, its status and everything it printed;
 //! - [`Connection`], [`get`], [`EventStream`]: the HTTP client side;
@@ -18,8 +18,8 @@ mod exited;
 mod fixture;
 mod http;
 mod output;
+mod process;
 mod rng;
-mod service;
 mod signals;
 mod sse;
 mod temp_dir;
@@ -32,8 +32,8 @@ pub use fixture::{Fixture, READY, burst};
 pub use http::{ClientError, Connection, REQUEST_TIMEOUT, Reply, free_port, get};
 pub use nix::sys::signal::Signal;
 pub use output::Line;
+pub use process::Process;
 pub use rng::Rng;
-pub use service::Service;
 pub use sse::{Event, EventStream};
 pub use temp_dir::TempDir;
 
@@ -48,4 +48,22 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many of `items` satisfy `wanted`, for the figures a test prints.
 pub fn count<T>(items: &[T], wanted: impl Fn(&T) -> bool) -> usize {
     items.iter().filter(|item| wanted(item)).count()
+}
+
+/// The name libtest knows the test `name` by, for a test defined in the module whose
+/// `module_path!()` is `module`: its path inside the test binary's crate, as `--exact` wants it
+/// when a test runs its own binary again as a child.
+///
+/// ```
+/// assert_eq!(
+///     graceful_test_support::test_name("processes::upgrade", "a_test"),
+///     "upgrade::a_test",
+/// );
+/// assert_eq!(graceful_test_support::test_name("ui", "a_test"), "a_test");
+/// ```
+pub fn test_name(module: &str, name: &str) -> String {
+    match module.split_once("::") {
+        Some((_crate, path)) => format!("{path}::{name}"),
+        None => name.to_owned(),
+    }
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use graceful_test_support::{LINE_TIMEOUT, Service, Signal};
+use graceful_test_support::{LINE_TIMEOUT, Process, Signal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Notify, watch};
@@ -40,7 +40,7 @@ async fn run_time_hooks_close_the_listener_and_the_pool_in_order_between_the_sta
     ));
 
     let pool_size = POOL_SIZE.to_string();
-    let mut service = Service::start_listening(
+    let mut service = Process::start_listening(
         "run_time_hooks",
         "tcp",
         &[("UPSTREAM", &address), ("POOL_SIZE", &pool_size)],

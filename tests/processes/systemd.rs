@@ -2,11 +2,10 @@
 //!
 //! The tests run their own binary again as the service (`NOTIFY_SOCKET` must be set before the
 //! process starts), so they check whichever build they are part of: with the `systemd` feature
-//! (`cargo test -p graceful --features systemd --test systemd`) the exact messages, in order,
+//! (`cargo test -p graceful --features systemd --test processes -- systemd::`) the exact messages, in order,
 //! each with the process that sent it (the socket asks for the sender's credentials, as
 //! systemd's does: under the default `NotifyAccess=main` systemd takes a message only from the
 //! main process of that moment); without it (`cargo test --workspace`) that nothing is sent.
-#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, IoSliceMut};
 use std::os::fd::AsRawFd;
@@ -130,7 +129,10 @@ fn stopping_and_extend_timeout_are_sent_only_with_the_feature() {
     let status = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "stopping_and_extend_timeout_are_sent_only_with_the_feature",
+            &graceful_test_support::test_name(
+                module_path!(),
+                "stopping_and_extend_timeout_are_sent_only_with_the_feature",
+            ),
         ])
         .env(CHILD, "1")
         .env("NOTIFY_SOCKET", &notify.path)
@@ -213,7 +215,11 @@ impl Drop for Service {
 impl Service {
     fn start(test: &str, notify: &NotifySocket, fail_if_exists: &Path) -> Service {
         let mut first = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", test, "--nocapture"])
+            .args([
+                "--exact",
+                &graceful_test_support::test_name(module_path!(), test),
+                "--nocapture",
+            ])
             .env(UPGRADE_CHILD, "1")
             .env(FAIL_IF_EXISTS, fail_if_exists)
             .env("NOTIFY_SOCKET", &notify.path)

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    ClientError, Connection, EventStream, LINE_TIMEOUT, Reply, Service, Signal, TempDir, count, get,
+    ClientError, Connection, EventStream, LINE_TIMEOUT, Process, Reply, Signal, TempDir, count, get,
 };
 use hyper::Method;
 use tokio::sync::watch;
@@ -92,7 +92,7 @@ async fn drain_under_load(label: &str, drain_delay: Duration) {
     let log_path = dir.join("access.log");
     let delay = format!("{}ms", drain_delay.as_millis());
     let timeout = format!("{}s", TIMEOUT.as_secs());
-    let mut service = Service::start_http(
+    let mut service = Process::start_http(
         "http_server",
         &[
             ("GRACEFUL_DRAIN_DELAY", &delay),

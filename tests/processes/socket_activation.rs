@@ -7,13 +7,12 @@
 //! activated socket on to the new process. Sockets no `listen` claims stay the application's:
 //! a program that takes one itself with `listenfd` serves on it, and one nobody takes stays
 //! open and close-on-exec. A malformed `LISTEN_FDS` is refused at start-up (exit code 2).
-#![cfg(target_os = "linux")]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    ClientError, LINE_TIMEOUT, START_TIMEOUT, Service, Signal, example, free_port, get,
+    ClientError, LINE_TIMEOUT, Process, START_TIMEOUT, Signal, example, free_port, get, test_name,
 };
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -32,7 +31,7 @@ async fn serves_on_the_named_socket_it_was_given() {
     let listen_http = format!("127.0.0.1:{http}");
     let listen_admin = format!("127.0.0.1:{admin}");
     let own_text = own.to_string();
-    let mut service = Service::start_command(
+    let mut service = Process::start_command(
         "systemd-socket-activate zero_downtime",
         Path::new(SOCKET_ACTIVATE),
         &[
@@ -124,7 +123,7 @@ fn sockets_no_listen_claims_stay_the_applications() {
         let (http, admin, spare) = (free_port(), free_port(), free_port());
         let test = std::env::current_exe().unwrap();
         let listen = |port: u16| format!("127.0.0.1:{port}");
-        let mut service = Service::start_command(
+        let mut service = Process::start_command(
             "systemd-socket-activate listenfd program",
             Path::new(SOCKET_ACTIVATE),
             &[
@@ -139,7 +138,10 @@ fn sockets_no_listen_claims_stay_the_applications() {
                 &format!("--setenv={LISTENFD_CHILD}=1"),
                 test.to_str().expect("a UTF-8 path"),
                 "--exact",
-                "sockets_no_listen_claims_stay_the_applications",
+                &test_name(
+                    module_path!(),
+                    "sockets_no_listen_claims_stay_the_applications",
+                ),
                 "--nocapture",
             ],
             &[],
@@ -248,7 +250,7 @@ async fn a_malformed_listen_fds_is_refused_at_start_up() {
         let port = free_port().to_string();
         let mut env = env.to_vec();
         env.push(("PORT", &port));
-        let mut service = Service::start_command(
+        let mut service = Process::start_command(
             "zero_downtime with a malformed LISTEN_FDS",
             Path::new("/bin/sh"),
             &[

@@ -14,13 +14,12 @@
 //! start-up; socket names are checked; a wrapper script's server does not outlive a failed
 //! upgrade; a build that fails after `listen`, before it serves, never takes over; a `listen`
 //! inside a service is ready once it serves.
-#![cfg(unix)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    LINE_TIMEOUT, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example,
+    LINE_TIMEOUT, Process, REQUEST_TIMEOUT, Rng, START_TIMEOUT, Signal, TempDir, example,
     free_port, get,
 };
 use http_body_util::{BodyExt, Full};
@@ -43,7 +42,7 @@ const UPGRADE_LIMIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_upgrades_under_load_answer_every_request() {
-    let mut service = Service::start_http("zero_downtime", &[]).await;
+    let mut service = Process::start_http("zero_downtime", &[]).await;
     let port = service.port;
     let mut pids = Pids(vec![service.pid()]);
     let mut current = serving_pid(&service, port).await;
@@ -101,7 +100,7 @@ async fn a_bad_deploy_fails_the_upgrade_and_the_old_process_keeps_serving() {
     let dir = TempDir::new("bad-deploy");
     let binary = dir.join("zero_downtime");
     std::fs::copy(example("zero_downtime"), &binary).unwrap();
-    let service = Service::start_listening_at("zero_downtime", &binary, "http", &[]).await;
+    let service = Process::start_listening_at("zero_downtime", &binary, "http", &[]).await;
     let port = service.port;
     let first = service.pid().as_raw() as u32;
     let mut pids = Pids(vec![service.pid()]);
@@ -146,7 +145,7 @@ async fn a_bad_deploy_fails_the_upgrade_and_the_old_process_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_upgrade_signal_is_ignored_and_a_shutdown_stops_the_new_process() {
     // Each process waits 2 s before it takes its socket: the upgrade is under way meanwhile.
-    let mut service = Service::start_http("zero_downtime", &[("STARTUP_DELAY_MS", "2000")]).await;
+    let mut service = Process::start_http("zero_downtime", &[("STARTUP_DELAY_MS", "2000")]).await;
     service.signal(Signal::SIGHUP);
     let started = service
         .wait_for_stderr_line(|line| line.contains("upgrade started"), LINE_TIMEOUT)
@@ -182,7 +181,7 @@ async fn a_second_upgrade_signal_is_ignored_and_a_shutdown_stops_the_new_process
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_process_not_ready_in_time_is_stopped() {
-    let service = Service::start_http(
+    let service = Process::start_http(
         "zero_downtime",
         &[
             ("STARTUP_DELAY_MS", "3000"),
@@ -213,7 +212,7 @@ async fn a_new_process_not_ready_in_time_is_stopped() {
 /// attempted in the gap is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn for_comparison_stop_then_start_refuses_connections() {
-    let mut service = Service::start_http("zero_downtime", &[]).await;
+    let mut service = Process::start_http("zero_downtime", &[]).await;
     let port = service.port;
     let first = service.pid().as_raw() as u32;
     let load = Load::start(port);
@@ -222,7 +221,7 @@ async fn for_comparison_stop_then_start_refuses_connections() {
     let sent = service.signal(Signal::SIGTERM);
     service.wait(LINE_TIMEOUT).await.assert_code(0);
     let port_text = port.to_string();
-    let restarted = Service::start("zero_downtime", &[("PORT", &port_text)]);
+    let restarted = Process::start("zero_downtime", &[("PORT", &port_text)]);
     let (_, gap) = answering_other_than(&restarted, port, first, sent).await;
     load.wait_for_answers(load.answered() + 200).await;
     let tally = load.stop().await;
@@ -259,7 +258,7 @@ async fn an_upgrade_runs_the_release_the_symlink_points_to_now() {
     symlink("rel1", dir.join("current")).unwrap();
     let port = free_port();
     let port_text = port.to_string();
-    let service = Service::start_command_in(
+    let service = Process::start_command_in(
         "zero_downtime in current",
         &dir.join("current"),
         Path::new("./zero_downtime"),
@@ -364,7 +363,7 @@ async fn a_failed_upgrade_leaves_no_process_of_the_new_build() {
     let binary = dir.join("zero_downtime");
     std::fs::copy(example("zero_downtime"), &binary).unwrap();
     std::fs::copy(example("zero_downtime"), dir.join("real")).unwrap();
-    let service = Service::start_listening_at(
+    let service = Process::start_listening_at(
         "zero_downtime",
         &binary,
         "http",
@@ -418,7 +417,7 @@ async fn a_new_build_that_fails_after_listen_leaves_the_old_process_serving() {
     let binary = dir.join("zero_downtime");
     std::fs::copy(example("zero_downtime"), &binary).unwrap();
     std::fs::copy(example("zero_downtime"), dir.join("real")).unwrap();
-    let service = Service::start_listening_at("zero_downtime", &binary, "http", &[]).await;
+    let service = Process::start_listening_at("zero_downtime", &binary, "http", &[]).await;
     let port = service.port;
     let first = service.pid().as_raw() as u32;
     let _pids = Pids(vec![service.pid()]);
@@ -479,12 +478,15 @@ fn a_listen_inside_a_service_becomes_ready_when_it_serves() {
         let test = std::env::current_exe().unwrap();
         let port = free_port();
         let port_text = port.to_string();
-        let service = Service::start_command(
+        let service = Process::start_command(
             "a service that listens",
             &test,
             &[
                 "--exact",
-                "a_listen_inside_a_service_becomes_ready_when_it_serves",
+                &graceful_test_support::test_name(
+                    module_path!(),
+                    "a_listen_inside_a_service_becomes_ready_when_it_serves",
+                ),
                 "--nocapture",
             ],
             &[(SERVICE_CHILD, "1"), ("PORT", &port_text)],
@@ -518,7 +520,7 @@ impl Drop for Pids {
 }
 
 /// Sends SIGHUP to `current` and waits until a new process answers `/pid`.
-async fn upgrade(service: &Service, port: u16, current: u32) -> (u32, Duration) {
+async fn upgrade(service: &Process, port: u16, current: u32) -> (u32, Duration) {
     let sent = Instant::now();
     if let Err(error) = kill(Pid::from_raw(current as i32), Signal::SIGHUP) {
         service.fail(format_args!("cannot send SIGHUP to {current}: {error}"));
@@ -529,7 +531,7 @@ async fn upgrade(service: &Service, port: u16, current: u32) -> (u32, Duration) 
 /// Polls `/pid` on fresh connections until a process other than `old` answers; its pid and the
 /// time since `since`. Refusals and errors are retried until [`UPGRADE_LIMIT`].
 async fn answering_other_than(
-    service: &Service,
+    service: &Process,
     port: u16,
     old: u32,
     since: Instant,
@@ -554,7 +556,7 @@ async fn answering_other_than(
     }
 }
 
-async fn serving_pid(service: &Service, port: u16) -> u32 {
+async fn serving_pid(service: &Process, port: u16) -> u32 {
     let reply = get(port, "/pid")
         .await
         .unwrap_or_else(|error| service.fail(format_args!("/pid: {error}")));
@@ -563,14 +565,14 @@ async fn serving_pid(service: &Service, port: u16) -> u32 {
 }
 
 /// Stops the process `pid` (not necessarily the harness's child) and waits until it is gone.
-async fn stop(service: &Service, pid: u32) {
+async fn stop(service: &Process, pid: u32) {
     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
     wait_gone(service, pid).await;
 }
 
 /// Waits until `pid` has exited (a zombie counts: the later generations' parent is gone, and
 /// whatever adopts them may not reap them).
-async fn wait_gone(service: &Service, pid: u32) {
+async fn wait_gone(service: &Process, pid: u32) {
     let until = Instant::now() + UPGRADE_LIMIT;
     let mut pace = tokio::time::interval(Duration::from_millis(5));
     while !is_gone(pid) {

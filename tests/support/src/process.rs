@@ -56,14 +56,14 @@ pub(crate) fn clean_env(command: &mut Command, env: &[(&str, &str)]) {
     command.env("RUST_BACKTRACE", "0").envs(env.iter().copied());
 }
 
-/// The pid of `child` itself, for [`Service::spawn`].
+/// The pid of `child` itself, for [`Process::spawn`].
 pub(crate) fn child_pid(child: &mut Child) -> u32 {
     child.id().expect("a child just spawned has a pid")
 }
 
 /// A running child: an example, a fixture, or any program. It is killed if dropped while
 /// running.
-pub struct Service {
+pub struct Process {
     name: String,
     child: Child,
     /// The pid signals go to: the child's, unless something sits between them.
@@ -75,17 +75,17 @@ pub struct Service {
     pub port: u16,
 }
 
-impl Service {
+impl Process {
     /// Starts the example `name` with `env` on top of a clean environment (no `GRACEFUL_*`,
     /// `RUST_LOG` or `PORT` from the developer's shell). It is killed if dropped while running.
-    pub fn start(name: &str, env: &[(&str, &str)]) -> Service {
-        Service::start_command(name, &example(name), &[], env)
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Process {
+        Process::start_command(name, &example(name), &[], env)
     }
 
     /// [`start`](Self::start) for the program at `path`, with `args`; `name` names it in
     /// messages.
-    pub fn start_command(name: &str, path: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
-        Service::spawn(
+    pub fn start_command(name: &str, path: &Path, args: &[&str], env: &[(&str, &str)]) -> Process {
+        Process::spawn(
             name,
             command(path, args, env),
             Stdio::null(),
@@ -102,10 +102,10 @@ impl Service {
         path: &Path,
         args: &[&str],
         env: &[(&str, &str)],
-    ) -> Service {
+    ) -> Process {
         let mut command = command(path, args, env);
         command.current_dir(dir).env("PWD", dir);
-        Service::spawn(name, command, Stdio::null(), None, child_pid)
+        Process::spawn(name, command, Stdio::null(), None, child_pid)
     }
 
     /// Spawns `command` with `stdin` and piped output, read on threads from then on (or
@@ -118,7 +118,7 @@ impl Service {
         stdin: Stdio,
         stderr: Option<Stdio>,
         target: impl FnOnce(&mut Child) -> u32,
-    ) -> Service {
+    ) -> Process {
         let read_stderr = stderr.is_none();
         command
             .stdin(stdin)
@@ -144,7 +144,7 @@ impl Service {
         let (stderr, stderr_reader) = Output::read(stderr, format!("{name} stderr"));
         let pid = target(&mut child);
         let pid = Pid::from_raw(i32::try_from(pid).expect("a pid fits in i32"));
-        Service {
+        Process {
             name: name.to_owned(),
             child,
             pid,
@@ -158,14 +158,14 @@ impl Service {
     /// Starts an HTTP example on a free port (`PORT`) and waits until it prints
     /// `listening on http://127.0.0.1:PORT`. If another process took the port between the
     /// pick and the bind (tests run in parallel), tries again with another port.
-    pub async fn start_http(name: &str, env: &[(&str, &str)]) -> Service {
-        Service::start_listening(name, "http", env).await
+    pub async fn start_http(name: &str, env: &[(&str, &str)]) -> Process {
+        Process::start_listening(name, "http", env).await
     }
 
     /// [`start_http`](Self::start_http) for an example that prints `listening on
     /// {scheme}://127.0.0.1:PORT`.
-    pub async fn start_listening(name: &str, scheme: &str, env: &[(&str, &str)]) -> Service {
-        Service::start_listening_at(name, &example(name), scheme, env).await
+    pub async fn start_listening(name: &str, scheme: &str, env: &[(&str, &str)]) -> Process {
+        Process::start_listening_at(name, &example(name), scheme, env).await
     }
 
     /// [`start_listening`](Self::start_listening) for the program at `path` (e.g. a copy of
@@ -175,14 +175,14 @@ impl Service {
         path: &Path,
         scheme: &str,
         env: &[(&str, &str)],
-    ) -> Service {
+    ) -> Process {
         const ATTEMPTS: usize = 5;
         for attempt in 1..=ATTEMPTS {
             let port = free_port();
             let port_text = port.to_string();
             let mut with_port = env.to_vec();
             with_port.push(("PORT", &port_text));
-            let mut service = Service::start_command(name, path, &[], &with_port);
+            let mut service = Process::start_command(name, path, &[], &with_port);
             service.port = port;
             let expected = format!("listening on {scheme}://127.0.0.1:{port}");
             if service
@@ -396,7 +396,7 @@ impl Service {
     }
 }
 
-impl Drop for Service {
+impl Drop for Process {
     /// Kills a child that still runs, and reaps it: no test leaves a process behind, nor a
     /// zombie. A child behind a launcher (PID 1 of its own namespace) is killed too.
     fn drop(&mut self) {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use graceful_test_support::{LINE_TIMEOUT, Rng, START_TIMEOUT, Service, Signal};
+use graceful_test_support::{LINE_TIMEOUT, Process, Rng, START_TIMEOUT, Signal};
 
 const WORKERS: usize = 6;
 const JOB_MS: u64 = 300;
@@ -30,7 +30,7 @@ async fn on_sigterm_every_job_taken_is_finished_and_none_is_taken_after_the_queu
 async fn run_trial(trial: usize, finished_before: usize) -> String {
     let workers = WORKERS.to_string();
     let job_ms = JOB_MS.to_string();
-    let mut service = Service::start("worker_pool", &[("WORKERS", &workers), ("JOB_MS", &job_ms)]);
+    let mut service = Process::start("worker_pool", &[("WORKERS", &workers), ("JOB_MS", &job_ms)]);
     service
         .wait_for_line(|line| line.starts_with("pool started: "), START_TIMEOUT)
         .await;

@@ -16,7 +16,7 @@ use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    ClientError, Connection, LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal, TempDir, count,
+    ClientError, Connection, LINE_TIMEOUT, Process, REQUEST_TIMEOUT, Signal, TempDir, count,
 };
 use http_body_util::BodyExt;
 use hyper::Method;
@@ -55,12 +55,12 @@ async fn exchange(connection: &mut Connection, path: &str) -> Result<Answer, Cli
     })
 }
 
-async fn start(label: &str, env: &[(&str, &str)]) -> (Service, TempDir) {
+async fn start(label: &str, env: &[(&str, &str)]) -> (Process, TempDir) {
     let dir = TempDir::new(label);
     let log = dir.join("access.log");
     let mut env = env.to_vec();
     env.push(("ACCESS_LOG", log.to_str().expect("a UTF-8 path")));
-    (Service::start_http("http_server", &env).await, dir)
+    (Process::start_http("http_server", &env).await, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,7 +599,7 @@ fn a_unix_domain_listener_is_served_and_drained() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_upgrade_a_request_on_an_idle_keep_alive_connection_is_answered() {
     let env = [("RUST_LOG", "info,graceful=debug")];
-    let mut old = Service::start_http("zero_downtime", &env).await;
+    let mut old = Process::start_http("zero_downtime", &env).await;
     let mut kept = Connection::open(old.port).await.expect("a connection");
     let first = exchange(&mut kept, "/pid").await.expect("a first request");
     assert_eq!(first.body.trim(), old.pid().to_string());

@@ -1,7 +1,7 @@
 //! Services (`graceful::service`) that live and die together, driven through
 //! `Builder::run_to_report`: errgroup semantics before the shutdown, drained like tracked
 //! tasks after it, every one in the report. The real-process form (an HTTP service and a
-//! failing worker under load) is in `tests/services_example.rs`.
+//! failing worker under load) is in `tests/processes/services_example.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

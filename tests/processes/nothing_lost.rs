@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graceful_test_support::{ClientError, Connection, Rng, Service, Signal, TempDir};
+use graceful_test_support::{ClientError, Connection, Process, Rng, Signal, TempDir};
 use hyper::{Method, StatusCode};
 use tokio::sync::watch;
 
@@ -87,7 +87,7 @@ async fn demonstration_sigkill_loses_acknowledged_records_and_the_check_sees_it(
 async fn a_malformed_body_gets_400_and_is_not_stored() {
     let dir = TempDir::new("malformed");
     let db = dir.join("records.db");
-    let mut service = Service::start_http(
+    let mut service = Process::start_http(
         "sqlite_buffer",
         &[("DB_PATH", db.to_str().expect("a UTF-8 path"))],
     )
@@ -183,7 +183,7 @@ async fn run_trial(stop: Stop, env: &[(&str, &str)]) -> HookOutcome {
     let db = dir.join("records.db");
     let mut env = env.to_vec();
     env.push(("DB_PATH", db.to_str().expect("a UTF-8 path")));
-    let mut service = Service::start_http("sqlite_buffer", &env).await;
+    let mut service = Process::start_http("sqlite_buffer", &env).await;
     let port = service.port;
 
     let (acks, mut acked) = watch::channel(0_usize);
@@ -274,7 +274,7 @@ async fn run_trial(stop: Stop, env: &[(&str, &str)]) -> HookOutcome {
     }
 }
 
-async fn wait_for_acks(service: &Service, acked: &mut watch::Receiver<usize>, count: usize) {
+async fn wait_for_acks(service: &Process, acked: &mut watch::Receiver<usize>, count: usize) {
     // (The `Ref` that `wait_for` returns is a read lock: dropped at once, or the writers'
     // `send_modify` would block.)
     let waited = matches!(

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use graceful_test_support::{Exited, LINE_TIMEOUT, Service, Signal, get};
+use graceful_test_support::{Exited, LINE_TIMEOUT, Process, Signal, get};
 use tokio::task::JoinSet;
 
 /// Requests in flight when the worker fails.
@@ -18,7 +18,7 @@ const EXIT_LIMIT: Duration = Duration::from_secs(15);
 /// Starts the example with `env`, sends [`REQUESTS`] slow requests, and returns the replies'
 /// statuses with the exited process.
 async fn fail_under_load(env: &[(&str, &str)]) -> (Vec<u16>, Exited) {
-    let mut service = Service::start_http("services", env).await;
+    let mut service = Process::start_http("services", env).await;
     let port = service.port;
     let mut requests = JoinSet::new();
     for _ in 0..REQUESTS {
@@ -89,7 +89,7 @@ async fn a_panicking_worker_exits_101_after_the_requests_in_flight_are_answered(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_nothing_failing_drains_both_services_and_exits_0() {
-    let mut service = Service::start_http("services", &[]).await;
+    let mut service = Process::start_http("services", &[]).await;
     let reply = get(service.port, "/slow?ms=0")
         .await
         .unwrap_or_else(|error| service.fail(format_args!("{error}")));

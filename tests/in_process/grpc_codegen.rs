@@ -5,7 +5,7 @@
 //! and fails if the committed file differs: it cannot go stale.
 //!
 //! After changing the proto (or upgrading tonic), refresh the file with
-//! `GRACEFUL_REGENERATE=1 cargo test --test grpc_codegen`, then read the diff.
+//! `GRACEFUL_REGENERATE=1 cargo test --test in_process grpc_codegen`, then read the diff.
 
 use std::path::Path;
 
@@ -52,7 +52,7 @@ fn the_committed_code_for_work_proto_is_what_the_generator_writes() {
             );
         panic!(
             "{} is stale ({first_difference}): regenerate it with \
-             `GRACEFUL_REGENERATE=1 cargo test --test grpc_codegen` and commit it",
+             `GRACEFUL_REGENERATE=1 cargo test --test in_process grpc_codegen` and commit it",
             committed_path.display()
         );
     }

@@ -263,7 +263,7 @@ fn the_drain_aborts_what_ignores_the_token_and_reports_it_by_name() {
     assert_eq!(report.aborted().len(), 2, "{report}");
     assert_eq!(report.aborted()[0], "main");
     assert!(
-        report.aborted()[1].starts_with("task spawned at tests/sequence.rs:"),
+        report.aborted()[1].starts_with("task spawned at tests/in_process/sequence.rs:"),
         "{report}"
     );
     assert_eq!(outcomes(&report), [(0, "cleanup", &HookOutcome::Returned)]);

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    ClientError, EventStream, Exited, LINE_TIMEOUT, Reply, Service, Signal, TempDir, count, get,
+    ClientError, EventStream, Exited, LINE_TIMEOUT, Process, Reply, Signal, TempDir, count, get,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -149,7 +149,7 @@ enum Termination {
 }
 
 /// The kubelet's part: SIGTERM, wait the grace period, SIGKILL.
-async fn kubelet_terminate(service: &mut Service, grace: Duration) -> (Instant, Termination) {
+async fn kubelet_terminate(service: &mut Process, grace: Duration) -> (Instant, Termination) {
     let sigterm = service.signal(Signal::SIGTERM);
     match service.wait_at_most(grace).await {
         Some(exited) => (sigterm, Termination::Exited(exited)),
@@ -235,7 +235,7 @@ impl Run {
 async fn terminate_under_load(drain_delay: &str) -> Run {
     let dir = TempDir::new("kubernetes");
     let log = dir.join("access.log");
-    let mut service = Service::start_http(
+    let mut service = Process::start_http(
         "http_server",
         &[
             ("GRACEFUL_DRAIN_DELAY", drain_delay),

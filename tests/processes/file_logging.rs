@@ -2,7 +2,7 @@
 //! (tracing-appender's non-blocking writer) holds the hook's line and ends with the report's
 //! summary. Without `graceful::keep_until_exit(guard)` those last lines are lost.
 
-use graceful_test_support::{LINE_TIMEOUT, START_TIMEOUT, Service, Signal, TempDir};
+use graceful_test_support::{LINE_TIMEOUT, Process, START_TIMEOUT, Signal, TempDir};
 
 #[tokio::test]
 async fn after_sigterm_the_log_file_ends_with_the_summary() {
@@ -12,7 +12,7 @@ async fn after_sigterm_the_log_file_ends_with_the_summary() {
         .to_str()
         .expect("a UTF-8 temporary path")
         .to_owned();
-    let mut service = Service::start("file_logging", &[("LOG_DIR", &log_dir)]);
+    let mut service = Process::start("file_logging", &[("LOG_DIR", &log_dir)]);
     service
         .wait_for_line(|line| line.starts_with("running"), START_TIMEOUT)
         .await;
@@ -41,7 +41,7 @@ async fn after_sigterm_the_log_file_ends_with_the_summary() {
 
 #[tokio::test]
 async fn without_log_dir_it_says_so_and_fails() {
-    let mut service = Service::start("file_logging", &[]);
+    let mut service = Process::start("file_logging", &[]);
     let exited = service.wait(LINE_TIMEOUT).await;
     assert_eq!(exited.status.code(), Some(1), "{exited}");
     assert!(

@@ -26,7 +26,6 @@
 //! These tests need `haproxy` and `hey` on the PATH, so they are `#[ignore]`d: `.ci/fleet`
 //! installs both (Debian packages) and runs them with `--ignored`, or says why it cannot. The
 //! three take a lock: run in parallel, their loads and timings would mix.
-#![cfg(unix)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -34,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    Exited, LINE_TIMEOUT, Rng, START_TIMEOUT, Service, Signal, TempDir, example, free_port, get,
+    Exited, LINE_TIMEOUT, Process, Rng, START_TIMEOUT, Signal, TempDir, example, free_port, get,
 };
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -132,7 +131,7 @@ async fn rolling_upgrades_lose_no_request() {
     let mut instances = Vec::new();
     let mut everyone = Pids(Vec::new());
     for index in 0..INSTANCES {
-        let service = Service::start_listening("zero_downtime", "http", &[]).await;
+        let service = Process::start_listening("zero_downtime", "http", &[]).await;
         let pid = service.pid().as_raw() as u32;
         everyone.0.push(pid);
         instances.push(Upgraded {
@@ -274,7 +273,7 @@ struct Instance {
     server: String,
     port: u16,
     env: Vec<(String, String)>,
-    service: Service,
+    service: Process,
 }
 
 impl Instance {
@@ -285,7 +284,7 @@ impl Instance {
             ("GRACEFUL_DRAIN_DELAY".to_owned(), drain_delay.to_owned()),
             ("ACCESS_LOG".to_owned(), log.display().to_string()),
         ];
-        let service = Service::start_listening("http_server", "http", &borrowed(&env)).await;
+        let service = Process::start_listening("http_server", "http", &borrowed(&env)).await;
         Instance {
             server,
             port: service.port,
@@ -309,7 +308,7 @@ impl Instance {
         let mut env = borrowed(&self.env);
         env.push(("PORT", &port));
         let restarted = Instant::now();
-        self.service = Service::start_command("http_server", &example("http_server"), &[], &env);
+        self.service = Process::start_command("http_server", &example("http_server"), &[], &env);
         self.service.port = self.port;
         let ready = self
             .service
@@ -368,7 +367,7 @@ impl fmt::Display for Restart {
 struct Upgraded {
     server: String,
     port: u16,
-    service: Service,
+    service: Process,
     /// Every process of the instance, the serving one last.
     pids: Vec<u32>,
 }
@@ -517,7 +516,7 @@ impl Balancing {
 /// A real HAProxy in front of the instances, with a generated configuration and a stats socket
 /// in the scenario's directory.
 struct Balancer {
-    process: Service,
+    process: Process,
     port: u16,
     socket: PathBuf,
 }
@@ -533,7 +532,7 @@ impl Balancer {
         let text = haproxy_config(port, &socket, balancing, check, ports);
         std::fs::write(&config, &text).expect("write the HAProxy configuration");
         let config = config.display().to_string();
-        let process = Service::start_command(
+        let process = Process::start_command(
             "haproxy",
             Path::new("haproxy"),
             &["-db", "-f", &config],
@@ -837,8 +836,8 @@ impl fmt::Display for ProxyCount {
 /// The load: two `hey` processes through the balancer, each bounded by [`LOAD_LIMIT`] and
 /// stopped by SIGINT (on which `hey` lets its requests in flight finish and prints its summary).
 struct Load {
-    fast: Service,
-    slow: Service,
+    fast: Process,
+    slow: Process,
 }
 
 impl Load {
@@ -851,7 +850,7 @@ impl Load {
             let args = [
                 "-z", LOAD_LIMIT, "-c", &workers, "-q", &qps, "-t", "10", &url,
             ];
-            Service::start_command("hey", Path::new("hey"), &args, &[])
+            Process::start_command("hey", Path::new("hey"), &args, &[])
         };
         Load {
             fast: hey(FAST_PATH, FAST_WORKERS, FAST_QPS),

@@ -13,13 +13,13 @@
 /// The code tonic generates for `examples/proto/work.proto`.
 #[allow(dead_code)]
 mod work {
-    include!("../examples/proto/graceful.example.rs");
+    include!("../../examples/proto/graceful.example.rs");
 }
 
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
-use graceful_test_support::{LINE_TIMEOUT, REQUEST_TIMEOUT, Service, Signal};
+use graceful_test_support::{LINE_TIMEOUT, Process, REQUEST_TIMEOUT, Signal};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tonic::transport::{Channel, Endpoint};
@@ -141,7 +141,7 @@ async fn until_not_serving(channel: &Channel) -> Instant {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_turns_not_serving_then_every_call_and_stream_completes_ok() {
     let mut server =
-        Service::start_listening("grpc_server", "http", &[("GRACEFUL_DRAIN_DELAY", "700ms")]).await;
+        Process::start_listening("grpc_server", "http", &[("GRACEFUL_DRAIN_DELAY", "700ms")]).await;
     let port = server.port;
 
     // The health probe has a connection of its own.
@@ -295,7 +295,7 @@ async fn health_turns_not_serving_then_every_call_and_stream_completes_ok() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_longer_than_the_drain_timeout_is_cut_and_counted() {
-    let mut server = Service::start_listening(
+    let mut server = Process::start_listening(
         "grpc_server",
         "http",
         &[("GRACEFUL_DRAIN_TIMEOUT", "500ms")],
