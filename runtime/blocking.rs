@@ -9,7 +9,6 @@
 //! the deadline is skipped, as in the rest of the sequence.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use crate::reason::Reason;
 use crate::registry::{Hook, HookFn, Run};
 use crate::report::{HookOutcome, HookReport};
 use crate::shutdown::Inner;
-use crate::slot::{self, RunningHook, Slot, outcome_of};
+use crate::slot::{self, Slot, outcome_of};
 use crate::tasks::lock;
 use crate::unwind::panic_text;
 
@@ -257,8 +256,8 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
             batch.changed.notify_one();
         }
 
-        inner.hooks_started.store(id + 1, Ordering::Release);
-        let running = RunningHook::enter(inner.clone(), id, slot.name.clone());
+        inner.progress.hooks_started(id + 1);
+        let running = inner.progress.hook_running(id, slot.name.clone());
         let result = catch_unwind(AssertUnwindSafe(|| function(scheduled.context)));
         drop(running);
         let ended = Instant::now();

@@ -92,6 +92,7 @@ pub mod http;
 mod keep;
 mod listener;
 mod log;
+mod progress;
 mod readiness;
 mod reason;
 mod registry;

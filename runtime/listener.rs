@@ -9,7 +9,6 @@
 //! [upgrade](crate::upgrade) instead.
 
 use std::io;
-use std::sync::atomic::Ordering;
 
 use crate::exit;
 use crate::log;
@@ -81,7 +80,7 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
     let inner = &shutdown.inner;
     let reason = inner.trigger().map(|trigger| &trigger.reason);
     let by_signal = matches!(reason, Some(Reason::Signal(_)));
-    if !by_signal && !inner.signal_absorbed.swap(true, Ordering::AcqRel) {
+    if !by_signal && inner.absorb_signal() {
         if let Some(reason) = reason {
             log::absorbed(signal, reason);
         }

@@ -6,7 +6,6 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use crate::reason::Reason;
 use crate::registry::{self, Hook, HookFn, Run};
 use crate::report::{self, HookOutcome, HookReport, MainOutcome, Report};
 use crate::shutdown::{Inner, Shutdown};
-use crate::slot::{RunningHook, Scheduled, Slot, outcome_of, skipped};
+use crate::slot::{Scheduled, Slot, outcome_of, skipped};
 use crate::systemd;
 use crate::unwind::{CatchUnwind, join_error_text, panic_text};
 
@@ -39,7 +38,7 @@ pub(crate) type MainFuture<'a> = Pin<Box<dyn Future<Output = MainResult> + 'a>>;
 /// which the caller logs (see [`log::summary`]).
 pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'_>) -> Report {
     let inner = &shutdown.inner;
-    inner.main_running.store(true, Ordering::Release);
+    inner.progress.set_main_running(true);
     let mut main = CatchUnwind(main);
     let mut main_outcome = None;
     let mut main_code = None;
@@ -115,18 +114,14 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(main))) {
         log::main_drop_panicked(&panic_text(&*panic));
     }
-    inner.main_running.store(false, Ordering::Release);
+    inner.progress.set_main_running(false);
     if !drained {
         // The aborted tasks are dropped by their worker threads: wait (briefly) until they
         // are, so that what their drop records (a service aborted, connections cut) is in
         // the report.
         let dropped_by = clock::later(Instant::now(), ABORTED_DROP_WAIT).min(deadline);
         let _ = timeout_at(dropped_by.into(), inner.tasks.all_done()).await;
-        log::aborted(
-            &aborted,
-            inner.connections_cut.load(Ordering::Acquire),
-            config.drain_timeout,
-        );
+        log::aborted(&aborted, inner.connections_cut(), config.drain_timeout);
     }
     let main_outcome = main_outcome.unwrap_or(MainOutcome::Aborted);
 
@@ -143,7 +138,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         services: inner.services.reports(),
         hooks,
         aborted,
-        connections_cut: inner.connections_cut.load(Ordering::Acquire),
+        connections_cut: inner.connections_cut(),
         elapsed: trigger.at.elapsed(),
         exit_code: 0,
     };
@@ -171,7 +166,7 @@ fn main_ended(
     output: std::thread::Result<MainResult>,
     code: &mut Option<u8>,
 ) -> MainOutcome {
-    inner.main_running.store(false, Ordering::Release);
+    inner.progress.set_main_running(false);
     let outcome = match output {
         Ok(Ok(requested)) => {
             *code = requested;
@@ -203,7 +198,7 @@ async fn run_hooks(
 ) -> Vec<HookReport> {
     let mut reports = Vec::with_capacity(hooks.len());
     let schedule = hooks.iter().map(|hook| (hook.order, hook.name.clone()));
-    let _ = inner.schedule.set(schedule.collect());
+    inner.progress.schedule(schedule.collect());
     let mut hooks = hooks.into_iter().peekable();
     let mut phase = Vec::new();
     while let Some(first) = hooks.next() {
@@ -234,9 +229,7 @@ async fn run_hooks(
                 }
                 batch.push(hook);
             }
-            inner
-                .hooks_started
-                .store(reports.len() + 1, Ordering::Release);
+            inner.progress.hooks_started(reports.len() + 1);
             blocking::run(inner, worker, batch, reason, deadline, &mut reports).await;
             if phase.is_empty() {
                 continue;
@@ -264,9 +257,7 @@ async fn run_phase(
     deadline: Instant,
     reports: &mut Vec<HookReport>,
 ) {
-    inner
-        .hooks_started
-        .store(reports.len() + phase.len(), Ordering::Release);
+    inner.progress.hooks_started(reports.len() + phase.len());
     if phase.len() == 1 {
         let hook = phase.pop().expect("a phase of one hook");
         let (slot, run) = Slot::start(hook, reports.len(), reason, deadline);
@@ -310,7 +301,7 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (HookOutcome, Inst
         limit,
     } = scheduled;
     let limit_at = context.deadline;
-    let _running = RunningHook::enter(inner, id, context.name.clone());
+    let _running = inner.progress.hook_running(id, context.name.clone());
     let timed_out = || HookOutcome::TimedOut(limit);
     let outcome = match run {
         Run::Static(HookFn::Async(hook)) => {

@@ -16,6 +16,7 @@ use tokio_util::sync::{
 };
 
 use crate::keep::Kept;
+use crate::progress::Progress;
 use crate::reason::Reason;
 use crate::registry::IntoHook;
 use crate::registry::{Dynamic, Hook, Run};
@@ -48,38 +49,38 @@ pub struct Shutdown {
 }
 
 /// The state one run shares between the handles, the signal listener and the sequence.
+///
+/// Each part has one owner. The trigger, the tokens, the deadline and the counters are this
+/// module's, private behind methods. The others are types of the modules that write them:
+/// the hooks registered at run time (`registry`), the tracked tasks (`tasks`), the services'
+/// ends (`report`), how far the sequence has got (`progress`), the values kept until exit
+/// (`keep`).
 pub(crate) struct Inner {
-    /// Cancelled at step 3 of the sequence: what servers and workers wait on.
-    token: CancellationToken,
     /// Cancelled by the first trigger: what the sequence waits on.
     pub(crate) stop: CancellationToken,
+    /// Cancelled at step 3 of the sequence: what servers and workers wait on.
+    token: CancellationToken,
     trigger: OnceLock<Trigger>,
-    pub(crate) tasks: Arc<Tasks>,
-    pub(crate) hooks: Dynamic,
-    /// Whether the main body still runs (named in the forced-exit line).
-    pub(crate) main_running: AtomicBool,
-    /// The hooks running now (named in the forced-exit line).
-    pub(crate) running_hooks: std::sync::Mutex<Vec<(usize, Cow<'static, str>)>>,
-    /// Every hook's order and name, in schedule order, once the hooks start; and how many of
-    /// them have started (the rest are reported as skipped if the watchdog ends the process).
-    pub(crate) schedule: OnceLock<Vec<(i32, Cow<'static, str>)>>,
-    pub(crate) hooks_started: AtomicUsize,
-    /// Whether a signal was absorbed: one that arrived after a shutdown that something else
-    /// started. The next one forces the exit.
-    pub(crate) signal_absorbed: AtomicBool,
-    /// Wakes the thread that keeps the watchdog, at the trigger.
-    watchdog: OnceLock<Box<dyn Fn() + Send + Sync>>,
-    /// The values of [`Shutdown::keep_until_exit`].
-    pub(crate) kept: Kept,
     /// The run's global deadline, from the trigger: set when the run starts.
     timeout: OnceLock<Duration>,
-    /// How each service ended.
-    pub(crate) services: Services,
+    /// Wakes the thread that keeps the watchdog, at the trigger.
+    watchdog: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Whether a signal was absorbed: one that arrived after a shutdown that something else
+    /// started. The next one forces the exit.
+    signal_absorbed: AtomicBool,
     /// Connections that the HTTP and gRPC integrations had to cut at the end of the drain.
-    pub(crate) connections_cut: AtomicUsize,
+    connections_cut: AtomicUsize,
     /// Whether the run is one of [`Builder::run_async`](crate::Builder::run_async), on a
     /// runtime that is not ours: its tasks carry the handle in a task-local.
     scoped: bool,
+    pub(crate) hooks: Dynamic,
+    pub(crate) tasks: Arc<Tasks>,
+    /// How each service ended.
+    pub(crate) services: Services,
+    /// How far the sequence has got (named by the forced exit and the watchdog).
+    pub(crate) progress: Progress,
+    /// The values of [`Shutdown::keep_until_exit`].
+    pub(crate) kept: Kept,
 }
 
 /// The first trigger: what it was, when, the exit code it asked for, and how long the system
@@ -109,10 +110,7 @@ impl Inner {
             trigger: OnceLock::new(),
             tasks: Arc::default(),
             hooks: Dynamic::new(),
-            main_running: AtomicBool::new(false),
-            running_hooks: std::sync::Mutex::default(),
-            schedule: OnceLock::new(),
-            hooks_started: AtomicUsize::new(0),
+            progress: Progress::default(),
             signal_absorbed: AtomicBool::new(false),
             watchdog: OnceLock::new(),
             kept: Kept::default(),
@@ -127,6 +125,17 @@ impl Inner {
     #[allow(dead_code)] // used by the integrations, behind their features
     pub(crate) fn record_cut(&self, count: usize) {
         self.connections_cut.fetch_add(count, Ordering::AcqRel);
+    }
+
+    /// How many connections the integrations cut.
+    pub(crate) fn connections_cut(&self) -> usize {
+        self.connections_cut.load(Ordering::Acquire)
+    }
+
+    /// Whether this call is the first to absorb a signal (one that arrived after a shutdown
+    /// that something else started); the next one forces the exit.
+    pub(crate) fn absorb_signal(&self) -> bool {
+        !self.signal_absorbed.swap(true, Ordering::AcqRel)
     }
 
     /// Registers how to wake the thread that keeps the watchdog, at the trigger.
@@ -165,31 +174,12 @@ impl Inner {
 
     /// What still runs: the main body, tracked tasks, running hooks.
     pub(crate) fn still_running(&self) -> Vec<String> {
-        let mut running = Vec::new();
-        if self.main_running.load(Ordering::Acquire) {
-            running.push("main".to_owned());
-        }
-        running.extend(self.tasks.running());
-        let hooks = crate::tasks::lock(&self.running_hooks);
-        running.extend(hooks.iter().map(|(_, name)| format!("hook {name}")));
-        running
+        self.progress.still_running(&self.tasks)
     }
 
-    /// The hooks that have not started: those after the ones started once the hooks have
-    /// been scheduled, every hook known so far before that.
+    /// The hooks that have not started.
     pub(crate) fn not_started(&self) -> Vec<String> {
-        let label =
-            |(order, name): &(i32, Cow<'static, str>)| format!("hook {name} (order {order})");
-        match self.schedule.get() {
-            Some(schedule) => {
-                let started = self.hooks_started.load(Ordering::Acquire);
-                schedule.iter().skip(started).map(label).collect()
-            }
-            None => crate::registry::planned(&self.hooks)
-                .iter()
-                .map(label)
-                .collect(),
-        }
+        self.progress.not_started(&self.hooks)
     }
 }
 

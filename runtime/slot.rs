@@ -2,7 +2,6 @@
 //! line, its place among the running hooks (named by a forced exit), its outcome.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock;
@@ -11,8 +10,6 @@ use crate::log;
 use crate::reason::Reason;
 use crate::registry::{Hook, HookResult, Run};
 use crate::report::{HookOutcome, HookReport};
-use crate::shutdown::Inner;
-use crate::tasks::lock;
 
 /// The report of a hook whose phase came after the deadline.
 pub(crate) fn skipped(hook: Hook) -> HookReport {
@@ -111,24 +108,5 @@ pub(crate) fn outcome_of(result: HookResult) -> HookOutcome {
     match result {
         Ok(()) => HookOutcome::Returned,
         Err(message) => HookOutcome::Failed(message),
-    }
-}
-
-/// Lists a hook among the running ones (for the forced-exit line) while it runs.
-pub(crate) struct RunningHook {
-    inner: Arc<Inner>,
-    id: usize,
-}
-
-impl RunningHook {
-    pub(crate) fn enter(inner: Arc<Inner>, id: usize, name: Cow<'static, str>) -> Self {
-        lock(&inner.running_hooks).push((id, name));
-        RunningHook { inner, id }
-    }
-}
-
-impl Drop for RunningHook {
-    fn drop(&mut self) {
-        lock(&self.inner.running_hooks).retain(|(id, _)| *id != self.id);
     }
 }

@@ -1,0 +1,83 @@
+//! How far a run has got: whether the main body still runs, which hooks run now, and how many
+//! of the scheduled hooks have started. The sequence writes it; the forced exit and the
+//! watchdog read it to say what they cut short.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::registry::{self, Dynamic};
+use crate::tasks::{Tasks, lock};
+
+/// A hook's order and name, as the lines that list hooks show them.
+type Named = (i32, Cow<'static, str>);
+
+#[derive(Default)]
+pub(crate) struct Progress {
+    main_running: AtomicBool,
+    /// The hooks running now, by their index in the schedule.
+    running_hooks: Mutex<Vec<(usize, Cow<'static, str>)>>,
+    /// Every hook, in schedule order, once the hooks start.
+    schedule: OnceLock<Vec<Named>>,
+    /// How many hooks of the schedule have started.
+    hooks_started: AtomicUsize,
+}
+
+impl Progress {
+    pub(crate) fn set_main_running(&self, running: bool) {
+        self.main_running.store(running, Ordering::Release);
+    }
+
+    /// Records the hooks about to run, in order.
+    pub(crate) fn schedule(&self, hooks: Vec<Named>) {
+        let _ = self.schedule.set(hooks);
+    }
+
+    /// Records that the first `count` hooks of the schedule have started.
+    pub(crate) fn hooks_started(&self, count: usize) {
+        self.hooks_started.store(count, Ordering::Release);
+    }
+
+    /// Lists the hook `id` among the running ones until the guard drops.
+    pub(crate) fn hook_running<'a>(&'a self, id: usize, name: Cow<'static, str>) -> Running<'a> {
+        lock(&self.running_hooks).push((id, name));
+        Running { progress: self, id }
+    }
+
+    /// What still runs: the main body, tracked tasks, running hooks.
+    pub(crate) fn still_running(&self, tasks: &Tasks) -> Vec<String> {
+        let mut running = Vec::new();
+        if self.main_running.load(Ordering::Acquire) {
+            running.push("main".to_owned());
+        }
+        running.extend(tasks.running());
+        let hooks = lock(&self.running_hooks);
+        running.extend(hooks.iter().map(|(_, name)| format!("hook {name}")));
+        running
+    }
+
+    /// The hooks that have not started: those after the ones started once the hooks have
+    /// been scheduled, every hook known so far (`dynamic` and the static ones) before that.
+    pub(crate) fn not_started(&self, dynamic: &Dynamic) -> Vec<String> {
+        let label = |(order, name): &Named| format!("hook {name} (order {order})");
+        match self.schedule.get() {
+            Some(schedule) => {
+                let started = self.hooks_started.load(Ordering::Acquire);
+                schedule.iter().skip(started).map(label).collect()
+            }
+            None => registry::planned(dynamic).iter().map(label).collect(),
+        }
+    }
+}
+
+/// A hook listed among the running ones while it lives.
+pub(crate) struct Running<'a> {
+    progress: &'a Progress,
+    id: usize,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        lock(&self.progress.running_hooks).retain(|(id, _)| *id != self.id);
+    }
+}
