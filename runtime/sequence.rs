@@ -18,7 +18,7 @@ use crate::log;
 use crate::reason::Reason;
 use crate::registry::{self, Hook, HookFn, Run};
 use crate::report::{self, HookOutcome, HookReport, MainOutcome, Report};
-use crate::shutdown::{Inner, Shutdown};
+use crate::shutdown::{Inner, Shutdown, Trigger};
 use crate::slot::{Scheduled, Slot, outcome_of, skipped};
 use crate::systemd;
 use crate::unwind::{CatchUnwind, join_error_text, panic_text};
@@ -38,92 +38,28 @@ pub(crate) type MainFuture<'a> = Pin<Box<dyn Future<Output = MainResult> + 'a>>;
 /// which the caller logs (see [`log::summary`]).
 pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'_>) -> Report {
     let inner = &shutdown.inner;
-    inner.progress.set_main_running(true);
-    let mut main = CatchUnwind(main);
-    let mut main_outcome = None;
-    let mut main_code = None;
-
-    // The hooks are logged once the body has first run: a `#[graceful::main]` body is where
-    // users install their tracing subscriber.
-    let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut main).poll(cx))).await;
-    registry::log_static_hooks();
-    let ended = match first_poll {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => main_until(&mut main, inner.stop.cancelled()).await,
-    };
-    if let Some(output) = ended {
-        let outcome = main_ended(inner, output, &mut main_code);
-        shutdown.begin(reason_for(&outcome), None);
-        main_outcome = Some(outcome);
-    }
+    let mut main = Main::start(inner, main);
+    main.run_until_trigger(shutdown).await;
 
     // 1. Stopping: `is_shutting_down()` is true from the trigger on.
     let trigger = inner.trigger().expect("the shutdown has started").clone();
-    // The configured deadline, unless the system ends the process sooner after this trigger.
-    let timeout = trigger.timeout(config.timeout);
-    if timeout < config.timeout {
-        log::deadline_cut(&trigger.reason, config.timeout, timeout);
-    }
-    let deadline = clock::later(trigger.at, timeout);
-    log::started(&trigger.reason, timeout);
-    // After an upgrade systemd's main process is the new one: `STOPPING=1` from this one would
-    // be refused, or (with `NotifyAccess=all`) stop the service that just took over.
-    let upgraded = trigger.reason == Reason::Upgrade;
-    if !upgraded {
-        systemd::stopping(timeout);
-    }
+    let deadline = stopping(&trigger, config);
     // The thread the plain `fn` hooks will run on starts now, while the drain goes on.
     let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
     //    Pointless once the main body has ended, and after an upgrade, where the sockets stay
     //    open in the new process: cut short then.
-    if main_outcome.is_none() && !upgraded {
+    if trigger.reason != Reason::Upgrade {
         let delay_end = clock::later(trigger.at, config.drain_delay).min(deadline);
-        // Only when there is time left to wait: the timer rounds up to its next millisecond
-        // tick, so even an elapsed deadline would cost up to a millisecond.
-        if delay_end > Instant::now() {
-            if let Some(output) = main_until(&mut main, sleep_until(delay_end.into())).await {
-                main_outcome = Some(main_ended(inner, output, &mut main_code));
-            }
-        }
+        main.run_until(delay_end).await;
     }
 
     // 3. Cancel.
     inner.cancel();
 
     // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
-    let drain_end = clock::later(Instant::now(), config.drain_timeout).min(deadline);
-    let drained = timeout_at(drain_end.into(), async {
-        if main_outcome.is_none() {
-            main_outcome = Some(main_ended(inner, (&mut main).await, &mut main_code));
-        }
-        inner.tasks.all_done().await;
-    })
-    .await
-    .is_ok();
-    let mut aborted = Vec::new();
-    if !drained {
-        if main_outcome.is_none() {
-            main_outcome = Some(MainOutcome::Aborted);
-            aborted.push("main".to_owned());
-        }
-        aborted.extend(inner.tasks.abort_all());
-    }
-    // An aborted body is dropped here, and a destructor of its may panic: the sequence goes on.
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(main))) {
-        log::main_drop_panicked(&panic_text(&*panic));
-    }
-    inner.progress.set_main_running(false);
-    if !drained {
-        // The aborted tasks are dropped by their worker threads: wait (briefly) until they
-        // are, so that what their drop records (a service aborted, connections cut) is in
-        // the report.
-        let dropped_by = clock::later(Instant::now(), ABORTED_DROP_WAIT).min(deadline);
-        let _ = timeout_at(dropped_by.into(), inner.tasks.all_done()).await;
-        log::aborted(&aborted, inner.connections_cut(), config.drain_timeout);
-    }
-    let main_outcome = main_outcome.unwrap_or(MainOutcome::Aborted);
+    let (main_outcome, main_code, aborted) = drain(inner, main, config, deadline).await;
 
     // 5. Hooks, phase by phase.
     let hooks = registry::all_hooks(&inner.hooks);
@@ -146,37 +82,161 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     report
 }
 
-/// Polls the main body until `other` completes; its output if it ended first.
-async fn main_until<F: Future + ?Sized>(
-    main: &mut CatchUnwind<F>,
-    other: impl Future<Output = ()>,
-) -> Option<std::thread::Result<F::Output>> {
-    let mut other = pin!(other);
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = Pin::new(&mut *main).poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        other.as_mut().poll(cx).map(|()| None)
-    })
-    .await
+/// Step 1: logs the start and tells systemd; returns the global deadline (the configured
+/// one, unless the system ends the process sooner after this trigger).
+fn stopping(trigger: &Trigger, config: &Config) -> Instant {
+    let timeout = trigger.timeout(config.timeout);
+    if timeout < config.timeout {
+        log::deadline_cut(&trigger.reason, config.timeout, timeout);
+    }
+    log::started(&trigger.reason, timeout);
+    // After an upgrade systemd's main process is the new one: `STOPPING=1` from this one would
+    // be refused, or (with `NotifyAccess=all`) stop the service that just took over.
+    if trigger.reason != Reason::Upgrade {
+        systemd::stopping(timeout);
+    }
+    clock::later(trigger.at, timeout)
 }
 
-fn main_ended(
+/// Step 4: waits for the main body and the tracked tasks until `drain_timeout`, then aborts
+/// what is left. Returns how the main body ended, the exit code it asked for, and what was
+/// aborted.
+async fn drain(
     inner: &Inner,
-    output: std::thread::Result<MainResult>,
-    code: &mut Option<u8>,
-) -> MainOutcome {
-    inner.progress.set_main_running(false);
-    let outcome = match output {
-        Ok(Ok(requested)) => {
-            *code = requested;
-            MainOutcome::Returned
+    mut main: Main<'_, '_>,
+    config: &Config,
+    deadline: Instant,
+) -> (MainOutcome, Option<u8>, Vec<String>) {
+    let drain_end = clock::later(Instant::now(), config.drain_timeout).min(deadline);
+    let drained = timeout_at(drain_end.into(), async {
+        main.run_to_end().await;
+        inner.tasks.all_done().await;
+    })
+    .await
+    .is_ok();
+    let mut aborted = Vec::new();
+    if !drained {
+        if main.outcome.is_none() {
+            main.outcome = Some(MainOutcome::Aborted);
+            aborted.push("main".to_owned());
         }
-        Ok(Err(error)) => MainOutcome::Failed(error),
-        Err(panic) => MainOutcome::Panicked(panic_text(&*panic)),
-    };
-    log::main_ended(&outcome);
-    outcome
+        aborted.extend(inner.tasks.abort_all());
+    }
+    let (outcome, code) = main.drop_body();
+    if !drained {
+        // The aborted tasks are dropped by their worker threads: wait (briefly) until they
+        // are, so that what their drop records (a service aborted, connections cut) is in
+        // the report.
+        let dropped_by = clock::later(Instant::now(), ABORTED_DROP_WAIT).min(deadline);
+        let _ = timeout_at(dropped_by.into(), inner.tasks.all_done()).await;
+        log::aborted(&aborted, inner.connections_cut(), config.drain_timeout);
+    }
+    (outcome, code, aborted)
+}
+
+/// The main body through the sequence: polled until it ends or the step it runs in does.
+struct Main<'i, 'm> {
+    inner: &'i Inner,
+    body: CatchUnwind<dyn Future<Output = MainResult> + 'm>,
+    /// How it ended, once it has.
+    outcome: Option<MainOutcome>,
+    /// The exit code it asked for.
+    code: Option<u8>,
+}
+
+impl<'i, 'm> Main<'i, 'm> {
+    fn start(inner: &'i Inner, body: MainFuture<'m>) -> Self {
+        inner.progress.set_main_running(true);
+        Main {
+            inner,
+            body: CatchUnwind(body),
+            outcome: None,
+            code: None,
+        }
+    }
+
+    /// Runs the body until the shutdown starts; a body that ends starts it.
+    async fn run_until_trigger(&mut self, shutdown: &Shutdown) {
+        // The hooks are logged once the body has first run: a `#[graceful::main]` body is
+        // where users install their tracing subscriber.
+        let body = &mut self.body;
+        let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll(cx))).await;
+        registry::log_static_hooks();
+        let output = match first_poll {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => self.poll_until(self.inner.stop.cancelled()).await,
+        };
+        if let Some(output) = output {
+            self.ended(output);
+            let reason = reason_for(self.outcome.as_ref().expect("it ended"));
+            shutdown.begin(reason, None);
+        }
+    }
+
+    /// Runs the body until `end`, if it still runs and there is time left to wait (the timer
+    /// rounds up to its next millisecond tick, so even an elapsed deadline would cost up to a
+    /// millisecond).
+    async fn run_until(&mut self, end: Instant) {
+        if self.outcome.is_none() && end > Instant::now() {
+            if let Some(output) = self.poll_until(sleep_until(end.into())).await {
+                self.ended(output);
+            }
+        }
+    }
+
+    /// Runs the body until it ends.
+    async fn run_to_end(&mut self) {
+        if self.outcome.is_none() {
+            let output = (&mut self.body).await;
+            self.ended(output);
+        }
+    }
+
+    /// Polls the body until `other` completes; its output if it ended first.
+    async fn poll_until(
+        &mut self,
+        other: impl Future<Output = ()>,
+    ) -> Option<std::thread::Result<MainResult>> {
+        let mut other = pin!(other);
+        let body = &mut self.body;
+        poll_fn(|cx| {
+            if let Poll::Ready(output) = Pin::new(&mut *body).poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            other.as_mut().poll(cx).map(|()| None)
+        })
+        .await
+    }
+
+    fn ended(&mut self, output: std::thread::Result<MainResult>) {
+        self.inner.progress.set_main_running(false);
+        let outcome = match output {
+            Ok(Ok(requested)) => {
+                self.code = requested;
+                MainOutcome::Returned
+            }
+            Ok(Err(error)) => MainOutcome::Failed(error),
+            Err(panic) => MainOutcome::Panicked(panic_text(&*panic)),
+        };
+        log::main_ended(&outcome);
+        self.outcome = Some(outcome);
+    }
+
+    /// Drops the body (an aborted one still holds its state) and returns how it ended and
+    /// the code it asked for. A destructor of the body may panic: the sequence goes on.
+    fn drop_body(self) -> (MainOutcome, Option<u8>) {
+        let Main {
+            inner,
+            body,
+            outcome,
+            code,
+        } = self;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(body))) {
+            log::main_drop_panicked(&panic_text(&*panic));
+        }
+        inner.progress.set_main_running(false);
+        (outcome.unwrap_or(MainOutcome::Aborted), code)
+    }
 }
 
 fn reason_for(outcome: &MainOutcome) -> Reason {
