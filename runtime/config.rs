@@ -97,30 +97,8 @@ impl Settings {
         &self,
         var: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Config, StartError> {
-        // Each duration with the name of where it was set (the variable wins over the
-        // builder), checked on its own.
-        let setting = |kind: DurationSetting,
-                       env: &'static str,
-                       builder: &'static str,
-                       set: Option<Duration>,
-                       default: Duration|
-         -> Result<Named<'static, Duration>, StartError> {
-            let Some(text) = var(env) else {
-                let value = Named::new(builder, set.unwrap_or(default));
-                settings::duration(kind, value).map_err(StartError::new)?;
-                return Ok(value);
-            };
-            let text = text.to_string_lossy();
-            let example = format!("write it like {env}=10s, {env}=500ms or {env}=\"1m 30s\"");
-            let value = duration::parse(&text).map_err(|error| {
-                StartError::new(format!(
-                    "{env}={text:?} is not a duration ({error}); {example}"
-                ))
-            })?;
-            let written = format!("{env}={text:?}");
-            settings::duration(kind, Named::new(&written, value))
-                .map_err(|message| StartError::new(format!("{message}; {example}")))?;
-            Ok(Named::new(env, value))
+        let setting = |kind, env, builder, set, default| {
+            duration_setting(&var, kind, env, builder, set, default)
         };
         use DurationSetting::{DrainDelay, DrainTimeout, Timeout, UpgradeTimeout};
         let timeout = setting(
@@ -157,28 +135,8 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| Signal::defaults().to_vec());
 
-        let check = |result: Result<(), String>| result.map_err(StartError::new);
-        check(settings::drain_delay(drain_delay, timeout))?;
-        // The rule the attribute checks, on the values the code set. A drain bound left to its
-        // default, or set or capped by the environment, only ends at the deadline.
-        if let (Some(drain), Some(deadline)) = (self.drain_timeout, self.timeout) {
-            check(settings::drain_timeout(
-                Named::new("drain_timeout", drain),
-                Named::new("timeout", deadline),
-            ))?;
-        }
+        self.check_rules(drain_delay, timeout, flavor)?;
         let drain_timeout = drain_timeout.value.min(timeout.value);
-        if let Some(threads) = self.worker_threads {
-            let current_thread =
-                (flavor == Flavor::CurrentThread).then_some("the current_thread flavor");
-            check(settings::worker_threads(
-                Named::new("worker_threads", threads),
-                current_thread,
-            ))?;
-        }
-        if let Some(upgrade) = self.upgrade {
-            check_upgrade(upgrade, self.signals.as_deref())?;
-        }
         let (timeout, drain_delay, upgrade_timeout) =
             (timeout.value, drain_delay.value, upgrade_timeout.value);
         Ok(Config {
@@ -192,6 +150,39 @@ impl Settings {
             upgrade: self.upgrade,
             upgrade_timeout,
         })
+    }
+
+    /// The rules between settings, on the values resolved: the delay shorter than the
+    /// deadline, the drain bound the code set within the deadline the code set, worker
+    /// threads only for the multi-threaded runtime, the upgrade signal its own.
+    fn check_rules(
+        &self,
+        drain_delay: Named<'_, Duration>,
+        timeout: Named<'_, Duration>,
+        flavor: Flavor,
+    ) -> Result<(), StartError> {
+        let check = |result: Result<(), String>| result.map_err(StartError::new);
+        check(settings::drain_delay(drain_delay, timeout))?;
+        // The rule the attribute checks, on the values the code set. A drain bound left to its
+        // default, or set or capped by the environment, only ends at the deadline.
+        if let (Some(drain), Some(deadline)) = (self.drain_timeout, self.timeout) {
+            check(settings::drain_timeout(
+                Named::new("drain_timeout", drain),
+                Named::new("timeout", deadline),
+            ))?;
+        }
+        if let Some(threads) = self.worker_threads {
+            let current_thread =
+                (flavor == Flavor::CurrentThread).then_some("the current_thread flavor");
+            check(settings::worker_threads(
+                Named::new("worker_threads", threads),
+                current_thread,
+            ))?;
+        }
+        if let Some(upgrade) = self.upgrade {
+            check_upgrade(upgrade, self.signals.as_deref())?;
+        }
+        Ok(())
     }
 }
 
@@ -246,6 +237,34 @@ impl fmt::Display for StartError {
 }
 
 impl Error for StartError {}
+
+/// One duration setting with the name of where it was set (the variable `env` wins over the
+/// builder's `set`, then `default`), checked on its own.
+fn duration_setting(
+    var: &impl Fn(&str) -> Option<OsString>,
+    kind: DurationSetting,
+    env: &'static str,
+    builder: &'static str,
+    set: Option<Duration>,
+    default: Duration,
+) -> Result<Named<'static, Duration>, StartError> {
+    let Some(text) = var(env) else {
+        let value = Named::new(builder, set.unwrap_or(default));
+        settings::duration(kind, value).map_err(StartError::new)?;
+        return Ok(value);
+    };
+    let text = text.to_string_lossy();
+    let example = format!("write it like {env}=10s, {env}=500ms or {env}=\"1m 30s\"");
+    let value = duration::parse(&text).map_err(|error| {
+        StartError::new(format!(
+            "{env}={text:?} is not a duration ({error}); {example}"
+        ))
+    })?;
+    let written = format!("{env}={text:?}");
+    settings::duration(kind, Named::new(&written, value))
+        .map_err(|message| StartError::new(format!("{message}; {example}")))?;
+    Ok(Named::new(env, value))
+}
 
 #[cfg(test)]
 mod tests {
