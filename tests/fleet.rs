@@ -21,7 +21,8 @@
 //!   (`UNIX_SOCKET`, `graceful::listen_unix`), behind a real nginx that proxies to the socket's
 //!   path (`proxy_pass http://unix:PATH:`) under the same load: every request answered, as
 //!   `hey` and nginx's access log both count, no upstream error in nginx's error log, a new
-//!   process each time, the old one gone, the socket file never replaced.
+//!   process each time, the old one gone, the socket file never replaced. The control stops and
+//!   starts the instance instead: nginx answers 502 while nothing listens.
 //!
 //! Failures are counted on both sides: from `hey`'s status codes and errors, and from
 //! HAProxy's own counters (requests received that got no 2xx, connection and response errors,
@@ -342,6 +343,52 @@ async fn ten_upgrades_behind_nginx_on_a_unix_socket_lose_no_request() {
     }
     exited.stdout_line(&format!("pid {current}: stopped (received SIGTERM)"));
     assert!(socket.exists(), "the socket file was removed at an exit");
+}
+
+/// The control: the same instance and nginx, stopped and started again instead of upgraded.
+/// Between the stop and the new process's bind nothing listens on the socket file (each new
+/// process replaces it as stale): nginx answers 502, and the test fails if it never does (the
+/// counting can see a loss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs nginx and hey: run by .ci/fleet"]
+async fn control_stop_then_start_behind_nginx_loses_requests() {
+    let _one_at_a_time = FLEET.lock().await;
+    let started = Instant::now();
+    let dir = TempDir::new("nginx-control");
+    let socket = dir.join("app.sock");
+    let socket_text = socket.display().to_string();
+    let env = [("UNIX_SOCKET", socket_text.as_str())];
+    let serving = format!("also serving on unix:{socket_text}");
+    let mut service = Service::start_listening("zero_downtime", "http", &env).await;
+    service.wait_for_stdout(&serving, LINE_TIMEOUT).await;
+    let proxy = Nginx::start(&dir, &socket).await;
+    let load = Load::start(proxy.port);
+    proxy.wait_for_logged(SERVED_AFTER_STEP).await;
+    let mut rng = Rng::from_env("GRACEFUL_TEST_SEED");
+    for _ in 0..3 {
+        random_moment(&mut rng).await;
+        service.signal(Signal::SIGTERM);
+        service.wait(EXIT_LIMIT).await.assert_code(0);
+        service = Service::start_listening("zero_downtime", "http", &env).await;
+        service.wait_for_stdout(&serving, LINE_TIMEOUT).await;
+        let logged = proxy.logged();
+        proxy.wait_for_logged(logged + SERVED_AFTER_STEP).await;
+    }
+    let client = load.stop().await;
+    let logged = proxy.access_log();
+    proxy.stop().await;
+    println!(
+        "fleet figures, control: 3 stop-then-start restarts of zero_downtime on a Unix socket \
+         behind nginx: took {:.1} s\n  hey: {client}\n  nginx: {logged}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        client.failed() > 0 && logged.failed() > 0,
+        "the control lost nothing (hey: {client}; nginx: {logged}): a stop then a start leaves \
+         the socket without a listener, so the counting cannot be trusted"
+    );
+    service.signal(Signal::SIGTERM);
+    service.wait(EXIT_LIMIT).await.assert_code(0);
 }
 
 /// A real nginx on 127.0.0.1 in front of a Unix-domain socket, as the current user, in the
