@@ -219,6 +219,24 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
 ///   the bind, so that for a moment the file has those of the umask.
 /// - Without a file at `path`, the socket file gets the default mode of the umask (as
 ///   `bind(2)` gives it); set it yourself (`std::fs::set_permissions`) if you need another.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let path = std::env::temp_dir().join(format!("graceful-doc-{}.sock", std::process::id()));
+/// // What a crashed process leaves: a socket file nobody listens on, mode 640.
+/// drop(std::os::unix::net::UnixListener::bind(&path)?);
+/// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
+///
+/// let listener = graceful::listen_unix("api", &path)?;
+/// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o640);
+/// let _client = tokio::net::UnixStream::connect(&path).await?;
+/// listener.accept().await?;
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
 /// - A socket at `path` that something listens on is never touched: `AddrInUse`. Nor is a file
 ///   that is not a socket (a regular file, a directory, a symbolic link, even to a socket):
 ///   `AlreadyExists`.
