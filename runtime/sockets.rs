@@ -216,9 +216,12 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
 ///   after a crash or a stop) is replaced: removed, a new socket bound, and the old file's
 ///   permission bits given to the new one, then its owner and group if they differ (a warning
 ///   if the process may not, e.g. another owner without root). The bits are set right after
-///   the bind, so that for a moment the file has those of the umask.
+///   the bind: for that moment the file has the umask's.
 /// - Without a file at `path`, the socket file gets the default mode of the umask (as
 ///   `bind(2)` gives it); set it yourself (`std::fs::set_permissions`) if you need another.
+/// - A socket at `path` that something listens on is never touched: `AddrInUse`. Nor is a file
+///   that is not a socket (a regular file, a directory, a symbolic link, even to a socket):
+///   `AlreadyExists`.
 ///
 /// ```
 /// use std::os::unix::fs::PermissionsExt;
@@ -237,9 +240,6 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
 /// # Ok(())
 /// # }
 /// ```
-/// - A socket at `path` that something listens on is never touched: `AddrInUse`. Nor is a file
-///   that is not a socket (a regular file, a directory, a symbolic link, even to a socket):
-///   `AlreadyExists`.
 ///
 /// # Errors
 /// Binding errors, as [`UnixListener::bind`](tokio::net::UnixListener::bind); `AddrInUse` if
