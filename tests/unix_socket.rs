@@ -137,3 +137,54 @@ async fn names_follow_listens_rules_in_the_same_namespace() {
     assert_eq!(error.kind(), ErrorKind::AddrInUse, "{error}");
     assert!(!dir.join("b.sock").exists());
 }
+
+/// A live listener whose backlog is full makes a blocking connect wait for room: the probe that
+/// tells a stale file from a live one must not, or the start would hang on a busy socket.
+#[tokio::test]
+async fn a_live_listener_with_a_full_backlog_is_addr_in_use_at_once() {
+    use nix::errno::Errno;
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, connect, listen, socket,
+    };
+    use std::os::fd::AsRawFd;
+
+    let dir = TempDir::new("unix-busy");
+    let path = dir.join("app.sock");
+    let address = UnixAddr::new(&path).unwrap();
+    let busy = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    bind(busy.as_raw_fd(), &address).unwrap();
+    listen(&busy, Backlog::new(0).unwrap()).unwrap();
+    // Connections nobody accepts, until the kernel refuses one for want of room.
+    let mut queued = Vec::new();
+    loop {
+        let client = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .unwrap();
+        match connect(client.as_raw_fd(), &address) {
+            Ok(()) => queued.push(client),
+            Err(Errno::EAGAIN) => break,
+            Err(error) => panic!("connect: {error}"),
+        }
+        assert!(queued.len() < 64, "the backlog never filled");
+    }
+
+    let probe = tokio::task::spawn_blocking(move || graceful::listen_unix("unix-busy", &path));
+    let error = tokio::time::timeout(std::time::Duration::from_secs(5), probe)
+        .await
+        .expect("listen_unix waited on a busy socket")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::AddrInUse, "{error}");
+    assert!(error.to_string().contains("its backlog is full"), "{error}");
+    drop(queued);
+}
