@@ -33,6 +33,12 @@
 //! gets a second to bring it before the connection closes (during an upgrade the old process
 //! accepts until the moment it hands over, so that window is hit on every upgrade under load).
 //!
+//! `UNIX_SOCKET=/path/app.sock` makes it serve on a Unix-domain socket too, named `http-unix`
+//! (`graceful::listen_unix`): inherited across upgrades like the TCP one (the file stays the
+//! same), a stale file from a crash replaced. It prints `also serving on unix:PATH` once
+//! it does. A reverse proxy in front (nginx's `proxy_pass http://unix:/path/app.sock:`)
+//! never sees it go.
+//!
 //! SIGTERM or SIGINT stop it as usual. Started by systemd with socket activation (a socket
 //! named `http`, `FileDescriptorName=http`), it serves on that socket instead of binding one.
 
@@ -67,6 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
     }
     let listener = graceful::listen("http", ("127.0.0.1", port)).await?;
+    let unix = match std::env::var_os("UNIX_SOCKET") {
+        Some(path) => Some(graceful::listen_unix("http-unix", path)?),
+        None => None,
+    };
     // For the tests: a start that fails after the socket is taken.
     if let Ok(ms) = std::env::var("FAIL_AFTER_LISTEN_MS") {
         tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
@@ -76,6 +86,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/pid", get(pid))
         .route("/slow", get(slow));
     println!("listening on http://{}", listener.local_addr()?);
+    if let Some(unix) = unix {
+        let path = unix.local_addr()?;
+        let path = path.as_pathname().unwrap_or(std::path::Path::new("?"));
+        println!("also serving on unix:{}", path.display());
+        graceful::service("http-unix", graceful::http::serve(unix, app.clone()));
+    }
     println!(
         "pid {0}: upgrade with kill -HUP {0}, stop with kill -TERM {0}",
         std::process::id()

@@ -134,8 +134,8 @@ impl Builder {
 
     /// The signal that starts a zero-downtime upgrade (none by default): the binary at the
     /// path this process was started from runs again, with the same arguments and
-    /// environment and every socket of [`graceful::listen`](crate::listen); once it is
-    /// [ready](crate::ready()), this process shuts down with [`Reason::Upgrade`] (without
+    /// environment and every socket of [`graceful::listen`](crate::listen) and
+    /// `graceful::listen_unix`; once it is [ready](crate::ready()), this process shuts down with [`Reason::Upgrade`] (without
     /// `drain_delay`). If it exits, or is not ready within
     /// [`upgrade_timeout`](Self::upgrade_timeout), it is stopped and this process goes on
     /// serving. The signal must not be one of [`signals`](Self::signals); Unix only (elsewhere

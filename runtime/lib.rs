@@ -143,6 +143,8 @@ pub use crate::signal::Signal;
 pub use crate::readiness::ready;
 #[cfg(feature = "upgrade")]
 pub use crate::sockets::listen;
+#[cfg(all(unix, feature = "upgrade"))]
+pub use crate::sockets::listen_unix;
 #[cfg(feature = "upgrade")]
 pub use crate::upgrade::UpgradeError;
 /// tokio-util, a public dependency (0.7): [`Shutdown::child_token`] hands out its

@@ -1,6 +1,7 @@
 //! The listening sockets of the process, by name: those it inherited (from the process it
-//! upgrades, or from systemd's socket activation), and those [`listen`] handed out, which an
-//! upgrade passes on to the new process. And readiness: [`ready`].
+//! upgrades, or from systemd's socket activation), and those [`listen`] and [`listen_unix`]
+//! handed out, TCP and Unix-domain alike, which an upgrade passes on to the new process. And
+//! readiness: [`ready`](crate::ready()).
 //!
 //! Both ways in use systemd's protocol: the sockets are file descriptors 3, 4, ... of the new
 //! process, `LISTEN_FDS` counts them and `LISTEN_FDNAMES` names them. An upgraded process also
@@ -52,9 +53,9 @@ struct Inherited {
 
 #[cfg(unix)]
 enum Held {
-    /// From the process this one upgrades: taken at start-up; closed at readiness if no
-    /// `listen` claims it.
-    Taken(std::net::TcpListener),
+    /// From the process this one upgrades: a listening socket (TCP or Unix-domain), taken at
+    /// start-up; closed at readiness if no `listen` claims it.
+    Taken(std::os::fd::OwnedFd),
     /// From socket activation: left at its number (close-on-exec) until a `listen` claims it,
     /// since any other is the application's to take.
     Left(std::os::fd::RawFd),
@@ -77,8 +78,8 @@ struct Table {
     refused: Option<String>,
     #[cfg(unix)]
     inherited: Vec<Inherited>,
-    /// The sockets [`listen`] handed out, each a duplicate of the listener's descriptor: what
-    /// an upgrade passes on. Released when the shutdown starts.
+    /// The sockets [`listen`] and [`listen_unix`] handed out, each a duplicate of the
+    /// listener's descriptor: what an upgrade passes on. Released when the shutdown starts.
     #[cfg(unix)]
     listening: Vec<(String, std::os::fd::OwnedFd)>,
     #[cfg(not(unix))]
@@ -180,24 +181,9 @@ fn take(table: &mut Table) -> io::Result<()> {
 /// }
 /// ```
 pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-    check_name(name)?;
-    let inherited = {
-        let mut table = lock(&TABLE);
-        take(&mut table)?;
-        if table.is_listening(name) {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("graceful::listen: the socket named {name:?} is already listening"),
-            ));
-        }
-        #[cfg(unix)]
-        let inherited = inherit::claim(&mut table, name)?;
-        #[cfg(not(unix))]
-        let inherited = None::<(std::net::TcpListener, &str)>;
-        inherited
-    };
-    let listener = match inherited {
-        Some((listener, origin)) => {
+    let listener = match claim(name, Family::Tcp)? {
+        Some((socket, origin)) => {
+            let listener = into_tcp(socket);
             // Non-blocking is a property of the socket, shared with the process it came from
             // (which uses tokio too): never set it back to blocking.
             listener.set_nonblocking(true)?;
@@ -207,12 +193,161 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
         }
         None => TcpListener::bind(addr).await?,
     };
-    register(name, &listener)?;
+    #[cfg(unix)]
+    register(name, std::os::fd::AsFd::as_fd(&listener))?;
+    #[cfg(not(unix))]
+    register(name)?;
     Ok(listener)
 }
 
+/// Listens on the Unix-domain socket named `name`, as [`listen`] does on a TCP one: the socket
+/// of that name inherited from the process this one upgrades, or passed by systemd's socket
+/// activation (a `ListenStream=/run/app.sock` with `FileDescriptorName=`); otherwise a new
+/// socket bound at `path`. Names follow [`listen`]'s rules and share its namespace; what
+/// [`listen`] says of upgrades and readiness holds here. Serve it with
+/// `graceful::http::serve` (feature `http`), or accept on it yourself.
+///
+/// The socket file:
+/// - An inherited socket keeps its file as it is (same inode, mode, owner): nothing here or in
+///   the process it came from removes, recreates or changes it, whatever `path` says (to move
+///   to another path, use another name). No process of this library ever removes the file it
+///   listens on, even at its exit: the next start finds it stale.
+/// - A stale file at `path` (a socket nobody listens on: a connection to it is refused, as
+///   after a crash or a stop) is replaced: removed, a new socket bound, and the old file's
+///   permission bits given to the new one, then its owner and group if they differ (a warning
+///   if the process may not, e.g. another owner without root). The bits are set right after
+///   the bind: for that moment the file has the umask's.
+/// - Without a file at `path`, the socket file gets the default mode of the umask (as
+///   `bind(2)` gives it); set it yourself (`std::fs::set_permissions`) if you need another.
+/// - A socket at `path` that something listens on is never touched: `AddrInUse`. Nor is a file
+///   that is not a socket (a regular file, a directory, a symbolic link, even to a socket):
+///   `AlreadyExists`.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let path = std::env::temp_dir().join(format!("graceful-doc-{}.sock", std::process::id()));
+/// // What a crashed process leaves: a socket file nobody listens on, mode 640.
+/// drop(std::os::unix::net::UnixListener::bind(&path)?);
+/// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
+///
+/// let listener = graceful::listen_unix("api", &path)?;
+/// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o640);
+/// let _client = tokio::net::UnixStream::connect(&path).await?;
+/// listener.accept().await?;
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// Binding errors, as [`UnixListener::bind`](tokio::net::UnixListener::bind); `AddrInUse` if
+/// `name` is already listening or something listens at `path`; `AlreadyExists` if a file
+/// that is not a socket is at `path`; `InvalidInput` for a name that cannot cross an upgrade,
+/// a socket of that name that is not a Unix-domain listening socket, or a malformed
+/// `LISTEN_FDS`.
+///
+/// # Panics
+/// Outside a tokio runtime.
+///
+/// ```no_run
+/// #[graceful::main(upgrade = "SIGHUP")]
+/// async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
+///     // A file left by a crash is replaced, with its permission bits; after an upgrade the
+///     // new process serves on the very same file.
+///     let listener = graceful::listen_unix("api", "/run/app/api.sock")?;
+///     graceful::ready(); // or serve with graceful::http::serve, which says it
+///     loop {
+///         tokio::select! {
+///             _ = shutdown.cancelled() => return Ok(()),
+///             accepted = listener.accept() => drop(accepted?),
+///         }
+///     }
+/// }
+/// ```
+#[cfg(unix)]
+pub fn listen_unix(
+    name: &str,
+    path: impl AsRef<std::path::Path>,
+) -> io::Result<tokio::net::UnixListener> {
+    let path = path.as_ref();
+    let listener = match claim(name, Family::Unix)? {
+        Some((socket, origin)) => {
+            let listener = std::os::unix::net::UnixListener::from(socket);
+            // As in `listen`: shared with the process it came from, never set back.
+            listener.set_nonblocking(true)?;
+            let listener = tokio::net::UnixListener::from_std(listener)?;
+            let addr = listener.local_addr().ok();
+            let bound = addr.as_ref().and_then(|addr| addr.as_pathname());
+            tracing::info!(target: "graceful", name, path = ?bound, "listening on a socket {origin}");
+            listener
+        }
+        None => unix::bind(path)?,
+    };
+    register(name, std::os::fd::AsFd::as_fd(&listener))?;
+    Ok(listener)
+}
+
+/// What a socket is taken as.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Family {
+    /// By [`listen`].
+    Tcp,
+    /// By [`listen_unix`].
+    #[cfg(unix)]
+    Unix,
+}
+
+impl Family {
+    fn function(self) -> &'static str {
+        match self {
+            Family::Tcp => "graceful::listen",
+            #[cfg(unix)]
+            Family::Unix => "graceful::listen_unix",
+        }
+    }
+}
+
+/// An inherited socket taken by a `listen`.
+#[cfg(unix)]
+type Claimed = std::os::fd::OwnedFd;
+#[cfg(not(unix))]
+type Claimed = std::convert::Infallible;
+
+#[cfg(unix)]
+fn into_tcp(socket: Claimed) -> std::net::TcpListener {
+    socket.into()
+}
+
+#[cfg(not(unix))]
+fn into_tcp(socket: Claimed) -> std::net::TcpListener {
+    match socket {}
+}
+
+/// Checks `name`, reads the environment if not yet done, and takes the inherited socket of
+/// that name, with where it came from; `None` if there is none (then the caller binds).
+fn claim(name: &str, family: Family) -> io::Result<Option<(Claimed, &'static str)>> {
+    check_name(name, family)?;
+    let mut table = lock(&TABLE);
+    take(&mut table)?;
+    if table.is_listening(name) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{}: the socket named {name:?} is already listening",
+                family.function()
+            ),
+        ));
+    }
+    #[cfg(unix)]
+    return inherit::claim(&mut table, name, family);
+    #[cfg(not(unix))]
+    return Ok(None);
+}
+
 /// A name crosses an upgrade in `LISTEN_FDNAMES`, `:`-separated, under systemd's rules.
-fn check_name(name: &str) -> io::Result<()> {
+fn check_name(name: &str, family: Family) -> io::Result<()> {
     let problem = if name.is_empty() {
         Some("it is empty")
     } else if name.len() > NAME_MAX {
@@ -231,9 +366,10 @@ fn check_name(name: &str) -> io::Result<()> {
         Some(problem) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "graceful::listen: {name:?} cannot name a socket: {problem}; a name is 1 to 255 \
+                "{}: {name:?} cannot name a socket: {problem}; a name is 1 to 255 \
                  bytes without ':' or control characters (systemd's FileDescriptorName= rules), \
-                 other than {CHANNEL:?}, e.g. \"http\" or \"admin-v2\""
+                 other than {CHANNEL:?}, e.g. \"http\" or \"admin-v2\"",
+                family.function()
             ),
         )),
     }
@@ -246,17 +382,26 @@ fn display_addr(listener: &TcpListener) -> String {
 }
 
 /// Records a socket handed out, and arranges its release at the shutdown.
-fn register(name: &str, listener: &TcpListener) -> io::Result<()> {
-    #[cfg(unix)]
-    let kept = (
-        name.to_owned(),
-        std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?,
-    );
-    #[cfg(not(unix))]
-    let kept = {
-        let _ = listener;
-        name.to_owned()
-    };
+#[cfg(unix)]
+fn register(name: &str, socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    let kept = (name.to_owned(), socket.try_clone_to_owned()?);
+    arm_release(kept);
+    Ok(())
+}
+
+/// Records a socket handed out, and arranges its release at the shutdown.
+#[cfg(not(unix))]
+fn register(name: &str) -> io::Result<()> {
+    arm_release(name.to_owned());
+    Ok(())
+}
+
+#[cfg(unix)]
+type Kept = (String, std::os::fd::OwnedFd);
+#[cfg(not(unix))]
+type Kept = String;
+
+fn arm_release(kept: Kept) {
     let arm = {
         let mut table = lock(&TABLE);
         table.listening.push(kept);
@@ -272,7 +417,6 @@ fn register(name: &str, listener: &TcpListener) -> io::Result<()> {
             });
         }
     }
-    Ok(())
 }
 
 fn release() {
@@ -341,12 +485,14 @@ pub(crate) const READY_MESSAGE: &[u8] = b"READY=1";
 #[cfg(unix)]
 mod inherit {
     use std::io;
-    use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-    use nix::sys::socket::{SockType, getsockopt, sockopt};
+    use nix::sys::socket::{
+        AddressFamily, SockType, SockaddrLike, SockaddrStorage, getsockname, getsockopt, sockopt,
+    };
 
-    use super::{CHANNEL, ENV_UPGRADE_FROM, Held, Inherited, Table};
+    use super::{CHANNEL, ENV_UPGRADE_FROM, Family, Held, Inherited, Table};
 
     /// What systemd's name for a socket without one is.
     const UNNAMED: &str = "unknown";
@@ -511,24 +657,33 @@ mod inherit {
                 }
                 continue;
             }
-            match fds.take_tcp_listener(index) {
-                Ok(Some(listener)) => table.inherited.push(Inherited {
+            // listenfd checks the kind of each, and leaves a descriptor that is not of it.
+            let taken = match fds.take_tcp_listener(index) {
+                Ok(listener) => Ok(listener.map(OwnedFd::from)),
+                Err(_) => fds
+                    .take_unix_listener(index)
+                    .map(|listener| listener.map(OwnedFd::from)),
+            };
+            match taken {
+                Ok(Some(socket)) => table.inherited.push(Inherited {
                     name,
-                    socket: Held::Taken(listener),
+                    socket: Held::Taken(socket),
                 }),
                 Ok(None) => {}
                 Err(error) => {
-                    tracing::debug!(target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP listener");
+                    tracing::debug!(target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP or Unix-domain listener");
                 }
             }
         }
     }
 
-    /// The inherited socket named `name`, taken for a `listen`, with where it came from.
+    /// The inherited socket named `name`, taken for a `listen` of `family`, with where it came
+    /// from. One of another kind is an error that says what it is, and stays where it is.
     pub(super) fn claim(
         table: &mut Table,
         name: &str,
-    ) -> io::Result<Option<(std::net::TcpListener, &'static str)>> {
+        family: Family,
+    ) -> io::Result<Option<(OwnedFd, &'static str)>> {
         let Some(position) = table
             .inherited
             .iter()
@@ -537,43 +692,90 @@ mod inherit {
             return Ok(None);
         };
         let origin = table.inherited[position].socket.describe();
-        let listener = match &table.inherited[position].socket {
-            Held::Taken(_) => match table.inherited.remove(position).socket {
-                Held::Taken(listener) => listener,
-                Held::Left(_) => unreachable!("matched as taken"),
-            },
+        let wrong = |fd: Option<RawFd>, what: String| {
+            let number = fd
+                .map(|fd| format!(" (descriptor {fd})"))
+                .unwrap_or_default();
+            let fix = match (family, what.as_str()) {
+                (Family::Tcp, UNIX_LISTENER) => "; take it with graceful::listen_unix",
+                (Family::Unix, TCP_LISTENER) => "; take it with graceful::listen",
+                _ => "",
+            };
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: the socket named {name:?} {origin}{number} is {what}, not {}{fix}",
+                    family.function(),
+                    wanted(family)
+                ),
+            )
+        };
+        let socket = match &table.inherited[position].socket {
+            Held::Taken(socket) => {
+                let what = what_socket(socket.as_fd());
+                if what != wanted(family) {
+                    return Err(wrong(None, what));
+                }
+                match table.inherited.remove(position).socket {
+                    Held::Taken(socket) => socket,
+                    Held::Left(_) => unreachable!("matched as taken"),
+                }
+            }
             Held::Left(fd) => {
                 let fd = *fd;
-                let listener = take_listener(fd).map_err(|error| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!(
-                            "graceful::listen: the socket named {name:?} {origin} (descriptor \
-                             {fd}) is not a TCP listening socket: {error}"
-                        ),
-                    )
-                })?;
+                let copy = duplicate(fd).map_err(|error| wrong(Some(fd), error.to_string()))?;
+                let what = what_socket(copy.as_fd());
+                if what != wanted(family) {
+                    return Err(wrong(Some(fd), what));
+                }
+                // The copy is now the socket's only descriptor.
+                nix::unistd::close(fd)?;
                 table.inherited.remove(position);
-                listener
+                copy
             }
         };
-        Ok(Some((listener, origin)))
+        Ok(Some((socket, origin)))
     }
 
-    /// Takes the listening socket at descriptor `fd`, which nothing in the process owns: the
-    /// listener returned is then its only descriptor.
-    fn take_listener(fd: RawFd) -> io::Result<std::net::TcpListener> {
-        let copy = duplicate(fd)?;
-        if getsockopt(&copy, sockopt::SockType)? != SockType::Stream
-            || !getsockopt(&copy, sockopt::AcceptConn)?
-        {
-            return Err(io::Error::other("not a listening stream socket"));
+    const TCP_LISTENER: &str = "a TCP listening socket";
+    const UNIX_LISTENER: &str = "a Unix-domain listening socket";
+
+    fn wanted(family: Family) -> &'static str {
+        match family {
+            Family::Tcp => TCP_LISTENER,
+            Family::Unix => UNIX_LISTENER,
         }
-        let listener = std::net::TcpListener::from(copy);
-        // An address other than IPv4 or IPv6 (a Unix socket) is an error here.
-        listener.local_addr()?;
-        nix::unistd::close(fd)?;
-        Ok(listener)
+    }
+
+    /// What the socket at `fd` is, in words: one of the two listeners a `listen` takes, or what
+    /// else (a UDP socket, a connected one, not a socket at all).
+    fn what_socket(fd: BorrowedFd<'_>) -> String {
+        let kind = match getsockopt(&fd, sockopt::SockType) {
+            Ok(kind) => kind,
+            Err(nix::errno::Errno::ENOTSOCK) => return "not a socket".to_owned(),
+            Err(error) => return format!("a descriptor that cannot be queried ({error})"),
+        };
+        let listening = getsockopt(&fd, sockopt::AcceptConn).unwrap_or(false);
+        let family = getsockname::<SockaddrStorage>(fd.as_raw_fd())
+            .ok()
+            .and_then(|addr| addr.family());
+        let family = match family {
+            Some(AddressFamily::Inet | AddressFamily::Inet6) => match kind {
+                SockType::Stream => "TCP",
+                SockType::Datagram => return "a UDP socket".to_owned(),
+                _ => "IP",
+            },
+            Some(AddressFamily::Unix) => "Unix-domain",
+            Some(other) => return format!("a socket of family {other:?}"),
+            None => return "a socket of unknown family".to_owned(),
+        };
+        match (kind, listening) {
+            (SockType::Stream, true) => format!("a {family} listening socket"),
+            (SockType::Stream, false) => format!("a {family} socket that is not listening"),
+            (SockType::Datagram, _) => format!("a {family} datagram socket"),
+            (SockType::SeqPacket, _) => format!("a {family} seqpacket socket"),
+            (other, _) => format!("a {family} socket of type {other:?}"),
+        }
     }
 
     /// Makes descriptor `fd`, which nothing in the process owns, close-on-exec, at the same
@@ -632,5 +834,170 @@ mod inherit {
             .ok_or_else(|| io::Error::other("the descriptor did not come through"))?;
         fcntl(&copy, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
         Ok(copy)
+    }
+}
+
+/// A new Unix-domain socket at a path, and what is found there first.
+#[cfg(unix)]
+mod unix {
+    use std::io;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    use std::path::Path;
+
+    use nix::errno::Errno;
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
+
+    const WHO: &str = "graceful::listen_unix";
+
+    /// Binds a listening socket at `path`, replacing a stale socket file (see
+    /// [`listen_unix`](super::listen_unix)).
+    pub(super) fn bind(path: &Path) -> io::Result<tokio::net::UnixListener> {
+        let shown = path.display();
+        let stale = match std::fs::symlink_metadata(path) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("{WHO}: cannot look at {shown}: {error}"),
+                ));
+            }
+            Ok(found) if !found.file_type().is_socket() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{WHO}: {shown} exists and is not a socket ({}): it is left as it is; \
+                         remove it, or choose another path",
+                        describe(&found)
+                    ),
+                ));
+            }
+            Ok(found) => match probe(path) {
+                Probe::Refused => Some(found),
+                Probe::Gone => None,
+                Probe::Listening(how) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "{WHO}: another process listens on {shown} ({how}): stop it, or \
+                             choose another path"
+                        ),
+                    ));
+                }
+                Probe::Unknown(error) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "{WHO}: {shown} is a socket, and whether a process listens on it \
+                             cannot be told ({error}): it is left as it is; remove it if it is \
+                             stale, or choose another path"
+                        ),
+                    ));
+                }
+            },
+        };
+        if stale.is_some() {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(io::Error::new(
+                        error.kind(),
+                        format!("{WHO}: cannot remove the stale socket file {shown}: {error}"),
+                    ));
+                }
+            }
+        }
+        let listener = tokio::net::UnixListener::bind(path).map_err(|error| {
+            io::Error::new(error.kind(), format!("{WHO}: cannot bind {shown}: {error}"))
+        })?;
+        if let Some(stale) = stale {
+            keep_permissions(path, &stale)?;
+            tracing::info!(target: "graceful", path = %shown, mode = format_args!("{:o}", stale.mode() & 0o7777), "replaced a stale socket file: nothing listened on it");
+        }
+        Ok(listener)
+    }
+
+    /// Gives the new socket file at `path` the permission bits, then the owner and group, of
+    /// the stale file it replaced.
+    fn keep_permissions(path: &Path, stale: &std::fs::Metadata) -> io::Result<()> {
+        let shown = path.display();
+        let mode = stale.mode() & 0o7777;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("{WHO}: cannot give {shown} the mode {mode:o} of the stale file: {error}"),
+            )
+        })?;
+        let new = std::fs::symlink_metadata(path)?;
+        if (new.uid(), new.gid()) != (stale.uid(), stale.gid()) {
+            // Unchanged where it is already right: a process may not name an owner, even its
+            // own, without the right to change it.
+            let uid = (new.uid() != stale.uid()).then(|| stale.uid());
+            let gid = (new.gid() != stale.gid()).then(|| stale.gid());
+            if let Err(error) = std::os::unix::fs::chown(path, uid, gid) {
+                tracing::warn!(target: "graceful", path = %shown, uid = stale.uid(), gid = stale.gid(), %error, "cannot give the new socket file the owner and group of the stale one: it keeps this process's");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether something listens at a socket file.
+    enum Probe {
+        /// Nothing does: the file is stale.
+        Refused,
+        /// The file went away meanwhile.
+        Gone,
+        /// Something does (how we know).
+        Listening(&'static str),
+        /// Cannot be told (the error).
+        Unknown(Errno),
+    }
+
+    /// Connects to `path` without blocking: a listener with a full backlog must not stall the
+    /// start, and answers `EAGAIN`, which says it is alive.
+    fn probe(path: &Path) -> Probe {
+        let address = match UnixAddr::new(path) {
+            Ok(address) => address,
+            Err(error) => return Probe::Unknown(error),
+        };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let flags = SockFlag::empty();
+        let probe = match socket(AddressFamily::Unix, SockType::Stream, flags, None) {
+            Ok(probe) => probe,
+            Err(error) => return Probe::Unknown(error),
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        if let Err(error) = nix::fcntl::fcntl(
+            &probe,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        ) {
+            return Probe::Unknown(error);
+        }
+        match connect(std::os::fd::AsRawFd::as_raw_fd(&probe), &address) {
+            Ok(()) | Err(Errno::EINPROGRESS) => Probe::Listening("it accepted a connection"),
+            Err(Errno::EAGAIN) => Probe::Listening("its backlog is full"),
+            // A datagram or seqpacket socket is bound there: in use, not stale.
+            Err(Errno::EPROTOTYPE) => Probe::Listening("a socket of another type is bound there"),
+            Err(Errno::ECONNREFUSED) => Probe::Refused,
+            Err(Errno::ENOENT) => Probe::Gone,
+            Err(error) => Probe::Unknown(error),
+        }
+    }
+
+    fn describe(found: &std::fs::Metadata) -> &'static str {
+        let kind = found.file_type();
+        if kind.is_symlink() {
+            "a symbolic link"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_file() {
+            "a regular file"
+        } else if kind.is_fifo() {
+            "a named pipe"
+        } else {
+            "a device"
+        }
     }
 }

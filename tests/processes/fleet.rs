@@ -17,15 +17,23 @@
 //!   and the client (a Go client does, for a GET) sends the request again: the test counts
 //!   those, requires each to have been sent again, and the figures say how many.
 //!
+//! - Ten SIGHUP upgrades of a `zero_downtime` instance that serves on a Unix-domain socket
+//!   (`UNIX_SOCKET`, `graceful::listen_unix`), behind a real nginx that proxies to the socket's
+//!   path (`proxy_pass http://unix:PATH:`) under the same load: every request answered, as
+//!   `hey` and nginx's access log both count, no upstream error in nginx's error log, a new
+//!   process each time, the old one gone, the socket file never replaced. The control stops and
+//!   starts the instance instead: nginx answers 502 while nothing listens.
+//!
 //! Failures are counted on both sides: from `hey`'s status codes and errors, and from
 //! HAProxy's own counters (requests received that got no 2xx, connection and response errors,
 //! retries, redispatches), read on its stats socket. A Go client silently sends a request again
 //! when a reused connection closes before the response: HAProxy counts both attempts, `hey`
 //! reports one, and the difference is what was resent.
 //!
-//! These tests need `haproxy` and `hey` on the PATH, so they are `#[ignore]`d: `.ci/fleet`
-//! installs both (Debian packages) and runs them with `--ignored`, or says why it cannot. The
-//! three take a lock: run in parallel, their loads and timings would mix.
+//! These tests need `haproxy`, `nginx` and `hey` on the PATH (nginx also in `/usr/sbin`), so
+//! they are `#[ignore]`d: `.ci/fleet` installs them (Debian packages) and runs them with
+//! `--ignored`, or says why it cannot. They take a lock: run in parallel, their loads and
+//! timings would mix.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -34,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use graceful_test_support::{
     Exited, LINE_TIMEOUT, Process, Rng, START_TIMEOUT, Signal, TempDir, example, free_port, get,
+    get_unix,
 };
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -74,6 +83,8 @@ const STATE_LIMIT: Duration = Duration::from_secs(15);
 const EXIT_LIMIT: Duration = Duration::from_secs(20);
 /// How often the stats socket is read while waiting for a state.
 const STATS_PACE: Duration = Duration::from_millis(10);
+/// Upgrades in a row behind nginx.
+const NGINX_UPGRADES: usize = 10;
 
 /// One scenario at a time (see the module's documentation).
 static FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -209,6 +220,368 @@ async fn rolling_upgrades_lose_no_request() {
             exited.stdout_line(&format!("pid {old}: handed over to the new process"));
         }
         exited.stdout_line(&format!("pid {current}: stopped (received SIGTERM)"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs nginx and hey: run by .ci/fleet"]
+async fn ten_upgrades_behind_nginx_on_a_unix_socket_lose_no_request() {
+    use std::os::unix::fs::MetadataExt;
+
+    let _one_at_a_time = FLEET.lock().await;
+    let started = Instant::now();
+    let dir = TempDir::new("nginx");
+    let socket = dir.join("app.sock");
+    let socket_text = socket.display().to_string();
+    let mut service =
+        Process::start_listening("zero_downtime", "http", &[("UNIX_SOCKET", &socket_text)]).await;
+    service
+        .wait_for_stdout(&format!("also serving on unix:{socket_text}"), LINE_TIMEOUT)
+        .await;
+    let file = std::fs::symlink_metadata(&socket).expect("the socket file");
+    let mut pids = vec![service.pid().as_raw() as u32];
+    let mut everyone = Pids(pids.clone());
+    let proxy = Nginx::start(&dir, &socket).await;
+    let load = Load::start(proxy.port);
+    proxy.wait_for_logged(SERVED_AFTER_STEP).await;
+
+    let mut rng = Rng::from_env("GRACEFUL_TEST_SEED");
+    let mut steps = Vec::new();
+    for round in 1..=NGINX_UPGRADES {
+        random_moment(&mut rng).await;
+        let old = *pids.last().expect("a process");
+        let sent = Instant::now();
+        if let Err(error) = kill(Pid::from_raw(old as i32), Signal::SIGHUP) {
+            service.fail(format_args!("cannot send SIGHUP to {old}: {error}"));
+        }
+        let line = service
+            .wait_for_lines(
+                |line| line.starts_with("pid ") && line.contains(": upgrade with kill -HUP"),
+                pids.len() + 1,
+                STATE_LIMIT,
+            )
+            .await;
+        let new = pid_in(&line.text);
+        assert!(!pids.contains(&new), "{new} again\n{}", service.dump());
+        pids.push(new);
+        everyone.0.push(new);
+        let listening = line.at.saturating_duration_since(sent);
+        let until = Instant::now() + STATE_LIMIT;
+        while !is_gone(old) {
+            if Instant::now() > until {
+                service.fail(format_args!(
+                    "process {old} still runs {STATE_LIMIT:?} after its upgrade"
+                ));
+            }
+            tokio::time::sleep(STATS_PACE).await;
+        }
+        let gone = sent.elapsed();
+        let answering = match get_unix(&socket, "/pid").await {
+            Ok(reply) => reply.body.trim().parse().unwrap_or(0),
+            Err(error) => service.fail(format_args!("/pid on {socket_text}: {error}")),
+        };
+        assert_eq!(answering, new, "{}", service.dump());
+        let now = std::fs::symlink_metadata(&socket).expect("the socket file");
+        assert_eq!(
+            (now.ino(), now.ctime(), now.ctime_nsec(), now.mode()),
+            (file.ino(), file.ctime(), file.ctime_nsec(), file.mode()),
+            "upgrade {round} changed the socket file"
+        );
+        let logged = proxy.logged();
+        proxy.wait_for_logged(logged + SERVED_AFTER_STEP).await;
+        steps.push(format!(
+            "upgrade {round}: {old} -> {new}, new process listening after {}, old one gone \
+             after {}",
+            ms(listening),
+            ms(gone)
+        ));
+    }
+    let client = load.stop().await;
+    let logged = proxy.access_log();
+    let proxy = proxy.stop().await;
+    // nginx logs an upstream that refused, reset or closed a connection at `error` level.
+    let upstream_errors: Vec<&String> = proxy
+        .stderr
+        .iter()
+        .filter(|line| {
+            ["[error]", "[crit]", "[alert]", "[emerg]"]
+                .iter()
+                .any(|level| line.contains(level))
+        })
+        .collect();
+    println!(
+        "fleet figures, {NGINX_UPGRADES} SIGHUP upgrades of zero_downtime on a Unix socket \
+         behind nginx: took {:.1} s\n  hey: {client}\n  nginx: {logged}; {} errors in its \
+         error log",
+        started.elapsed().as_secs_f64(),
+        upstream_errors.len()
+    );
+    for step in &steps {
+        println!("  {step}");
+    }
+    assert!(
+        client.failed() == 0 && logged.failed() == 0 && upstream_errors.is_empty(),
+        "requests failed: hey: {client}; nginx: {logged}; its errors: {upstream_errors:?}"
+    );
+    assert_eq!(
+        logged.load(),
+        client.requests(),
+        "nginx logged another number of requests than hey sent: hey: {client}; nginx: {logged}"
+    );
+    assert!(
+        client.requests() >= MIN_REQUESTS,
+        "too little load to tell: {client}"
+    );
+
+    let current = *pids.last().expect("a process");
+    let _ = kill(Pid::from_raw(current as i32), Signal::SIGTERM);
+    let exited = service.wait(EXIT_LIMIT).await;
+    exited.assert_code(0);
+    for old in &pids[..pids.len() - 1] {
+        exited.stdout_line(&format!("pid {old}: handed over to the new process"));
+    }
+    exited.stdout_line(&format!("pid {current}: stopped (received SIGTERM)"));
+    assert!(socket.exists(), "the socket file was removed at an exit");
+}
+
+/// The control: the same instance and nginx, stopped and started again instead of upgraded.
+/// Between the stop and the new process's bind nothing listens on the socket file (each new
+/// process replaces it as stale): nginx answers 502, and the test fails if it never does (the
+/// counting can see a loss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs nginx and hey: run by .ci/fleet"]
+async fn control_stop_then_start_behind_nginx_loses_requests() {
+    let _one_at_a_time = FLEET.lock().await;
+    let started = Instant::now();
+    let dir = TempDir::new("nginx-control");
+    let socket = dir.join("app.sock");
+    let socket_text = socket.display().to_string();
+    let env = [("UNIX_SOCKET", socket_text.as_str())];
+    let serving = format!("also serving on unix:{socket_text}");
+    let mut service = Process::start_listening("zero_downtime", "http", &env).await;
+    service.wait_for_stdout(&serving, LINE_TIMEOUT).await;
+    let proxy = Nginx::start(&dir, &socket).await;
+    let load = Load::start(proxy.port);
+    proxy.wait_for_logged(SERVED_AFTER_STEP).await;
+    let mut rng = Rng::from_env("GRACEFUL_TEST_SEED");
+    for _ in 0..3 {
+        random_moment(&mut rng).await;
+        service.signal(Signal::SIGTERM);
+        service.wait(EXIT_LIMIT).await.assert_code(0);
+        service = Process::start_listening("zero_downtime", "http", &env).await;
+        service.wait_for_stdout(&serving, LINE_TIMEOUT).await;
+        let logged = proxy.logged();
+        proxy.wait_for_logged(logged + SERVED_AFTER_STEP).await;
+    }
+    let client = load.stop().await;
+    let logged = proxy.access_log();
+    proxy.stop().await;
+    println!(
+        "fleet figures, control: 3 stop-then-start restarts of zero_downtime on a Unix socket \
+         behind nginx: took {:.1} s\n  hey: {client}\n  nginx: {logged}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        client.failed() > 0 && logged.failed() > 0,
+        "the control lost nothing (hey: {client}; nginx: {logged}): a stop then a start leaves \
+         the socket without a listener, so the counting cannot be trusted"
+    );
+    service.signal(Signal::SIGTERM);
+    service.wait(EXIT_LIMIT).await.assert_code(0);
+}
+
+/// A real nginx on 127.0.0.1 in front of a Unix-domain socket, as the current user, in the
+/// foreground, with its configuration, pid file, logs and temporary files in the scenario's
+/// directory.
+struct Nginx {
+    process: Process,
+    port: u16,
+    access_log: PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx, and waits until a request through it is answered.
+    async fn start(dir: &TempDir, socket: &Path) -> Nginx {
+        let program = nginx();
+        require(&program, &["-v"]);
+        let port = free_port();
+        let prefix = dir.join("nginx");
+        std::fs::create_dir_all(&prefix).expect("create nginx's directory");
+        let access_log = prefix.join("access.log");
+        let config = prefix.join("nginx.conf");
+        let text = nginx_config(port, &prefix, &access_log, socket);
+        std::fs::write(&config, &text).expect("write nginx's configuration");
+        let prefix_text = format!("{}/", prefix.display());
+        let process = Process::start_command(
+            "nginx",
+            Path::new(&program),
+            &[
+                "-p",
+                &prefix_text,
+                "-c",
+                &config.display().to_string(),
+                "-e",
+                "stderr",
+            ],
+            &[],
+        );
+        let until = Instant::now() + START_TIMEOUT;
+        while !matches!(get(port, "/pid").await, Ok(reply) if reply.status == 200) {
+            if Instant::now() > until {
+                process.fail(format_args!(
+                    "nginx answered no /pid on port {port} within {START_TIMEOUT:?}"
+                ));
+            }
+            tokio::time::sleep(STATS_PACE).await;
+        }
+        println!("nginx on port {port}, configuration:\n{text}");
+        Nginx {
+            process,
+            port,
+            access_log,
+        }
+    }
+
+    /// The lines of the access log so far.
+    fn logged(&self) -> u64 {
+        std::fs::read_to_string(&self.access_log).map_or(0, |text| text.lines().count() as u64)
+    }
+
+    /// Waits until the access log has `count` lines.
+    async fn wait_for_logged(&self, count: u64) {
+        let until = Instant::now() + STATE_LIMIT;
+        while self.logged() < count {
+            if Instant::now() > until {
+                self.process.fail(format_args!(
+                    "fewer than {count} requests through nginx within {STATE_LIMIT:?}"
+                ));
+            }
+            tokio::time::sleep(STATS_PACE).await;
+        }
+    }
+
+    fn access_log(&self) -> NginxCount {
+        let text = std::fs::read_to_string(&self.access_log).expect("nginx's access log");
+        NginxCount::parse(&text)
+    }
+
+    /// SIGQUIT (nginx's graceful stop), and its exit.
+    async fn stop(mut self) -> Exited {
+        self.process.signal(Signal::SIGQUIT);
+        let exited = self.process.wait(EXIT_LIMIT).await;
+        exited.assert_code(0);
+        exited
+    }
+}
+
+/// nginx's path: on the PATH, or where Debian puts it (`/usr/sbin`, not on every user's PATH).
+fn nginx() -> String {
+    let debian = Path::new("/usr/sbin/nginx");
+    let on_path = std::process::Command::new("nginx")
+        .arg("-v")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !on_path && debian.is_file() {
+        debian.display().to_string()
+    } else {
+        "nginx".to_owned()
+    }
+}
+
+/// nginx's configuration: one process (no master, no daemon), listening on 127.0.0.1:`port`
+/// only, every request proxied to the Unix-domain socket at `socket` and logged with its status
+/// and the upstream's; nothing retried, nothing outside `prefix`.
+fn nginx_config(port: u16, prefix: &Path, access_log: &Path, socket: &Path) -> String {
+    let prefix = prefix.display();
+    format!(
+        "daemon off;
+master_process off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log stderr warn;
+
+events {{
+    worker_connections 512;
+}}
+
+http {{
+    log_format upgrades '$status $upstream_status \"$request\" $request_time';
+    access_log {access_log} upgrades;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://unix:{socket}:;
+            proxy_next_upstream off;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 30s;
+        }}
+    }}
+}}
+",
+        access_log = access_log.display(),
+        socket = socket.display(),
+    )
+}
+
+/// What nginx's access log says: every request, with its status and the upstream's.
+struct NginxCount {
+    /// Every line: the load's requests and the test's own `/pid` probes.
+    requests: u64,
+    /// Of them, the probes.
+    probes: u64,
+    /// Lines by `status upstream_status`.
+    by_status: BTreeMap<String, u64>,
+}
+
+impl NginxCount {
+    fn parse(text: &str) -> NginxCount {
+        let mut by_status = BTreeMap::new();
+        let mut probes = 0;
+        for line in text.lines() {
+            let mut fields = line.split(' ');
+            let status = fields.next().unwrap_or("");
+            let upstream = fields.next().unwrap_or("");
+            *by_status.entry(format!("{status} {upstream}")).or_default() += 1;
+            if line.contains("\"GET /pid ") {
+                probes += 1;
+            }
+        }
+        NginxCount {
+            requests: by_status.values().sum(),
+            probes,
+            by_status,
+        }
+    }
+
+    /// The requests of the load (`hey`'s).
+    fn load(&self) -> u64 {
+        self.requests - self.probes
+    }
+
+    /// Requests not answered 200 by nginx after a single 200 from the upstream.
+    fn failed(&self) -> u64 {
+        self.requests - self.by_status.get("200 200").copied().unwrap_or(0)
+    }
+}
+
+impl fmt::Display for NginxCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} requests logged ({} of them the test's /pid probes), {} failed; by status and \
+             upstream status {:?}",
+            self.requests,
+            self.probes,
+            self.failed(),
+            self.by_status
+        )
     }
 }
 
@@ -1043,8 +1416,9 @@ fn require(program: &str, args: &[&str]) {
         .status();
     if let Err(error) = found {
         panic!(
-            "cannot run {program}: {error}. This test needs haproxy and hey on the PATH: \
-             `.ci/fleet` installs them (Debian: apt-get install haproxy hey) and runs it"
+            "cannot run {program}: {error}. These tests need haproxy, nginx and hey on the \
+             PATH: `.ci/fleet` installs them (Debian: apt-get install haproxy nginx hey) and \
+             runs them"
         );
     }
 }

@@ -7,12 +7,15 @@
 //! activated socket on to the new process. Sockets no `listen` claims stay the application's:
 //! a program that takes one itself with `listenfd` serves on it, and one nobody takes stays
 //! open and close-on-exec. A malformed `LISTEN_FDS` is refused at start-up (exit code 2).
+//! A Unix-domain socket is served through `graceful::listen_unix` by its name, its file left to
+//! systemd; under a name `graceful::listen` asks for, it is refused with what it is.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use graceful_test_support::{
-    ClientError, LINE_TIMEOUT, Process, START_TIMEOUT, Signal, example, free_port, get, test_name,
+    ClientError, LINE_TIMEOUT, Process, START_TIMEOUT, Signal, TempDir, example, free_port, get,
+    get_unix, test_name,
 };
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -103,6 +106,112 @@ async fn serves_on_the_named_socket_it_was_given() {
     exited.assert_code(0);
     exited.stdout_line(&format!("pid {first}: handed over to the new process"));
     exited.stdout_line(&format!("pid {new}: stopped (received SIGTERM)"));
+}
+
+/// An activated Unix-domain socket named `http-unix`: the example's `listen_unix` serves on it
+/// and binds nothing at its own `UNIX_SOCKET` path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_on_an_activated_unix_socket_by_its_name() {
+    let dir = TempDir::new("activated-unix");
+    let activated = dir.join("activated.sock");
+    let own = dir.join("own.sock");
+    let listen_http = format!("127.0.0.1:{}", free_port());
+    let example = example("zero_downtime");
+    let mut service = Process::start_command(
+        "systemd-socket-activate zero_downtime",
+        Path::new(SOCKET_ACTIVATE),
+        &[
+            "-l",
+            &listen_http,
+            "-l",
+            activated.to_str().expect("a UTF-8 path"),
+            "--fdname=http:http-unix",
+            &format!("--setenv=UNIX_SOCKET={}", own.display()),
+            example.to_str().expect("a UTF-8 path"),
+        ],
+        &[],
+    );
+    service
+        .wait_for_stderr_line(
+            |line| line == format!("Listening on {} as 4.", activated.display()),
+            START_TIMEOUT,
+        )
+        .await;
+    // The first connection starts the program.
+    let reply = get_unix(&activated, "/pid").await.unwrap_or_else(|error| {
+        service.fail(format_args!("/pid on the activated Unix socket: {error}"))
+    });
+    assert_eq!(
+        reply.body.trim(),
+        service.pid().to_string(),
+        "{}",
+        service.dump()
+    );
+    service
+        .wait_for_stdout(
+            &format!("also serving on unix:{}", activated.display()),
+            LINE_TIMEOUT,
+        )
+        .await;
+    service
+        .wait_for_stderr_line(
+            |line| {
+                line.contains("listening on a socket passed by socket activation")
+                    && line.contains("name=\"http-unix\"")
+            },
+            LINE_TIMEOUT,
+        )
+        .await;
+    assert!(
+        !own.exists(),
+        "the example bound UNIX_SOCKET={} itself\n{}",
+        own.display(),
+        service.dump()
+    );
+    service.signal(Signal::SIGTERM);
+    service.wait(LINE_TIMEOUT).await.assert_code(0);
+    assert!(
+        activated.exists(),
+        "the activated socket's file is systemd's to remove"
+    );
+}
+
+/// A Unix-domain socket passed under the name the example's TCP `listen` asks for: the start
+/// fails, saying what the socket is and what takes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_socket_under_a_tcp_listens_name_is_refused_with_what_it_is() {
+    let dir = TempDir::new("activated-wrong");
+    let socket = dir.join("http.sock");
+    let example = example("zero_downtime");
+    let mut service = Process::start_command(
+        "systemd-socket-activate zero_downtime",
+        Path::new(SOCKET_ACTIVATE),
+        &[
+            "-l",
+            socket.to_str().expect("a UTF-8 path"),
+            "--fdname=http",
+            example.to_str().expect("a UTF-8 path"),
+        ],
+        &[],
+    );
+    service
+        .wait_for_stderr_line(
+            |line| line == format!("Listening on {} as 3.", socket.display()),
+            START_TIMEOUT,
+        )
+        .await;
+    // The first connection starts the program.
+    let _first = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let exited = service.wait(LINE_TIMEOUT).await;
+    exited.assert_code(1);
+    // Said by the error main returns, and by the report.
+    let said = exited.stderr_lines_with(&[
+        "graceful::listen: the socket named",
+        "http",
+        "passed by socket activation (descriptor 3) is a Unix-domain listening socket, not a \
+         TCP listening socket; take it with graceful::listen_unix",
+    ]);
+    assert!(!said.is_empty(), "{exited}");
 }
 
 const LISTENFD_CHILD: &str = "GRACEFUL_TEST_LISTENFD_CHILD";

@@ -507,6 +507,94 @@ fn a_listen_inside_a_service_becomes_ready_when_it_serves() {
     });
 }
 
+/// The example with `UNIX_SOCKET`: the Unix-domain socket crosses three upgrades as the TCP
+/// one does, and its file is never touched: the same inode and change time, the mode an operator gave it, the
+/// same owner, and still there after the old processes exit. `/pid` on it answers the new
+/// process each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_socket_crosses_upgrades_with_its_file_untouched() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let dir = TempDir::new("upgrade-unix");
+    let socket = dir.join("app.sock");
+    let socket_text = socket.display().to_string();
+    let service = Process::start_http("zero_downtime", &[("UNIX_SOCKET", &socket_text)]).await;
+    service
+        .wait_for_stdout(&format!("also serving on unix:{socket_text}"), LINE_TIMEOUT)
+        .await;
+    let mut pids = Pids(vec![service.pid()]);
+    // An operator's choice, which a new bind would not give (the umask's default is wider).
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660)).unwrap();
+    let file = std::fs::symlink_metadata(&socket).unwrap();
+    let mut current = unix_pid(&service, &socket).await;
+    assert_eq!(current, service.pid().as_raw() as u32);
+
+    for round in 1..=3 {
+        let sent = Instant::now();
+        if let Err(error) = kill(Pid::from_raw(current as i32), Signal::SIGHUP) {
+            service.fail(format_args!("cannot send SIGHUP to {current}: {error}"));
+        }
+        let new = loop {
+            // Every request on the Unix socket is answered, by the old process or the new.
+            let pid = unix_pid(&service, &socket).await;
+            if pid != current {
+                break pid;
+            }
+            if sent.elapsed() > UPGRADE_LIMIT {
+                service.fail(format_args!(
+                    "no new process on {socket_text} within {UPGRADE_LIMIT:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        pids.0.push(Pid::from_raw(new as i32));
+        wait_gone(&service, current).await;
+        let now = std::fs::symlink_metadata(&socket).unwrap_or_else(|error| {
+            service.fail(format_args!("{socket_text} after upgrade {round}: {error}"))
+        });
+        // The change time too: a file replaced at once may get the same inode number.
+        assert_eq!(
+            (
+                now.ino(),
+                now.ctime(),
+                now.ctime_nsec(),
+                now.mode(),
+                now.uid(),
+                now.gid()
+            ),
+            (
+                file.ino(),
+                file.ctime(),
+                file.ctime_nsec(),
+                file.mode(),
+                file.uid(),
+                file.gid()
+            ),
+            "upgrade {round} ({current} -> {new}) changed the socket file (inode, change \
+             time, mode, owner)"
+        );
+        assert_eq!(unix_pid(&service, &socket).await, new);
+        println!("upgrade {round} on {socket_text}: {current} -> {new}, file unchanged");
+        current = new;
+    }
+    stop(&service, current).await;
+}
+
+/// `/pid` on the Unix-domain socket at `socket`.
+async fn unix_pid(service: &Process, socket: &Path) -> u32 {
+    let reply = graceful_test_support::get_unix(socket, "/pid")
+        .await
+        .unwrap_or_else(|error| {
+            service.fail(format_args!("/pid on {}: {error}", socket.display()))
+        });
+    assert_eq!(reply.status, StatusCode::OK);
+    reply
+        .body
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| service.fail(format_args!("/pid answered {:?}", reply.body)))
+}
+
 /// Kills every process of a test that fails half-way (the later ones are not the harness's
 /// children).
 struct Pids(Vec<Pid>);

@@ -189,3 +189,44 @@ pub async fn get(port: u16, path: &str) -> Result<Reply, ClientError> {
         .request(Method::GET, path, "")
         .await
 }
+
+/// `GET path` on a fresh connection to the Unix-domain socket at `socket`.
+#[cfg(unix)]
+pub async fn get_unix(socket: &std::path::Path, path: &str) -> Result<Reply, ClientError> {
+    let exchange = async {
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(ClientError::from_io)?;
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(ClientError::from_hyper)?;
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(hyper::header::HOST, "localhost")
+            .body(Full::new(Bytes::new()))
+            .expect("a valid request");
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(ClientError::from_hyper)?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(ClientError::from_hyper)?
+            .to_bytes();
+        driver.abort();
+        Ok(Reply {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    };
+    timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .unwrap_or(Err(ClientError::Hung))
+}

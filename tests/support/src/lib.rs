@@ -29,6 +29,8 @@ use std::time::Duration;
 pub use example::example;
 pub use exited::Exited;
 pub use fixture::{Fixture, READY, burst};
+#[cfg(unix)]
+pub use http::get_unix;
 pub use http::{ClientError, Connection, REQUEST_TIMEOUT, Reply, free_port, get};
 pub use nix::sys::signal::Signal;
 pub use output::Line;
