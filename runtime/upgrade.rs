@@ -331,15 +331,6 @@ mod platform {
     /// group's id stays reserved while any process is left in the group.
     const EXIT_POLL: Duration = Duration::from_millis(5);
 
-    /// What ended the wait for the new process.
-    enum Event {
-        Exited(std::io::Result<ExitStatus>),
-        Received(std::io::Result<usize>),
-        TimedOut,
-        ShutdownStarted,
-        Exiting,
-    }
-
     /// Why the new process did not take over.
     enum Failure {
         Exited(std::io::Result<ExitStatus>),
@@ -366,77 +357,96 @@ mod platform {
 
         // Until the new process has taken over, this process's exit (forced, the watchdog,
         // the end of a shutdown) stops it: a half-started copy is never left behind.
-        let (stop, mut stop_requested) = tokio_mpsc::unbounded_channel::<()>();
+        let (stop, mut exiting) = tokio_mpsc::unbounded_channel::<()>();
         let (stopped, stopped_wait) = mpsc::channel::<()>();
         shutdown.keep_until_exit(StopOnExit {
             stop,
             stopped: stopped_wait,
         });
 
+        let waited = wait_ready(shutdown, &mut child, &channel, timeout, &mut exiting).await;
+        let failure = match waited.and_then(|()| hand_over(shutdown, pid)) {
+            Ok(()) => {
+                log::upgraded(pid, started.elapsed());
+                return Ok(pid);
+            }
+            Err(failure) => failure,
+        };
+        let why = stop_failed(shutdown, pid, failure, &mut child, &mut exiting).await;
+        // Said before this process may exit: its exit waits for `stopped`.
+        let error = failed(why);
+        drop(stopped);
+        Err(error)
+    }
+
+    /// Waits until the new process says it is ready, or something ends the wait: its exit,
+    /// `timeout`, a shutdown of this process, or this process's exit.
+    async fn wait_ready(
+        shutdown: &Shutdown,
+        child: &mut Child,
+        channel: &tokio::net::UnixDatagram,
+        timeout: Duration,
+        exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
+    ) -> Result<(), Failure> {
         let mut message = [0u8; 64];
-        let event = {
-            let mut exit = pin!(exited(&mut child));
+        // The futures borrow `message` until one of them is done.
+        let received = {
+            let mut exit = pin!(exited(child));
             let mut received = pin!(channel.recv(&mut message));
             let mut timer = pin!(tokio::time::sleep(timeout));
             let mut shutting_down = pin!(shutdown.shutting_down());
-            let mut stop = pin!(stop_requested.recv());
+            let mut stop = pin!(exiting.recv());
             poll_fn(|cx| {
                 if let Poll::Ready(status) = exit.as_mut().poll(cx) {
-                    Poll::Ready(Event::Exited(status))
+                    Poll::Ready(Err(Failure::Exited(status)))
                 } else if let Poll::Ready(received) = received.as_mut().poll(cx) {
-                    Poll::Ready(Event::Received(received))
+                    Poll::Ready(Ok(received))
                 } else if timer.as_mut().poll(cx).is_ready() {
-                    Poll::Ready(Event::TimedOut)
+                    Poll::Ready(Err(Failure::TimedOut(timeout)))
                 } else if shutting_down.as_mut().poll(cx).is_ready() {
-                    Poll::Ready(Event::ShutdownStarted)
+                    Poll::Ready(Err(Failure::ShutdownStarted))
                 } else if stop.as_mut().poll(cx).is_ready() {
-                    Poll::Ready(Event::Exiting)
+                    Poll::Ready(Err(Failure::Exiting))
                 } else {
                     Poll::Pending
                 }
             })
             .await
-        };
-        let failure = match event {
-            Event::Exited(status) => Failure::Exited(status),
-            Event::Received(Ok(len)) if &message[..len] == READY_MESSAGE => {
-                match hand_over(shutdown, pid) {
-                    Ok(()) => {
-                        log::upgraded(pid, started.elapsed());
-                        return Ok(pid);
-                    }
-                    Err(failure) => failure,
-                }
-            }
-            Event::Received(Ok(len)) => Failure::Channel(format!(
+        }?;
+        match received {
+            Ok(len) if &message[..len] == READY_MESSAGE => Ok(()),
+            Ok(len) => Err(Failure::Channel(format!(
                 "it sent {:?} instead of READY=1",
                 String::from_utf8_lossy(&message[..len])
-            )),
-            Event::Received(Err(error)) => {
-                Failure::Channel(format!("its readiness channel failed: {error}"))
-            }
-            Event::TimedOut => Failure::TimedOut(timeout),
-            Event::ShutdownStarted => Failure::ShutdownStarted,
-            Event::Exiting => Failure::Exiting,
-        };
+            ))),
+            Err(error) => Err(Failure::Channel(format!(
+                "its readiness channel failed: {error}"
+            ))),
+        }
+    }
+
+    /// Stops the new process's group after `failure`, and says what happened.
+    async fn stop_failed(
+        shutdown: &Shutdown,
+        pid: u32,
+        failure: Failure,
+        child: &mut Child,
+        exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
+    ) -> String {
         let why = match failure {
             Failure::Exited(status) => {
                 // A process it started (a wrapper script's server, without `exec`) may still
                 // hold the sockets: its group goes with it.
-                let left =
-                    stop_group(pid, &mut Some(status), &mut child, &mut stop_requested).await;
+                let left = stop_group(pid, &mut Some(status), child, exiting).await;
                 let status = describe(left.status);
                 let group = if left.stopped_others {
                     "; the processes it left in its group were stopped"
                 } else {
                     ""
                 };
-                let why = format!(
+                return format!(
                     "the new process (pid {pid}) {status} before it was ready{group}; still serving"
                 );
-                let error = failed(why);
-                drop(stopped);
-                return Err(error);
             }
             Failure::TimedOut(timeout) => format!(
                 "the new process (pid {pid}) did not call graceful::ready() or start serving \
@@ -450,21 +460,13 @@ mod platform {
                 format!("the process exits before the new one (pid {pid}) was ready")
             }
         };
-        let status = describe(
-            stop_group(pid, &mut None, &mut child, &mut stop_requested)
-                .await
-                .status,
-        );
+        let status = describe(stop_group(pid, &mut None, child, exiting).await.status);
         let still = if shutdown.is_shutting_down() {
             "shutting down as asked"
         } else {
             "still serving"
         };
-        let why = format!("{why}; it was stopped ({status}); {still}");
-        // Said before this process may exit: its exit waits for `stopped`.
-        let error = failed(why);
-        drop(stopped);
-        Err(error)
+        format!("{why}; it was stopped ({status}); {still}")
     }
 
     /// Starts the binary again with the sockets and the readiness channel.
