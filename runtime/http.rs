@@ -393,26 +393,18 @@ impl Connections {
         let close = self.close.clone();
         let shutdown = self.shutdown.clone();
         let settings = self.settings;
-        let first = Arc::new(Requests::default());
+        let requests = Arc::new(Requests::default());
         let protocol = Arc::new(Protocol::default());
         let service = CloseOnShutdown {
             inner: TowerToHyperService::new(service),
             shutdown: self.shutdown.clone(),
-            first: first.clone(),
+            requests: requests.clone(),
         };
         let connection = async move {
             let _open = open;
             // Cut, its HTTP/2 streams (on tasks of their own) end with it.
             let (streams, cut_streams) = Streams::new(shutdown.clone());
-            let mut builder = auto::Builder::new(streams);
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(settings.header_read_timeout);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .enable_connect_protocol();
+            let builder = connection_builder(streams, settings);
             let io = TokioIo::new(Sniffed::new(stream, protocol.clone()));
             let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
             let mut going_away = false;
@@ -429,35 +421,18 @@ impl Connections {
                     }
                 }
             };
-            if ended.is_none() && !first.seen() {
-                // Accepted, no whole request yet: it may be on its way. If it has not come
-                // within the grace (nothing was sent, or half a head), the connection closes
-                // here, without holding the drain: it had nothing in flight.
-                let arrived = tokio::select! {
-                    ended_now = connection.as_mut() => {
-                        ended = Some(ended_now);
-                        true
+            if ended.is_none() && !requests.seen() {
+                match first_request_within_grace(connection.as_mut(), &requests).await {
+                    Some(ended_now) => ended = ended_now,
+                    None => {
+                        tracing::debug!(target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
+                        cut_streams.disarm();
+                        return;
                     }
-                    () = first.arrived() => true,
-                    () = tokio::time::sleep(FIRST_REQUEST_GRACE) => false,
-                };
-                if !arrived {
-                    tracing::debug!(target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
-                    cut_streams.disarm();
-                    return;
                 }
             }
             if ended.is_none() && shutdown.reason() == Some(Reason::Upgrade) {
-                // An upgrade moves no client away first: a balancer may send its next request
-                // on this keep-alive connection at any instant, and closing it then would
-                // cross that request. Until the linger ends, a request that comes is answered
-                // with `Connection: close`, after which the connection closes on our terms.
-                let count = first.count();
-                tokio::select! {
-                    ended_now = connection.as_mut() => ended = Some(ended_now),
-                    () = first.more_than(count) => {}
-                    () = tokio::time::sleep(UPGRADE_IDLE_LINGER) => {}
-                }
+                ended = linger_after_upgrade(connection.as_mut(), &requests).await;
             }
             let ended = match ended {
                 Some(ended) => ended,
@@ -486,6 +461,52 @@ impl Drop for Connections {
             tracing::warn!(target: "graceful", connections = cut, "HTTP connections cut: still open when the server was dropped");
         }
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
+    }
+}
+
+/// hyper's builder for one connection: HTTP/1 with a bound on the time a request head may
+/// take, HTTP/2 with extended CONNECT (WebSockets over HTTP/2), both with tokio's timer.
+fn connection_builder(streams: Streams, settings: Settings) -> auto::Builder<Streams> {
+    let mut builder = auto::Builder::new(streams);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
+    builder
+}
+
+/// At the cancel, a connection accepted with no whole request yet: it may be on its way.
+/// `None` if none came within the grace (nothing was sent, or half a head): the connection
+/// closes then, without holding the drain, as it had nothing in flight. Otherwise
+/// `Some(the connection's end, if it ended meanwhile)`.
+async fn first_request_within_grace<C: Future>(
+    connection: Pin<&mut C>,
+    requests: &Requests,
+) -> Option<Option<C::Output>> {
+    tokio::select! {
+        ended = connection => Some(Some(ended)),
+        () = requests.arrived() => Some(None),
+        () = tokio::time::sleep(FIRST_REQUEST_GRACE) => None,
+    }
+}
+
+/// An upgrade moves no client away first: a balancer may send its next request on an idle
+/// keep-alive connection at any instant, and closing it then would cross that request. Until
+/// the linger ends, a request that comes is answered with `Connection: close`, after which
+/// the connection closes on our terms. The connection's end, if it ended meanwhile.
+async fn linger_after_upgrade<C: Future>(
+    connection: Pin<&mut C>,
+    requests: &Requests,
+) -> Option<C::Output> {
+    let count = requests.count();
+    tokio::select! {
+        ended = connection => Some(ended),
+        () = requests.more_than(count) => None,
+        () = tokio::time::sleep(UPGRADE_IDLE_LINGER) => None,
     }
 }
 
@@ -660,7 +681,7 @@ where
 struct CloseOnShutdown<S> {
     inner: TowerToHyperService<S>,
     shutdown: Shutdown,
-    first: Arc<Requests>,
+    requests: Arc<Requests>,
 }
 
 /// How many requests a connection has brought.
@@ -713,7 +734,7 @@ where
         CloseFuture<<TowerToHyperService<S> as hyper::service::Service<Request<Incoming>>>::Future>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        self.first.saw();
+        self.requests.saw();
         let http1 = request.version() <= Version::HTTP_11;
         request.extensions_mut().insert(self.shutdown.clone());
         CloseFuture {
