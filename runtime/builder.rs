@@ -4,16 +4,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::{Config, Flavor, Settings, StartError};
-use crate::exit;
-use crate::hook::MainOutput;
-use crate::listener::{self, Listener};
+use crate::hooks::MainOutput;
 use crate::log;
+use crate::process::exit;
+use crate::process::listener::{self, Listener};
+use crate::process::signal::Signal;
+use crate::process::stderr;
+use crate::process::watchdog::Watchdog;
 use crate::report::Report;
 use crate::sequence;
 use crate::shutdown::Shutdown;
-use crate::signal::Signal;
-use crate::stderr;
-use crate::watchdog::Watchdog;
 
 /// What `run` and `run_to_report` say when called on a thread that already runs a tokio
 /// runtime, instead of tokio's panic.
@@ -381,7 +381,7 @@ fn prepare_upgrade(config: &Config, take_sockets: bool) -> Result<(), String> {
     #[cfg(feature = "upgrade")]
     {
         if take_sockets {
-            crate::sockets::take_inherited()?;
+            crate::upgrade::sockets::take_inherited()?;
         }
         crate::upgrade::prepare(config.upgrade_timeout, config.upgrade)
     }

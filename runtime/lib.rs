@@ -78,39 +78,25 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod blocking;
 mod builder;
 mod clock;
 mod config;
-mod exit;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod guide;
-mod hook;
+mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
-mod keep;
-mod listener;
 mod log;
-mod progress;
-mod readiness;
+mod process;
 mod reason;
-mod registry;
 mod report;
 mod sequence;
-mod service;
 mod shutdown;
-mod signal;
-mod slot;
-#[cfg(feature = "upgrade")]
-mod sockets;
-mod stderr;
-mod systemd;
 mod tasks;
 mod unwind;
 #[cfg(feature = "upgrade")]
 mod upgrade;
-mod watchdog;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -128,25 +114,25 @@ pub use crate::config::ConfigError;
 pub use crate::config::{
     ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor, StartError,
 };
-pub use crate::hook::{HookContext, HookOutput, MainOutput};
+pub use crate::hooks::registry::IntoHook;
+pub use crate::hooks::{HookContext, HookOutput, MainOutput};
+pub use crate::process::signal::Signal;
 pub use crate::reason::Reason;
-pub use crate::registry::IntoHook;
 #[allow(deprecated)]
 pub use crate::report::Outcome;
 pub use crate::report::{
     HookOutcome, HookReport, MainOutcome, Report, ServiceOutcome, ServiceReport,
 };
-pub use crate::service::ServiceOutput;
 pub use crate::shutdown::Shutdown;
-pub use crate::signal::Signal;
+pub use crate::tasks::service::ServiceOutput;
 
-pub use crate::readiness::ready;
-#[cfg(feature = "upgrade")]
-pub use crate::sockets::listen;
-#[cfg(all(unix, feature = "upgrade"))]
-pub use crate::sockets::listen_unix;
+pub use crate::process::readiness::ready;
 #[cfg(feature = "upgrade")]
 pub use crate::upgrade::UpgradeError;
+#[cfg(feature = "upgrade")]
+pub use crate::upgrade::sockets::listen;
+#[cfg(all(unix, feature = "upgrade"))]
+pub use crate::upgrade::sockets::listen_unix;
 /// tokio-util, a public dependency (0.7): [`Shutdown::child_token`] hands out its
 /// `CancellationToken`, and [`Shutdown::cancelled`] returns its futures. Re-exported so that
 /// the version always matches.

@@ -4,9 +4,11 @@
 
 pub use inventory;
 
-pub use crate::registry::{BoxFuture, HookFn, HookResult, StaticHook, blocking_result, box_hook};
+pub use crate::hooks::registry::{
+    BoxFuture, HookFn, HookResult, StaticHook, blocking_result, box_hook,
+};
 
-use crate::hook::HookContext;
+use crate::hooks::HookContext;
 use crate::shutdown::Shutdown;
 
 /// The one parameter a hook may take.

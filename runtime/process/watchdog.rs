@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::clock;
-use crate::exit;
 use crate::log;
+use crate::process::exit;
 use crate::shutdown::Shutdown;
 
 /// How long past the global deadline the watchdog waits for the sequence to report before it

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use crate::registry::{self, Dynamic};
+use crate::hooks::registry::{self, Dynamic};
 use crate::tasks::{Tasks, lock};
 
 /// A hook's order and name, as the lines that list hooks show them.

@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use crate::clock;
-use crate::hook::HookContext;
+use crate::hooks::HookContext;
+use crate::hooks::registry::{Hook, HookResult, Run};
 use crate::log;
 use crate::reason::Reason;
-use crate::registry::{Hook, HookResult, Run};
 use crate::report::{HookOutcome, HookReport};
 
 /// The report of a hook whose phase came after the deadline.

@@ -36,8 +36,8 @@ pub fn ready() {
         return;
     }
     #[cfg(feature = "upgrade")]
-    if crate::sockets::tell_ready() {
+    if crate::upgrade::sockets::tell_ready() {
         return;
     }
-    crate::systemd::ready();
+    crate::process::systemd::ready();
 }

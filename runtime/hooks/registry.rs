@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::hook::{HookContext, HookOutput};
+use crate::hooks::{HookContext, HookOutput};
 use crate::tasks::lock;
 
 /// A hook's outcome, with the error's text.

@@ -9,6 +9,8 @@
 //! list when it has doubled since the last sweep, so a list holds at most about twice the
 //! tasks that still run.
 
+pub(crate) mod service;
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::Location;

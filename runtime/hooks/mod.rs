@@ -1,6 +1,8 @@
 //! What a shutdown hook receives and returns: [`HookContext`], [`HookOutput`], and the
 //! main body's [`MainOutput`].
 
+pub(crate) mod registry;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::process::ExitCode;

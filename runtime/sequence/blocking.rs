@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::time::timeout_at;
 
+use crate::hooks::registry::{Hook, HookFn, Run};
 use crate::log;
 use crate::reason::Reason;
-use crate::registry::{Hook, HookFn, Run};
 use crate::report::{HookOutcome, HookReport};
+use crate::sequence::slot::{self, Slot, outcome_of};
 use crate::shutdown::Inner;
-use crate::slot::{self, Slot, outcome_of};
 use crate::tasks::lock;
 use crate::unwind::panic_text;
 

@@ -4,7 +4,7 @@
 //! `WorkerGuard`, a Sentry guard, an OpenTelemetry provider) would lose the last lines: the
 //! hooks' and the report's. Kept values are dropped after the report is logged and before
 //! the exit, last kept first, on a thread of their own, all within one budget (the deadline
-//! plus [`KEEP_MARGIN`](crate::exit::KEEP_MARGIN)), so that stuck flushes cannot hold the exit
+//! plus [`KEEP_MARGIN`](crate::process::exit::KEEP_MARGIN)), so that stuck flushes cannot hold the exit
 //! past it, however many there are.
 
 use std::any::Any;

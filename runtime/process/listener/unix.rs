@@ -1,0 +1,290 @@
+//! The signal listener on Unix: a socket pair per signal that its handler writes a byte to,
+//! waited for with one `poll` by the listener's thread, which also keeps the watchdog; and the
+//! dispositions put back when a listener that returns stops.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use signal_hook::SigId;
+use signal_hook::low_level::{pipe, unregister};
+
+use crate::process::signal::Signal;
+use crate::process::watchdog::Watchdog;
+
+/// The handlers, each writing to its signal's socket.
+pub(super) struct Stop(Vec<(Signal, SigId)>);
+
+impl Stop {
+    /// Removes the handlers; each closes its end of the socket, which the thread sees (it
+    /// ends once no socket and no watchdog is left). Then each signal does again what it
+    /// did before.
+    pub(super) fn stop(&self) {
+        for &(signal, id) in &self.0 {
+            unregister(id);
+            disposition::restore(signal.number());
+        }
+    }
+}
+
+/// The watchdog is kept by the listener's thread here.
+pub(super) fn keep(watchdog: Option<Watchdog>) -> Option<Watchdog> {
+    watchdog
+}
+
+/// The Unix signals among `signals`, each once. Console events do not exist here.
+pub(super) fn distinct(signals: &[Signal]) -> Vec<Signal> {
+    let mut distinct: Vec<Signal> = Vec::with_capacity(signals.len());
+    for &signal in signals {
+        if signal.0.is_console_event() {
+            tracing::debug!(target: "graceful", signal = signal.name(), "signal skipped: it does not exist on this platform");
+        } else if !distinct.contains(&signal) {
+            distinct.push(signal);
+        }
+    }
+    distinct
+}
+
+/// Installs the handlers now. Each delivery writes one byte to its signal's socket, and
+/// the thread reads them: two deliveries are two bytes, never merged into one (the flags
+/// of signal-hook's iterator would merge a second SIGINT that arrives before the first
+/// was read, and the forced exit would be lost). The thread waits on every socket, and on
+/// the watchdog's deadline once the shutdown has started, with one `poll`.
+pub(super) fn listen(
+    signals: Vec<Signal>,
+    on_signal: impl Fn(Signal) + Send + 'static,
+    watchdog: Option<Watchdog>,
+) -> io::Result<Stop> {
+    let mut ids = Vec::with_capacity(signals.len());
+    let mut readers = Vec::with_capacity(signals.len());
+    // A run with a watchdog (`Builder::run`) ends with the process: only the runs that
+    // return need what each signal did before, to put it back.
+    let restorable = watchdog.is_none();
+    for signal in signals {
+        let (reader, writer) = UnixStream::pair()?;
+        if restorable {
+            disposition::record(signal.number());
+        }
+        match pipe::register(signal.number(), writer) {
+            Ok(id) => ids.push((signal, id)),
+            Err(error) => {
+                Stop(ids).stop();
+                return Err(error);
+            }
+        }
+        readers.push((signal, reader));
+    }
+    // With a watchdog, the trigger writes a byte here, so that the thread looks at the
+    // deadline. Without one there is nothing to wake for (and a socket whose other end is
+    // gone would wake `poll` at once, forever).
+    let woken = match &watchdog {
+        Some(watchdog) => {
+            let (woken, wake) = UnixStream::pair()?;
+            woken.set_nonblocking(true)?;
+            wake.set_nonblocking(true)?;
+            watchdog.wake_with(Box::new(move || {
+                // A full socket already holds a wake-up: nothing is lost.
+                let _ = (&wake).write(&[0]);
+            }));
+            Some(woken)
+        }
+        None => None,
+    };
+    let thread = Thread {
+        readers,
+        woken,
+        watchdog,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("graceful-signals".to_owned())
+        .spawn(move || thread.run(on_signal));
+    if let Err(error) = spawned {
+        Stop(ids).stop();
+        return Err(error);
+    }
+    Ok(Stop(ids))
+}
+
+/// What each signal did before the first listener took it, so that a listener that stops
+/// (the end of `run_async` or `run_to_report`) can put it back. signal-hook keeps its own
+/// handler installed for good, and once no action is registered that handler does
+/// nothing: a signal whose default was to terminate the process would be swallowed.
+mod disposition {
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+
+    use signal_hook::SigId;
+
+    use crate::tasks::lock;
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Before {
+        /// The default action: for every stop signal, to terminate the process.
+        Default,
+        /// Ignored, or a handler of someone else's, which signal-hook calls in turn.
+        Kept,
+    }
+
+    struct Table {
+        before: HashMap<i32, Before>,
+        /// The actions that terminate the process again, while no listener runs.
+        defaults: HashMap<i32, SigId>,
+    }
+
+    static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+    /// Before a listener registers `signal`: records what it did, the first time, and
+    /// removes the default action put back when an earlier listener stopped.
+    pub(super) fn record(signal: i32) {
+        let mut table = lock(&TABLE);
+        let table = table.get_or_insert_with(|| Table {
+            before: HashMap::new(),
+            defaults: HashMap::new(),
+        });
+        table.before.entry(signal).or_insert_with(|| before(signal));
+        if let Some(id) = table.defaults.remove(&signal) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+
+    /// Once a listener has removed its action for `signal`: a signal that terminated the
+    /// process before terminates it again.
+    pub(super) fn restore(signal: i32) {
+        let mut table = lock(&TABLE);
+        let Some(table) = table.as_mut() else { return };
+        if table.before.get(&signal) != Some(&Before::Default)
+            || table.defaults.contains_key(&signal)
+        {
+            return;
+        }
+        let always = Arc::new(AtomicBool::new(true));
+        match signal_hook::flag::register_conditional_default(signal, always) {
+            Ok(id) => {
+                table.defaults.insert(signal, id);
+            }
+            Err(error) => {
+                tracing::warn!(target: "graceful", signal, %error, "could not put back the signal's default action");
+            }
+        }
+    }
+
+    /// What `signal` does now, from the kernel's view of the process
+    /// (`/proc/self/status`). Where that cannot be read, the disposition is taken as kept:
+    /// a signal is then left ignored rather than made to terminate a process that may
+    /// have ignored it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn before(signal: i32) -> Before {
+        let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+            return Before::Kept;
+        };
+        let mask = |field: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        };
+        let (Some(ignored), Some(caught)) = (mask("SigIgn:"), mask("SigCgt:")) else {
+            return Before::Kept;
+        };
+        let bit = 1u64 << (signal - 1);
+        if (ignored | caught) & bit == 0 {
+            Before::Default
+        } else {
+            Before::Kept
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn before(_signal: i32) -> Before {
+        Before::Kept
+    }
+}
+
+/// What the listener's thread waits on.
+struct Thread {
+    readers: Vec<(Signal, UnixStream)>,
+    woken: Option<UnixStream>,
+    watchdog: Option<Watchdog>,
+}
+
+impl Thread {
+    fn run(mut self, on_signal: impl Fn(Signal)) {
+        loop {
+            if self
+                .watchdog
+                .as_ref()
+                .is_some_and(|watchdog| !watchdog.check())
+            {
+                // Another exit claimed the process: only the signals are left to wait on.
+                self.watchdog = None;
+                self.woken = None;
+            }
+            if self.readers.is_empty() && self.watchdog.is_none() {
+                return;
+            }
+            let timeout = match self.watchdog.as_ref().and_then(Watchdog::left) {
+                // Rounded up to the next millisecond, so that the deadline has passed.
+                Some(left) => PollTimeout::try_from(
+                    left.saturating_add(Duration::from_micros(999)).as_millis(),
+                )
+                .unwrap_or(PollTimeout::MAX),
+                None => PollTimeout::NONE,
+            };
+            let ready = {
+                let mut fds: Vec<PollFd<'_>> = self
+                    .woken
+                    .iter()
+                    .map(UnixStream::as_fd)
+                    .chain(self.readers.iter().map(|(_, reader)| reader.as_fd()))
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                    .collect();
+                match poll(&mut fds, timeout) {
+                    Ok(_) => {}
+                    Err(Errno::EINTR) => continue,
+                    Err(error) => {
+                        tracing::error!(target: "graceful", %error, "the signal listener cannot wait for signals");
+                        return;
+                    }
+                }
+                fds.iter()
+                    .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
+                    .collect::<Vec<bool>>()
+            };
+            let first_reader = usize::from(self.woken.is_some());
+            if let Some(woken) = self.woken.as_ref().filter(|_| ready[0]) {
+                let mut wake_ups = [0u8; 64];
+                loop {
+                    match (&*woken).read(&mut wake_ups) {
+                        Ok(1..) => {}
+                        // The waker is gone (the run ended): nothing more will come.
+                        Ok(0) => {
+                            self.woken = None;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            let mut closed = Vec::new();
+            for (index, (signal, reader)) in self.readers.iter_mut().enumerate() {
+                if !ready[index + first_reader] {
+                    continue;
+                }
+                let mut deliveries = [0u8; 64];
+                match reader.read(&mut deliveries) {
+                    Ok(0) => closed.push(index),
+                    Ok(count) => (0..count).for_each(|_| on_signal(*signal)),
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => closed.push(index),
+                }
+            }
+            for index in closed.into_iter().rev() {
+                self.readers.remove(index);
+            }
+        }
+    }
+}

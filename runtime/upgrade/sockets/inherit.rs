@@ -1,0 +1,353 @@
+//! The environment of systemd's protocol, and the descriptors it names.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::sys::socket::{
+    AddressFamily, SockType, SockaddrLike, SockaddrStorage, getsockname, getsockopt, sockopt,
+};
+
+use super::{CHANNEL, ENV_UPGRADE_FROM, Family, Held, Inherited, Table};
+
+/// What systemd's name for a socket without one is.
+const UNNAMED: &str = "unknown";
+
+/// The sockets the environment passes to this process.
+#[derive(Debug)]
+struct Passed {
+    first: RawFd,
+    count: usize,
+    /// One per descriptor, when `LISTEN_FDNAMES` is set.
+    names: Option<Vec<String>>,
+}
+
+impl Passed {
+    fn name(&self, index: usize) -> String {
+        self.names
+            .as_ref()
+            .and_then(|names| names.get(index))
+            .filter(|name| !name.is_empty())
+            .map_or_else(|| UNNAMED.to_owned(), Clone::clone)
+    }
+}
+
+/// Reads `LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES` (and `listenfd`'s
+/// `LISTEN_FDS_FIRST_FD`): `None` if no socket is passed to this process; why not if the
+/// variables are malformed.
+fn passed() -> Result<Option<Passed>, String> {
+    let Some(count) = std::env::var_os("LISTEN_FDS") else {
+        return Ok(None);
+    };
+    if let Some(pid) = std::env::var_os("LISTEN_PID").filter(|pid| !pid.is_empty()) {
+        let pid: u32 = pid
+            .to_str()
+            .and_then(|pid| pid.parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "LISTEN_PID={pid:?} is not a process id (systemd sets it to the pid of \
+                     the process its sockets are for): unset it, or set it as systemd does"
+                )
+            })?;
+        if pid != std::process::id() {
+            // Another process's sockets (this one inherited the variables): not ours.
+            return Ok(None);
+        }
+    }
+    let count: usize = count
+        .to_str()
+        .and_then(|count| count.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "LISTEN_FDS={count:?} is not a number of descriptors: systemd sets the count \
+                 of sockets it passes, e.g. LISTEN_FDS=2; unset it if no socket is passed"
+            )
+        })?;
+    if count == 0 {
+        return Ok(None);
+    }
+    let first: RawFd = match std::env::var_os("LISTEN_FDS_FIRST_FD") {
+        None => 3,
+        Some(first) => first
+            .to_str()
+            .and_then(|first| first.parse().ok())
+            .filter(|first: &RawFd| *first >= 0)
+            .ok_or_else(|| {
+                format!("LISTEN_FDS_FIRST_FD={first:?} is not a descriptor number (default 3)")
+            })?,
+    };
+    let limit = open_files_limit();
+    let end = u64::try_from(first)
+        .unwrap_or(0)
+        .saturating_add(u64::try_from(count).unwrap_or(u64::MAX));
+    if end > limit {
+        return Err(format!(
+            "LISTEN_FDS={count} passes descriptors {first} to {}, but this process may have \
+             at most {limit} open (RLIMIT_NOFILE): the variable is wrong; systemd sets the \
+             count of sockets it passes, e.g. LISTEN_FDS=2",
+            end - 1
+        ));
+    }
+    let names = match std::env::var_os("LISTEN_FDNAMES") {
+        None => None,
+        Some(names) => {
+            let text = names
+                .to_str()
+                .ok_or_else(|| format!("LISTEN_FDNAMES={names:?} is not UTF-8"))?;
+            let names: Vec<String> = text.split(':').map(str::to_owned).collect();
+            if names.len() != count {
+                return Err(format!(
+                    "LISTEN_FDNAMES={text:?} names {} sockets, but LISTEN_FDS={count}: \
+                     systemd sets one name per socket",
+                    names.len()
+                ));
+            }
+            Some(names)
+        }
+    };
+    Ok(Some(Passed {
+        first,
+        count,
+        names,
+    }))
+}
+
+/// The soft `RLIMIT_NOFILE`: no descriptor of this process can be at or above it.
+fn open_files_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(u64::from(u32::MAX >> 1), |(soft, _)| soft)
+        .min(u64::from(u32::MAX >> 1))
+}
+
+/// Reads the environment, and takes or marks the sockets it passes.
+pub(super) fn take(table: &mut Table) -> Result<(), String> {
+    let Some(passed) = passed()? else {
+        return Ok(());
+    };
+    // The variables alone prove nothing: a process started by the one it upgrades has them
+    // in its environment, and so may that process's other children.
+    let upgraded = std::env::var(ENV_UPGRADE_FROM)
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::os::unix::process::parent_id())
+        && passed
+            .names
+            .as_ref()
+            .is_some_and(|names| names.iter().any(|name| name == CHANNEL));
+    tracing::debug!(target: "graceful", count = passed.count, names = ?passed.names, upgraded, "inherited sockets");
+    if upgraded {
+        take_from_upgrade(table, &passed);
+        return Ok(());
+    }
+    for index in 0..passed.count {
+        let fd = passed
+            .first
+            .saturating_add(RawFd::try_from(index).unwrap_or(RawFd::MAX));
+        close_on_exec(fd).map_err(|error| {
+            format!(
+                "LISTEN_FDS={} passes descriptor {fd}, which cannot be used: {error}",
+                passed.count
+            )
+        })?;
+        table.inherited.push(Inherited {
+            name: passed.name(index),
+            socket: Held::Left(fd),
+        });
+    }
+    Ok(())
+}
+
+/// Every socket passed by the process this one upgrades is this process's: taken now.
+fn take_from_upgrade(table: &mut Table, passed: &Passed) {
+    // Unsets LISTEN_FDS and LISTEN_PID, so that no program this one starts takes them for
+    // its own; marks each socket taken close-on-exec.
+    let mut fds = listenfd::ListenFd::from_env();
+    for index in 0..fds.len() {
+        let name = passed.name(index);
+        if name == CHANNEL {
+            match fds.take_unix_datagram(index) {
+                Ok(channel) => table.channel = channel,
+                Err(error) => {
+                    tracing::warn!(target: "graceful", %error, "the upgrade's readiness channel is unusable")
+                }
+            }
+            continue;
+        }
+        // listenfd checks the kind of each, and leaves a descriptor that is not of it.
+        let taken = match fds.take_tcp_listener(index) {
+            Ok(listener) => Ok(listener.map(OwnedFd::from)),
+            Err(_) => fds
+                .take_unix_listener(index)
+                .map(|listener| listener.map(OwnedFd::from)),
+        };
+        match taken {
+            Ok(Some(socket)) => table.inherited.push(Inherited {
+                name,
+                socket: Held::Taken(socket),
+            }),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP or Unix-domain listener");
+            }
+        }
+    }
+}
+
+/// The inherited socket named `name`, taken for a `listen` of `family`, with where it came
+/// from. One of another kind is an error that says what it is, and stays where it is.
+pub(super) fn claim(
+    table: &mut Table,
+    name: &str,
+    family: Family,
+) -> io::Result<Option<(OwnedFd, &'static str)>> {
+    let Some(position) = table
+        .inherited
+        .iter()
+        .position(|socket| socket.name == name)
+    else {
+        return Ok(None);
+    };
+    let origin = table.inherited[position].socket.describe();
+    let wrong = |fd: Option<RawFd>, what: String| {
+        let number = fd
+            .map(|fd| format!(" (descriptor {fd})"))
+            .unwrap_or_default();
+        let fix = match (family, what.as_str()) {
+            (Family::Tcp, UNIX_LISTENER) => "; take it with graceful::listen_unix",
+            (Family::Unix, TCP_LISTENER) => "; take it with graceful::listen",
+            _ => "",
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: the socket named {name:?} {origin}{number} is {what}, not {}{fix}",
+                family.function(),
+                wanted(family)
+            ),
+        )
+    };
+    let socket = match &table.inherited[position].socket {
+        Held::Taken(socket) => {
+            let what = what_socket(socket.as_fd());
+            if what != wanted(family) {
+                return Err(wrong(None, what));
+            }
+            match table.inherited.remove(position).socket {
+                Held::Taken(socket) => socket,
+                Held::Left(_) => unreachable!("matched as taken"),
+            }
+        }
+        Held::Left(fd) => {
+            let fd = *fd;
+            let copy = duplicate(fd).map_err(|error| wrong(Some(fd), error.to_string()))?;
+            let what = what_socket(copy.as_fd());
+            if what != wanted(family) {
+                return Err(wrong(Some(fd), what));
+            }
+            // The copy is now the socket's only descriptor.
+            nix::unistd::close(fd)?;
+            table.inherited.remove(position);
+            copy
+        }
+    };
+    Ok(Some((socket, origin)))
+}
+
+const TCP_LISTENER: &str = "a TCP listening socket";
+const UNIX_LISTENER: &str = "a Unix-domain listening socket";
+
+fn wanted(family: Family) -> &'static str {
+    match family {
+        Family::Tcp => TCP_LISTENER,
+        Family::Unix => UNIX_LISTENER,
+    }
+}
+
+/// What the socket at `fd` is, in words: one of the two listeners a `listen` takes, or what
+/// else (a UDP socket, a connected one, not a socket at all).
+fn what_socket(fd: BorrowedFd<'_>) -> String {
+    let kind = match getsockopt(&fd, sockopt::SockType) {
+        Ok(kind) => kind,
+        Err(nix::errno::Errno::ENOTSOCK) => return "not a socket".to_owned(),
+        Err(error) => return format!("a descriptor that cannot be queried ({error})"),
+    };
+    let listening = getsockopt(&fd, sockopt::AcceptConn).unwrap_or(false);
+    let family = getsockname::<SockaddrStorage>(fd.as_raw_fd())
+        .ok()
+        .and_then(|addr| addr.family());
+    let family = match family {
+        Some(AddressFamily::Inet | AddressFamily::Inet6) => match kind {
+            SockType::Stream => "TCP",
+            SockType::Datagram => return "a UDP socket".to_owned(),
+            _ => "IP",
+        },
+        Some(AddressFamily::Unix) => "Unix-domain",
+        Some(other) => return format!("a socket of family {other:?}"),
+        None => return "a socket of unknown family".to_owned(),
+    };
+    match (kind, listening) {
+        (SockType::Stream, true) => format!("a {family} listening socket"),
+        (SockType::Stream, false) => format!("a {family} socket that is not listening"),
+        (SockType::Datagram, _) => format!("a {family} datagram socket"),
+        (SockType::SeqPacket, _) => format!("a {family} seqpacket socket"),
+        (other, _) => format!("a {family} socket of type {other:?}"),
+    }
+}
+
+/// Makes descriptor `fd`, which nothing in the process owns, close-on-exec, at the same
+/// number (where the application will look for it): a copy is made, the descriptor closed
+/// and opened again from the copy with the flag, at the lowest free number from `fd` on,
+/// which is `fd` unless another thread opened a file in between.
+fn close_on_exec(fd: RawFd) -> io::Result<()> {
+    let copy = duplicate(fd)?;
+    nix::unistd::close(fd)?;
+    let moved = fcntl(&copy, FcntlArg::F_DUPFD_CLOEXEC(fd))?;
+    if moved != fd {
+        tracing::warn!(target: "graceful", fd, moved, "a passed descriptor moved while made close-on-exec");
+    }
+    Ok(())
+}
+
+/// An owned, close-on-exec duplicate of descriptor `fd`, which nothing in the process
+/// owns: passed to this process over a socket pair (`SCM_RIGHTS`), since a descriptor
+/// number cannot be made an owned descriptor without `unsafe`. Fails with `EBADF` if `fd`
+/// is not open.
+fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
+    use std::io::{IoSlice, IoSliceMut};
+    use std::mem::MaybeUninit;
+
+    use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+
+    let (sender, receiver) = std::os::unix::net::UnixDatagram::pair()?;
+    let byte = [0_u8];
+    sendmsg::<UnixAddr>(
+        sender.as_raw_fd(),
+        &[IoSlice::new(&byte)],
+        &[ControlMessage::ScmRights(&[fd])],
+        MsgFlags::empty(),
+        None,
+    )?;
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut received = [0_u8];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = RecvFlags::CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = RecvFlags::empty();
+    recvmsg(
+        &receiver,
+        &mut [IoSliceMut::new(&mut received)],
+        &mut control,
+        flags,
+    )?;
+    let copy = control
+        .drain()
+        .find_map(|message| match message {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .ok_or_else(|| io::Error::other("the descriptor did not come through"))?;
+    fcntl(&copy, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    Ok(copy)
+}
