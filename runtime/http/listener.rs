@@ -1,0 +1,49 @@
+//! What [`serve`](super::serve) accepts connections from.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+
+/// What [`serve`](super::serve) accepts connections from: a TCP listener (`tokio::net::TcpListener`), a
+/// Unix-domain one (`tokio::net::UnixListener`, on Unix), or your own (a TLS acceptor over
+/// either, say).
+///
+/// ```no_run
+/// # #[cfg(unix)]
+/// # async fn f(app: axum::Router) -> std::io::Result<()> {
+/// // Behind a proxy on the same machine: nginx's `proxy_pass http://unix:/run/app.sock;`.
+/// let listener = tokio::net::UnixListener::bind("/run/app.sock")?;
+/// graceful::http::serve(listener, app).await
+/// # }
+/// ```
+pub trait Listener: Send + 'static {
+    /// A connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Where a connection comes from, for the log.
+    type Addr: fmt::Debug + Send + 'static;
+
+    /// Accepts the next connection.
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, Self::Addr)>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
+        TcpListener::accept(self).await
+    }
+}
+
+#[cfg(unix)]
+impl Listener for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    type Addr = tokio::net::unix::SocketAddr;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
+        tokio::net::UnixListener::accept(self).await
+    }
+}

@@ -1,0 +1,405 @@
+//! HTTP servers that drain well (feature `http`): [`serve`] runs an axum `Router`, or any tower
+//! service, over HTTP/1 and HTTP/2 with a shutdown that knows the protocol.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! #[graceful::main(drain_delay = "5s", drain_timeout = "10s")]
+//! async fn main() -> std::io::Result<()> {
+//!     let app = Router::new().route("/", get(|| async { "hello\n" }));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     graceful::http::serve(listener, app).await
+//! }
+//! ```
+//!
+//! What the server does at each step of the shutdown:
+//! 1. **From the trigger on** ([`Shutdown::is_shutting_down`]), through `drain_delay`, it still
+//!    accepts and serves, but every HTTP/1 response carries `Connection: close`: a keep-alive
+//!    client opens its next connection anew, and the load balancer sends it elsewhere.
+//! 2. **At the cancel** ([`Shutdown::cancelled`]) it stops accepting (the listener is dropped,
+//!    so new connections are refused rather than left waiting) and shuts every connection down
+//!    gracefully: idle keep-alive connections close at once, HTTP/2 clients get a GOAWAY, and
+//!    the requests in flight run on.
+//! 3. **The drain** waits for the future returned by `serve` (it ends once the last connection
+//!    has closed), at most `drain_timeout`. The connections still open then are cut: they
+//!    close, the [`Report`](crate::Report) counts them ([`connections_cut`]), the drain's line
+//!    says `1 connection cut`, and the exit code is 1.
+//!
+//! The connections belong to the future `serve` returns: dropping it closes them all (and
+//! counts them as cut), whether the drain ran out of time or the program dropped it.
+//!
+//! # Streams: server-sent events, websockets
+//! A response that never ends (an event stream) keeps its connection open past the cancel, and
+//! so the drain waits for it until `drain_timeout`. End such streams at the cancel: handlers
+//! get the server's [`Shutdown`] as an axum extractor (or from [`crate::shutdown()`]):
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! use axum::response::sse::{Event, Sse};
+//! use futures_util::stream::{self, Stream};
+//!
+//! async fn events(shutdown: graceful::Shutdown) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+//!     let ticks = stream::unfold(0_u64, |n| async move {
+//!         tokio::time::sleep(Duration::from_secs(1)).await;
+//!         Some((Ok(Event::default().data(n.to_string())), n + 1))
+//!     });
+//!     // The stream ends at the cancel, and its connection can close.
+//!     Sse::new(futures_util::StreamExt::take_until(ticks, shutdown.cancelled_owned()))
+//! }
+//! # let _: axum::Router = axum::Router::new().route("/events", axum::routing::get(events));
+//! ```
+//!
+//! An upgraded connection (a websocket) is no longer the server's once the upgrade is done:
+//! axum runs its callback on a task of its own. Watch [`Shutdown::cancelled`] in it to send a
+//! close frame, and run it with [`spawn_connection`] so that the drain waits for it, and cuts
+//! and counts it at its end as it does the server's own connections.
+//!
+//! [`Shutdown`]: crate::Shutdown
+//! [`Shutdown::is_shutting_down`]: crate::Shutdown::is_shutting_down
+//! [`Shutdown::cancelled`]: crate::Shutdown::cancelled
+//! [`connections_cut`]: crate::Report::connections_cut
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use tokio::net::TcpListener;
+
+use crate::shutdown::Shutdown;
+
+mod close;
+mod connection;
+mod listener;
+mod protocol;
+
+use connection::Connections;
+pub use listener::Listener;
+
+pub(super) type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// How long the accept loop rests after an accept error such as `EMFILE` (too many open
+/// files), as axum and hyper do: the connections that end meanwhile free descriptors.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// How long a client may take to send a whole request head, in normal operation, before its
+/// connection is closed (as hyper's default; see [`Serve::header_read_timeout`]).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `service` on `listener` until the shutdown, then drains: `Connection: close` on
+/// every HTTP/1 response from the trigger on, no new connection from the cancel on, idle
+/// connections closed at the cancel, and the rest cut (and counted) if the future is dropped
+/// by the end of the drain. See [the module](self).
+///
+/// `service` is an axum `Router` (or `MethodRouter`, or any tower `Service` of
+/// `Request<hyper::body::Incoming>`, e.g. wrapped in tower-http layers), cloned for every
+/// connection as `axum::serve` does. HTTP/1 and HTTP/2 (prior knowledge) are both served,
+/// with upgrades (websockets).
+///
+/// The shutdown followed is the current one ([`graceful::shutdown()`](crate::shutdown())) at
+/// the call; [`Serve::with_shutdown`] picks another.
+///
+/// The future resolves once the shutdown was cancelled and every connection has closed. Accept
+/// errors do not end it: those of one connection are skipped, others (`EMFILE`) are logged and
+/// the loop rests a second before accepting again. Binding is the caller's, so that a port in
+/// use is the caller's error.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+///
+/// #[graceful::main]
+/// async fn main() -> std::io::Result<()> {
+///     let app = Router::new().route("/", get(|| async { "hello\n" }));
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+///     println!("listening on http://{}", listener.local_addr()?);
+///     graceful::http::serve(listener, app).await
+/// }
+/// ```
+pub fn serve<L: Listener, S>(listener: L, service: S) -> Serve<S, L> {
+    Serve {
+        listener,
+        service,
+        shutdown: Shutdown::current(),
+        header_read_timeout: HEADER_READ_TIMEOUT,
+    }
+}
+
+/// The server of [`serve`]: await it (it is [`IntoFuture`]), or configure it first.
+///
+/// ```no_run
+/// # async fn f(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+/// let server: graceful::http::Serve<axum::Router> = graceful::http::serve(listener, app);
+/// server.await
+/// # }
+/// ```
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve<S, L = TcpListener> {
+    listener: L,
+    service: S,
+    shutdown: Shutdown,
+    header_read_timeout: Duration,
+}
+
+impl<S, L> Serve<S, L> {
+    /// Follows `shutdown` instead of the current one: for a handle of a run other than the
+    /// process-wide one, e.g. in a test.
+    ///
+    /// ```no_run
+    /// # async fn f(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    /// let shutdown = graceful::shutdown();
+    /// graceful::http::serve(listener, app).with_shutdown(shutdown).await
+    /// # }
+    /// ```
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// How long an HTTP/1 client may take to send a whole request head (default 30 s): a
+    /// connection that sends part of one and stops (a slow or stuck client) is closed then,
+    /// whether or not the shutdown has started.
+    ///
+    /// ```no_run
+    /// # async fn f(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// graceful::http::serve(listener, app)
+    ///     .header_read_timeout(Duration::from_secs(10))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+}
+
+impl<S, L: fmt::Debug> fmt::Debug for Serve<S, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("shutdown", &self.shutdown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, L> IntoFuture for Serve<S, L>
+where
+    L: Listener,
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let settings = Settings {
+            header_read_timeout: self.header_read_timeout,
+        };
+        Box::pin(run(self.listener, self.service, self.shutdown, settings))
+    }
+}
+
+/// What each connection is served with.
+#[derive(Clone, Copy)]
+pub(super) struct Settings {
+    header_read_timeout: Duration,
+}
+
+/// The accept loop, then the drain of the connections.
+async fn run<S, B, L>(
+    mut listener: L,
+    service: S,
+    shutdown: Shutdown,
+    settings: Settings,
+) -> io::Result<()>
+where
+    L: Listener,
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let mut connections = Connections::new(shutdown.clone(), settings);
+    // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
+    crate::ready();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            Some(ended) = connections.tasks.join_next() => {
+                ended_task(ended);
+                continue;
+            }
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, remote)) => connections.start(stream, remote, service.clone()),
+            // The client gave up before we accepted: nothing to do with the listener.
+            Err(error) if is_connection_error(&error) => {}
+            Err(error) => {
+                tracing::error!(target: "graceful", %error, "HTTP accept error; accepting again in 1s");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
+                }
+            }
+        }
+    }
+    // New connections are refused from now on, not queued.
+    drop(listener);
+    tracing::debug!(
+        target: "graceful",
+        open = connections.open(),
+        "HTTP server stopped accepting; closing connections"
+    );
+    connections.close.cancel();
+    while let Some(ended) = connections.tasks.join_next().await {
+        ended_task(ended);
+    }
+    Ok(())
+}
+
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+fn ended_task(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = ended {
+        if error.is_panic() {
+            tracing::error!(target: "graceful", "an HTTP connection's task panicked");
+        }
+    }
+}
+
+/// Runs a connection the server handed over after a protocol switch (a websocket, once axum's
+/// `on_upgrade` hands it over) as a tracked task, as [`graceful::spawn`](crate::spawn) does: the drain waits for it; if it still
+/// runs at `drain_timeout`, it is aborted (reported by where it was spawned) and its
+/// connection counted as cut (`1 connection cut`, exit code 1).
+///
+/// End it at the cancel, e.g. with a close frame, so that nothing is cut:
+///
+/// ```no_run
+/// # async fn recv() -> Option<String> { None }
+/// # async fn send_close() {}
+/// async fn socket(shutdown: graceful::Shutdown) {
+///     loop {
+///         tokio::select! {
+///             () = shutdown.cancelled() => return send_close().await,
+///             message = recv() => match message {
+///                 Some(message) => println!("{message}"),
+///                 None => return,
+///             },
+///         }
+///     }
+/// }
+///
+/// // In a handler, with axum's `ws` feature:
+/// // ws.on_upgrade(move |socket| async move { graceful::http::spawn_connection(run(socket, shutdown)); })
+/// # async fn f(shutdown: graceful::Shutdown) {
+/// graceful::http::spawn_connection(socket(shutdown));
+/// # }
+/// ```
+///
+/// # Panics
+/// Outside a tokio runtime, as `tokio::spawn` does.
+#[track_caller]
+pub fn spawn_connection<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let shutdown = Shutdown::current();
+    let cut = CutOnDrop {
+        shutdown: Some(shutdown.clone()),
+    };
+    shutdown.spawn(async move {
+        let mut cut = cut;
+        let output = connection.await;
+        cut.shutdown = None;
+        output
+    })
+}
+
+/// The name of [`spawn_connection`] in 0.2.
+///
+/// ```no_run
+/// # #![allow(deprecated)]
+/// # async fn f() {
+/// graceful::http::spawn_upgraded(async {});
+/// # }
+/// ```
+#[deprecated(
+    since = "0.3.0",
+    note = "renamed to `spawn_connection`: \"upgrade\" now only means the zero-downtime upgrade"
+)]
+#[track_caller]
+pub fn spawn_upgraded<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_connection(connection)
+}
+
+/// Counts one connection cut when dropped armed: an upgraded connection's task aborted.
+struct CutOnDrop {
+    shutdown: Option<Shutdown>,
+}
+
+impl Drop for CutOnDrop {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.inner.record_cut(1);
+        }
+    }
+}
+
+/// The server's [`Shutdown`] as an axum extractor (feature `http`): the handle of the
+/// [`serve`] that runs the handler, or [`graceful::shutdown()`](crate::shutdown()) under
+/// another server.
+///
+/// ```
+/// use axum::http::StatusCode;
+///
+/// async fn healthz(shutdown: graceful::Shutdown) -> StatusCode {
+///     if shutdown.is_shutting_down() {
+///         StatusCode::SERVICE_UNAVAILABLE
+///     } else {
+///         StatusCode::OK
+///     }
+/// }
+/// let app: axum::Router = axum::Router::new().route("/healthz", axum::routing::get(healthz));
+/// ```
+impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for Shutdown {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut hyper::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Shutdown>()
+            .cloned()
+            .unwrap_or_else(Shutdown::current))
+    }
+}
