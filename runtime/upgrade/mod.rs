@@ -80,8 +80,11 @@ struct Start {
     /// it, or switched a symbolic link on the way to it, runs the new build. Symbolic links are
     /// not resolved, for the same reason.
     program: Result<PathBuf, String>,
+    /// Only Unix starts the program again; elsewhere the path is still checked at start-up.
+    #[cfg_attr(not(unix), allow(dead_code))]
     args: Vec<OsString>,
     /// The logical working directory (see [`logical_cwd`]), where the new process starts.
+    #[cfg_attr(not(unix), allow(dead_code))]
     cwd: Option<PathBuf>,
 }
 
