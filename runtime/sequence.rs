@@ -48,6 +48,10 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     // users install their tracing subscriber.
     let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut main).poll(cx))).await;
     registry::log_static_hooks();
+    // The thread the plain `fn` hooks will run on, if there are any: started once the body has
+    // started (not before it, nor at the trigger, where it would be on the shutdown's path),
+    // it sleeps until the hooks' turn.
+    let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
     let ended = match first_poll {
         Poll::Ready(output) => Some(output),
         Poll::Pending => main_until(&mut main, inner.stop.cancelled()).await,
@@ -73,8 +77,6 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     if !upgraded {
         systemd::stopping(timeout);
     }
-    // The thread the plain `fn` hooks will run on starts now, while the drain goes on.
-    let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
     //    Pointless once the main body has ended, and after an upgrade, where the sockets stay
