@@ -489,9 +489,9 @@ impl Results {
         let previous = self.previous.as_ref()?;
         let spread = self.spread()?;
         Some(format!(
-            "A rerun reproduces the ratios: against the previous run on this machine ({}, {} \
-             runs of each variant), the {} ratios of the targets differ by {:.1} % at the \
-             median and {:.1} % at most.",
+            "Spread between runs: against the previous run on this machine ({}, {} runs of \
+             each variant), the {} ratios of the targets differ by {:.1} % at the median and \
+             {:.1} % at most (each ratio's previous value is in the targets' last column).",
             previous.date,
             previous.runs,
             spread.count,
