@@ -1,16 +1,20 @@
-//! Item 6, compile cost: the clean `cargo build --release` of a hello-world with
-//! `#[graceful::main]` against the same with `#[tokio::main]` and the same tokio features,
-//! interleaved, each in a fresh target directory.
+//! Item 6, compile cost: the clean build, debug and release, of a hello-world with
+//! `#[graceful::main]` against the same with `#[tokio::main]`, interleaved, each in a fresh
+//! target directory; and the dependency tree of the default `graceful` (no features).
 //!
 //! The two projects are written to a temporary directory with a copy of the workspace's
 //! `Cargo.lock` (the same versions, found in the local registry cache: the timed builds run
-//! `--offline`); `graceful` is a path dependency on this workspace.
+//! `--offline`); `graceful` is a path dependency on this workspace, with no feature, as a
+//! user's first line would be. The `#[tokio::main]` one asks tokio for what a service that
+//! stops by hand uses: the multi-threaded runtime, `signal`, `time`, `sync`, `net` and the
+//! attribute (`macros`).
 //!
 //! A clean build keeps both cores busy for seconds, so a neighbour's burst skews it more than
 //! it skews a process that lives a millisecond: each build waits for a quiet moment (at most
 //! 90 s), and its CPU time (from `wait4`: cargo and every rustc it waited for) is reported
 //! next to the wall time, as the figure a neighbour barely changes.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +23,52 @@ use nix::unistd::Pid;
 
 use crate::stats::Summary;
 use crate::{child, machine, rounds};
+
+/// The two build profiles: what `cargo build` and `cargo build --release` compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::Debug, Profile::Release];
+
+    /// The name in the tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Profile::Debug => "debug",
+            Profile::Release => "release",
+        }
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Profile::Debug => &["build", "--offline", "--quiet"],
+            Profile::Release => &["build", "--release", "--offline", "--quiet"],
+        }
+    }
+}
+
+/// The crates that pass file descriptors between processes (or exist here to): none of them
+/// may be in the default tree.
+pub const FD_PASSING: [&str; 6] = [
+    "command-fds",
+    "listenfd",
+    "rustix",
+    "sendfd",
+    "passfd",
+    "uds",
+];
+
+/// `cargo tree -e normal` of the default `graceful`, as a user's project resolves it.
+#[derive(Clone, Debug, Default)]
+pub struct Tree {
+    /// Every crate of the tree, `graceful` itself included, once each: `name vX.Y.Z`.
+    pub crates: Vec<String>,
+    /// Those among [`FD_PASSING`].
+    pub fd_passing: Vec<String>,
+}
 
 /// The two hello-worlds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,8 +89,7 @@ impl Hello {
 
     fn manifest(self, workspace: &Path) -> String {
         let dependency = match self {
-            // graceful's own tokio features, plus `macros` for the attribute.
-            Hello::TokioMain => r#"tokio = { version = "1.54", features = ["rt", "rt-multi-thread", "signal", "time", "sync", "macros"] }"#.to_owned(),
+            Hello::TokioMain => r#"tokio = { version = "1.54", features = ["rt-multi-thread", "signal", "time", "sync", "net", "macros"] }"#.to_owned(),
             Hello::Graceful => format!("graceful = {{ path = {:?} }}", workspace.display().to_string()),
         };
         format!(
@@ -78,50 +127,52 @@ pub struct Build {
 pub const QUIET: f64 = 0.25;
 const PATIENCE: Duration = Duration::from_secs(90);
 
-/// The builds of each hello-world.
+/// The builds of each hello-world in each profile, and the default tree.
 #[derive(Debug, Default)]
 pub struct Compile {
-    pub tokio_main: Vec<Build>,
-    pub graceful: Vec<Build>,
+    pub builds: BTreeMap<(Profile, Hello), Vec<Build>>,
+    pub tree: Option<Tree>,
     pub failures: Vec<String>,
 }
 
 impl Compile {
-    /// Clean build wall time of the `#[tokio::main]` hello-world, s.
-    pub fn tokio_main(&self) -> Option<Summary> {
-        seconds(self.tokio_main.iter().map(|b| b.wall))
+    fn of(&self, profile: Profile, hello: Hello) -> &[Build] {
+        self.builds
+            .get(&(profile, hello))
+            .map_or(&[], Vec::as_slice)
     }
 
-    /// Clean build wall time of the `#[graceful::main]` hello-world, s.
-    pub fn graceful(&self) -> Option<Summary> {
-        seconds(self.graceful.iter().map(|b| b.wall))
+    /// Clean build wall time, s.
+    pub fn wall(&self, profile: Profile, hello: Hello) -> Option<Summary> {
+        seconds(self.of(profile, hello).iter().map(|b| b.wall))
     }
 
-    /// CPU time of each hello-world's build (`#[tokio::main]`, `#[graceful::main]`), s.
-    pub fn cpu(&self) -> (Option<Summary>, Option<Summary>) {
-        (
-            seconds(self.tokio_main.iter().map(|b| b.cpu)),
-            seconds(self.graceful.iter().map(|b| b.cpu)),
+    /// CPU time of the build (cargo and every rustc), s.
+    pub fn cpu(&self, profile: Profile, hello: Hello) -> Option<Summary> {
+        seconds(self.of(profile, hello).iter().map(|b| b.cpu))
+    }
+
+    /// The fastest wall time, s: noise only ever adds time.
+    pub fn fastest(&self, profile: Profile, hello: Hello) -> Option<f64> {
+        self.of(profile, hello)
+            .iter()
+            .map(|b| b.wall.as_secs_f64())
+            .min_by(f64::total_cmp)
+    }
+
+    /// The wall-time ratio of the medians, graceful / `#[tokio::main]`.
+    pub fn ratio(&self, profile: Profile) -> Option<f64> {
+        Some(
+            self.wall(profile, Hello::Graceful)?.median
+                / self.wall(profile, Hello::TokioMain)?.median,
         )
-    }
-
-    /// The fastest wall time of each (`#[tokio::main]`, `#[graceful::main]`), s: noise only
-    /// ever adds time.
-    pub fn fastest(&self) -> (Option<f64>, Option<f64>) {
-        let min = |builds: &[Build]| {
-            builds
-                .iter()
-                .map(|b| b.wall.as_secs_f64())
-                .min_by(f64::total_cmp)
-        };
-        (min(&self.tokio_main), min(&self.graceful))
     }
 
     /// The busiest the cores were just before a build.
     pub fn busiest_before(&self) -> f64 {
-        self.tokio_main
-            .iter()
-            .chain(&self.graceful)
+        self.builds
+            .values()
+            .flatten()
             .map(|b| b.busy_before)
             .fold(0.0, f64::max)
     }
@@ -160,21 +211,76 @@ fn measure_in(cargo: &str, workspace: &Path, root: &Path, runs: usize) -> Result
             return Err(format!("cargo fetch in {} failed", dir.display()));
         }
     }
-    let mut compile = Compile::default();
-    compile.failures = rounds::interleaved("compile", &Hello::ALL, runs, |hello| {
-        let took = build(cargo, &root.join(hello.dir_name()), &root.join("target"))?;
-        match hello {
-            Hello::TokioMain => compile.tokio_main.push(took),
-            Hello::Graceful => compile.graceful.push(took),
-        }
+    let mut compile = Compile {
+        tree: Some(tree(cargo, &root.join(Hello::Graceful.dir_name()))?),
+        ..Compile::default()
+    };
+    let builds: Vec<(Profile, Hello)> = Profile::ALL
+        .iter()
+        .flat_map(|&profile| Hello::ALL.map(|hello| (profile, hello)))
+        .collect();
+    compile.failures = rounds::interleaved("compile", &builds, runs, |(profile, hello)| {
+        let took = build(
+            cargo,
+            profile,
+            &root.join(hello.dir_name()),
+            &root.join("target"),
+        )?;
+        compile
+            .builds
+            .entry((profile, hello))
+            .or_default()
+            .push(took);
         Ok(())
     })?;
     Ok(compile)
 }
 
-/// One clean `cargo build --release --offline` of the project in `dir`, with a target
+/// `cargo tree -e normal -p graceful` in the graceful hello-world: the crates a user's build
+/// of the default `graceful` compiles (for this machine's target), each once.
+fn tree(cargo: &str, dir: &Path) -> Result<Tree, String> {
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "-e",
+            "normal",
+            "-p",
+            "graceful",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // Each line is `name vX.Y.Z`, then `(proc-macro)`, a path or `(*)` for a repeat.
+    let mut crates: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some(format!("{} {}", words.next()?, words.next()?))
+        })
+        .collect();
+    crates.sort();
+    crates.dedup();
+    let fd_passing = crates
+        .iter()
+        .filter(|c| FD_PASSING.contains(&c.split(' ').next().unwrap_or_default()))
+        .cloned()
+        .collect();
+    Ok(Tree { crates, fd_passing })
+}
+
+/// One clean `cargo build --offline` of the project in `dir` in `profile`, with a target
 /// directory emptied first, started in a quiet moment if one comes.
-fn build(cargo: &str, dir: &Path, target: &Path) -> Result<Build, String> {
+fn build(cargo: &str, profile: Profile, dir: &Path, target: &Path) -> Result<Build, String> {
     if target.exists() {
         std::fs::remove_dir_all(target).map_err(|e| format!("{}: {e}", target.display()))?;
     }
@@ -184,7 +290,7 @@ fn build(cargo: &str, dir: &Path, target: &Path) -> Result<Build, String> {
     let busy_before = machine::wait_quiet(QUIET, PATIENCE);
     let started = Instant::now();
     let child = Command::new(cargo)
-        .args(["build", "--release", "--offline", "--quiet"])
+        .args(profile.args())
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
         .env_remove("RUSTC_WRAPPER")

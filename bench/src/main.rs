@@ -13,17 +13,21 @@
 //! | module | measures |
 //! | --- | --- |
 //! | [`lifecycle`] | signal-to-exit, exec-to-ready, peak RSS, per-hook overhead (items 1–3), async and plain `fn` hooks |
+//! | [`fn_hooks`] | 10 plain `fn` hooks with the pause before the signal at 20 and 50 ms, with and without every core kept busy |
 //! | [`phase`] | 100 hooks × 100 ms sharing one order (item 4) |
 //! | [`spawn`] | spawn throughput: `tokio::spawn`, `TaskTracker::spawn`, `graceful::spawn` |
 //! | [`drain`] | `examples/http_server`: exit minus last response (item 5) |
-//! | [`compile`] | clean build of a hello-world, graceful against `#[tokio::main]` (item 6) |
+//! | [`compile`] | clean build of a hello-world, debug and release, graceful against `#[tokio::main]`; the default tree (item 6) |
 //!
 //! [`child`] starts, signals and reaps a process; [`rounds`] interleaves the variants;
-//! [`stats`], [`report`] and [`plot`] turn the samples into `results.md` and `latency.svg`.
+//! [`stats`], [`report`] and [`plot`] turn the samples into `results.md` and `latency.svg`;
+//! [`report`] also keeps the targets' ratios in `ratios.tsv`, which the next run on the same
+//! machine compares with its own (the spread between runs).
 
 mod child;
 mod compile;
 mod drain;
+mod fn_hooks;
 mod lifecycle;
 mod machine;
 mod phase;
@@ -52,9 +56,11 @@ usage: cargo run --release -p graceful-bench -- [options]
   --compile-runs N   clean builds of each hello-world, interleaved (default 3)
   --spawn-rounds N   rounds of the spawn-throughput measurement (default 15)
   --settle-ms N      pause between the ready line and the signal (default 50)
-  --only LIST        comma-separated among lifecycle, phase, spawn, drain, compile
+  --only LIST        comma-separated among lifecycle, fn-hooks, phase, spawn, drain,
+                     compile
                      (default: all)
-  --out DIR          where to write results.md, latency.svg and summary.md
+  --out DIR          where to write results.md, latency.svg, summary.md and ratios.tsv
+                     (the ratios.tsv already there is the previous run, compared with)
                      (default benches/results)
   --no-build         use the binaries already built in target/release
 ";
@@ -70,7 +76,14 @@ struct Options {
     build: bool,
 }
 
-const MEASUREMENTS: [&str; 5] = ["lifecycle", "phase", "spawn", "drain", "compile"];
+const MEASUREMENTS: [&str; 6] = [
+    "lifecycle",
+    "fn-hooks",
+    "phase",
+    "spawn",
+    "drain",
+    "compile",
+];
 
 impl Options {
     fn parse(workspace: &Path) -> Result<Options, String> {
@@ -184,6 +197,10 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
         .wants("lifecycle")
         .then(|| lifecycle::measure(&bin_dir, options.runs, options.settle))
         .transpose()?;
+    let fn_hooks = options
+        .wants("fn-hooks")
+        .then(|| fn_hooks::measure(&bin_dir, options.runs))
+        .transpose()?;
     let phase = options
         .wants("phase")
         .then(|| phase::measure(&bin_dir, options.runs, options.settle))
@@ -205,7 +222,9 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
         .transpose()?;
     let load_after = machine::load();
 
+    let previous = report::Previous::read(&options.out.join(report::RATIOS), &machine);
     let results = Results {
+        previous,
         machine,
         runs: options.runs,
         compile_runs: options.compile_runs,
@@ -213,6 +232,7 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
         load: (load_before, load_after),
         harness_rss_mib: child::peak_rss_kib("/proc/self/status").unwrap_or(0) as f64 / 1024.0,
         lifecycle,
+        fn_hooks,
         phase,
         spawn,
         drain,
@@ -237,6 +257,9 @@ fn write_results(results: &Results, out: &Path) -> Result<(), String> {
         let svg_path = out.join("latency.svg");
         std::fs::write(&svg_path, svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
     }
+    let ratios = out.join(report::RATIOS);
+    std::fs::write(&ratios, results.ratios_tsv())
+        .map_err(|e| format!("{}: {e}", ratios.display()))?;
     let summary = out.join("summary.md");
     std::fs::write(&summary, results.summary())
         .map_err(|e| format!("{}: {e}", summary.display()))?;

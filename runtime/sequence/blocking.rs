@@ -62,10 +62,11 @@ struct Current {
 /// What a hook thread runs.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The blocking thread the hooks run on, started at the trigger when the program has plain
-/// `fn` hooks: by the time the hooks start, it exists and waits, so handing it the first row
-/// costs a wake-up, not a thread start (which, on a busy machine, waits milliseconds for its
-/// first time slice). A thread abandoned with a stuck hook is replaced by a new one.
+/// The blocking thread the hooks run on, started once the main body has started when the
+/// program has plain `fn` hooks: by the time the hooks start, it exists and sleeps, so handing
+/// it the first row costs a wake-up, not a thread start on the shutdown's path (which, on a
+/// busy machine, waits milliseconds for its first time slice). A thread abandoned with a stuck
+/// hook is replaced by a new one.
 pub(crate) struct Worker {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
 }

@@ -41,14 +41,16 @@ pub(crate) type MainFuture<'a> = Pin<Box<dyn Future<Output = MainResult> + 'a>>;
 /// which the caller logs (see [`log::summary`]).
 pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'_>) -> Report {
     let inner = &shutdown.inner;
-    let mut main = Main::start(inner, main);
+    let mut main = Main::start(inner, main).await;
+    // The thread the plain `fn` hooks will run on, if there are any: started once the body has
+    // started (not before it, nor at the trigger, where it would be on the shutdown's path),
+    // it sleeps until the hooks' turn.
+    let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
     main.run_until_trigger(shutdown).await;
 
     // 1. Stopping: `is_shutting_down()` is true from the trigger on.
     let trigger = inner.trigger().expect("the shutdown has started").clone();
     let deadline = stopping(&trigger, config);
-    // The thread the plain `fn` hooks will run on starts now, while the drain goes on.
-    let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
     //    Pointless once the main body has ended, and after an upgrade, where the sockets stay
@@ -148,32 +150,35 @@ struct Main<'i, 'm> {
 }
 
 impl<'i, 'm> Main<'i, 'm> {
-    fn start(inner: &'i Inner, body: MainFuture<'m>) -> Self {
+    /// Polls the body once. The hooks are logged then: a `#[graceful::main]` body is where
+    /// users install their tracing subscriber.
+    async fn start(inner: &'i Inner, body: MainFuture<'m>) -> Self {
         inner.progress.set_main_running(true);
-        Main {
+        let mut main = Main {
             inner,
             body: CatchUnwind(body),
             outcome: None,
             code: None,
+        };
+        let body = &mut main.body;
+        let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll(cx))).await;
+        registry::log_static_hooks();
+        if let Poll::Ready(output) = first_poll {
+            main.ended(output);
         }
+        main
     }
 
     /// Runs the body until the shutdown starts; a body that ends starts it.
     async fn run_until_trigger(&mut self, shutdown: &Shutdown) {
-        // The hooks are logged once the body has first run: a `#[graceful::main]` body is
-        // where users install their tracing subscriber.
-        let body = &mut self.body;
-        let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll(cx))).await;
-        registry::log_static_hooks();
-        let output = match first_poll {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => self.poll_until(self.inner.stop.cancelled()).await,
-        };
-        if let Some(output) = output {
-            self.ended(output);
-            let reason = reason_for(self.outcome.as_ref().expect("it ended"));
-            shutdown.begin(reason, None);
+        if self.outcome.is_none() {
+            match self.poll_until(self.inner.stop.cancelled()).await {
+                Some(output) => self.ended(output),
+                None => return,
+            }
         }
+        let reason = reason_for(self.outcome.as_ref().expect("it ended"));
+        shutdown.begin(reason, None);
     }
 
     /// Runs the body until `end`, if it still runs and there is time left to wait (the timer
