@@ -481,7 +481,18 @@ async fn an_http2_connection_gets_its_goaway_during_the_drain_delay_and_its_stre
         let body = response.into_body().collect().await?.to_bytes();
         Ok::<_, hyper::Error>((status, body))
     });
-    // The stream is on its way; the trigger comes while it runs.
+    // A second stream on the same connection, answered at once: the client sends its streams
+    // in order, so once this one is answered the slow one has reached the server too. The
+    // trigger then comes while it runs (sent earlier, it could overtake the stream's headers,
+    // and the client would not open a stream after the GOAWAY).
+    let probe = hyper::Request::get(format!("http://127.0.0.1:{}/slow?ms=0", server.port))
+        .body(Empty::<Bytes>::new())
+        .expect("a request");
+    let probed = tokio::time::timeout(Duration::from_secs(10), sender.send_request(probe))
+        .await
+        .expect("the probe is answered")
+        .expect("the probe's response");
+    assert_eq!(probed.status(), 200);
     let trigger = server.signal(Signal::SIGTERM);
 
     let (status, body) = tokio::time::timeout(Duration::from_secs(10), answered)
