@@ -179,7 +179,11 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
     let server = bin_dir.join("examples/http_server");
     let has_server = workspace.join("examples/http_server.rs").exists();
     if options.build {
-        cargo_build(&cargo, workspace, &["-p", "graceful-bench", "--bins"])?;
+        cargo_build(
+            &cargo,
+            workspace,
+            &["-p", "graceful-bench", "--bins", "--features", "large"],
+        )?;
         if options.wants("drain") && has_server {
             cargo_build(&cargo, workspace, &["--example", "http_server"])?;
         }

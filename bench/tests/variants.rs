@@ -78,15 +78,12 @@ clean_exit! {
     by_hand_0 => "by_hand_0",
     by_hand_10 => "by_hand_10",
     by_hand_1000 => "by_hand_1000",
-    by_hand_10000 => "by_hand_10000",
     tgs_0 => "tgs_0",
     tgs_10 => "tgs_10",
     tgs_1000 => "tgs_1000",
-    tgs_10000 => "tgs_10000",
     graceful_0 => "graceful_0",
     graceful_10 => "graceful_10",
     graceful_1000 => "graceful_1000",
-    graceful_10000 => "graceful_10000",
     by_hand_phase => "by_hand_phase",
     tgs_phase => "tgs_phase",
     graceful_phase => "graceful_phase",
@@ -96,6 +93,18 @@ clean_exit! {
     graceful_blocking_10 => "graceful_blocking_10",
     graceful_blocking_100 => "graceful_blocking_100",
     graceful_blocking_1000 => "graceful_blocking_1000",
+}
+
+/// The variants with 10 000 hooks, built with the feature `large` only (see `Cargo.toml`).
+#[cfg(feature = "large")]
+mod large {
+    use super::exits_cleanly;
+
+    clean_exit! {
+        by_hand_10000 => "by_hand_10000",
+        tgs_10000 => "tgs_10000",
+        graceful_10000 => "graceful_10000",
+    }
 }
 
 #[test]
