@@ -296,6 +296,11 @@ async fn ten_upgrades_behind_nginx_on_a_unix_socket_lose_no_request() {
             ms(gone)
         ));
     }
+    // Enough load to tell, however quickly the upgrades went: the load runs on until nginx has
+    // passed the minimum (its log also holds the test's own probes).
+    proxy
+        .wait_for_logged(MIN_REQUESTS + proxy.access_log().probes)
+        .await;
     let client = load.stop().await;
     let logged = proxy.access_log();
     let proxy = proxy.stop().await;
