@@ -7,8 +7,9 @@
 //! - [`Builder::run_async`](crate::Builder::run_async), on a runtime that is not ours: its
 //!   tasks, a task-local.
 //!
-//! A handle that no run drives is never current: outside a run the static is the answer, and
-//! [`Shutdown::try_current`] says whether a run drives it.
+//! Outside any run, [`graceful::shutdown()`](crate::shutdown()) hands out the process-wide
+//! handle, which nothing drives until a `Builder::run` starts; [`Shutdown::try_current`]
+//! returns `None` then.
 
 use std::cell::RefCell;
 use std::future::Future;
