@@ -8,12 +8,12 @@ use crate::hooks::MainOutput;
 use crate::log;
 use crate::process::exit;
 use crate::process::listener::{self, Listener};
-use crate::process::signal::Signal;
-use crate::process::stderr;
 use crate::process::watchdog::Watchdog;
 use crate::report::Report;
 use crate::sequence;
 use crate::shutdown::Shutdown;
+use crate::signal::Signal;
+use crate::stderr;
 
 /// What `run` and `run_to_report` say when called on a thread that already runs a tokio
 /// runtime, instead of tokio's panic.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use graceful_rules::duration;
 use graceful_rules::settings::{self, DurationSetting, Named};
 
-use crate::process::signal::Signal;
+use crate::signal::Signal;
 
 /// Environment variable overriding the global deadline, e.g. `GRACEFUL_TIMEOUT=20s`.
 ///

@@ -61,7 +61,7 @@ use tower_layer::{Identity, Layer};
 use tower_service::Service;
 
 use crate::shutdown::Shutdown;
-use crate::tasks::lock;
+use crate::sync::lock;
 
 #[doc(no_inline)]
 pub use tonic_health::ServingStatus;

@@ -87,12 +87,19 @@ pub mod guide;
 mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
+mod keep;
 mod log;
 mod process;
+mod progress;
 mod reason;
 mod report;
 mod sequence;
+mod services;
 mod shutdown;
+mod signal;
+mod stderr;
+mod sync;
+mod systemd;
 mod tasks;
 mod unwind;
 #[cfg(feature = "upgrade")]
@@ -116,15 +123,15 @@ pub use crate::config::{
 };
 pub use crate::hooks::registry::IntoHook;
 pub use crate::hooks::{HookContext, HookOutput, MainOutput};
-pub use crate::process::signal::Signal;
 pub use crate::reason::Reason;
 #[allow(deprecated)]
 pub use crate::report::Outcome;
 pub use crate::report::{
     HookOutcome, HookReport, MainOutcome, Report, ServiceOutcome, ServiceReport,
 };
+pub use crate::services::ServiceOutput;
 pub use crate::shutdown::Shutdown;
-pub use crate::tasks::service::ServiceOutput;
+pub use crate::signal::Signal;
 
 pub use crate::process::readiness::ready;
 #[cfg(feature = "upgrade")]

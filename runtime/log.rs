@@ -8,11 +8,11 @@ use std::time::Duration;
 use tracing::dispatcher;
 use tracing::subscriber::NoSubscriber;
 
-use crate::process::signal::Signal;
-use crate::process::stderr;
 use crate::reason::Reason;
 use crate::report::ServiceOutcome;
 use crate::report::{HookOutcome, MainOutcome, Report};
+use crate::signal::Signal;
+use crate::stderr;
 
 /// Whether events go nowhere, so failures must be printed on stderr instead.
 fn unobserved() -> bool {

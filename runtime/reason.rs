@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::process::signal::Signal;
+use crate::signal::Signal;
 
 /// What started the shutdown: the first trigger wins, later ones are ignored.
 ///

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::hooks::{HookContext, HookOutput};
-use crate::tasks::lock;
+use crate::sync::lock;
 
 /// A hook's outcome, with the error's text.
 pub type HookResult = Result<(), String>;

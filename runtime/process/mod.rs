@@ -1,17 +1,13 @@
-//! The process and what surrounds it: the signals that ask it to stop and the thread that
-//! listens for them, the escape hatches that end it whatever the program does (the second
-//! signal, the deadline's watchdog), the one way out with its code, the values kept until
-//! then, the best-effort stderr lines, and what the service manager is told (readiness,
-//! systemd's notifications).
+//! The process's escape hatches and its ways out: the thread that listens for the signals (the
+//! first starts the shutdown, the next forces the exit), the deadline's watchdog, the one exit
+//! with its code, and readiness (what an upgrading parent and systemd are told). They sit above
+//! the shutdown's state; the leaves they use (`signal`, `stderr`, `keep`, `systemd`) are
+//! modules of their own below it.
 //!
 //! Platform code is a file per platform where it differs (the listener); elsewhere a few
 //! `cfg` lines.
 
 pub(crate) mod exit;
-pub(crate) mod keep;
 pub(crate) mod listener;
 pub(crate) mod readiness;
-pub(crate) mod signal;
-pub(crate) mod stderr;
-pub(crate) mod systemd;
 pub(crate) mod watchdog;

@@ -39,5 +39,5 @@ pub fn ready() {
     if crate::upgrade::sockets::tell_ready() {
         return;
     }
-    crate::process::systemd::ready();
+    crate::systemd::ready();
 }

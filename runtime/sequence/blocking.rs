@@ -21,7 +21,7 @@ use crate::reason::Reason;
 use crate::report::{HookOutcome, HookReport};
 use crate::sequence::slot::{self, Slot, outcome_of};
 use crate::shutdown::Inner;
-use crate::tasks::lock;
+use crate::sync::lock;
 use crate::unwind::panic_text;
 
 /// Whether `hook` is a plain `fn`, which this module can run.

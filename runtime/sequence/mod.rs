@@ -3,7 +3,6 @@
 //! Each step is commented where it happens in [`run`].
 
 pub(crate) mod blocking;
-pub(crate) mod progress;
 pub(crate) mod slot;
 
 use std::future::{Future, poll_fn};
@@ -19,11 +18,11 @@ use crate::clock;
 use crate::config::Config;
 use crate::hooks::registry::{self, Hook, HookFn, Run};
 use crate::log;
-use crate::process::systemd;
 use crate::reason::Reason;
 use crate::report::{self, HookOutcome, HookReport, MainOutcome, Report};
 use crate::sequence::slot::{Scheduled, Slot, outcome_of, skipped};
 use crate::shutdown::{Inner, Shutdown, Trigger};
+use crate::systemd;
 use crate::unwind::{CatchUnwind, join_error_text, panic_text};
 
 /// How long the drain waits for aborted tasks to be dropped.
@@ -400,7 +399,7 @@ mod tests {
 
     use super::*;
     use crate::config::Settings;
-    use crate::process::signal::Signal;
+    use crate::signal::Signal;
 
     /// A trigger after which the system ends the process (Windows' Ctrl-Close) cuts the
     /// deadline: a hook that would run for a minute is abandoned at the cut deadline, not at

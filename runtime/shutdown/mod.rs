@@ -18,10 +18,10 @@ use tokio_util::sync::{
 
 use crate::hooks::registry::IntoHook;
 use crate::hooks::registry::{Dynamic, Hook, Run};
-use crate::process::keep::Kept;
+use crate::keep::Kept;
+use crate::progress::Progress;
 use crate::reason::Reason;
 use crate::report::Services;
-use crate::sequence::progress::Progress;
 use crate::tasks::Label;
 use crate::tasks::Tasks;
 

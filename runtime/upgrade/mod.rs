@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::config::DEFAULT_UPGRADE_TIMEOUT;
-use crate::process::signal::Signal;
-use crate::process::systemd;
 use crate::shutdown::Shutdown;
-use crate::tasks::lock;
+use crate::signal::Signal;
+use crate::sync::lock;
+use crate::systemd;
 
 /// Why an upgrade did not happen.
 ///

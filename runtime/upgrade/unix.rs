@@ -18,10 +18,10 @@ use tokio::sync::mpsc as tokio_mpsc;
 
 use super::{START, TIMEOUT, UpgradeError, failed};
 use crate::log;
-use crate::process::systemd;
 use crate::reason::Reason;
 use crate::shutdown::Shutdown;
-use crate::tasks::lock;
+use crate::sync::lock;
+use crate::systemd;
 use crate::upgrade::sockets::{self, CHANNEL, ENV_UPGRADE_FROM, READY_MESSAGE};
 
 /// How long the processes of a new process's group get between SIGTERM and SIGKILL.

@@ -12,10 +12,10 @@ use std::io;
 
 use crate::log;
 use crate::process::exit;
-use crate::process::signal::Signal;
 use crate::process::watchdog::Watchdog;
 use crate::reason::Reason;
 use crate::shutdown::Shutdown;
+use crate::signal::Signal;
 
 /// The running listener; dropping it stops its thread and puts back what a signal did before
 /// the listener started (on Unix: terminate the process, be ignored, or call the handler that

@@ -12,8 +12,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use signal_hook::SigId;
 use signal_hook::low_level::{pipe, unregister};
 
-use crate::process::signal::Signal;
 use crate::process::watchdog::Watchdog;
+use crate::signal::Signal;
 
 /// The handlers, each writing to its signal's socket.
 pub(super) struct Stop(Vec<(Signal, SigId)>);
@@ -119,7 +119,7 @@ mod disposition {
 
     use signal_hook::SigId;
 
-    use crate::tasks::lock;
+    use crate::sync::lock;
 
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Before {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::signal::windows;
 use tokio_util::sync::CancellationToken;
 
-use crate::process::signal::{Kind, Signal};
 use crate::process::watchdog::Watchdog;
+use crate::signal::{Kind, Signal};
 
 pub(super) struct Stop(CancellationToken);
 

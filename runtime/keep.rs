@@ -3,9 +3,9 @@
 //! `std::process::exit` runs no destructor, so a guard that flushes on drop (tracing-appender's
 //! `WorkerGuard`, a Sentry guard, an OpenTelemetry provider) would lose the last lines: the
 //! hooks' and the report's. Kept values are dropped after the report is logged and before
-//! the exit, last kept first, on a thread of their own, all within one budget (the deadline
-//! plus [`KEEP_MARGIN`](crate::process::exit::KEEP_MARGIN)), so that stuck flushes cannot hold the exit
-//! past it, however many there are.
+//! the exit, last kept first, on a thread of their own, all within one budget that the exit
+//! gives them (the deadline plus a margin), so that stuck flushes cannot hold the exit past it,
+//! however many there are.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
 use crate::log;
-use crate::tasks::lock;
+use crate::sync::lock;
 
 /// The kept values of one run, in the order they were kept.
 #[derive(Default)]

@@ -9,8 +9,6 @@
 //! list when it has doubled since the last sweep, so a list holds at most about twice the
 //! tasks that still run.
 
-pub(crate) mod service;
-
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::Location;
@@ -19,6 +17,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::task::TaskTracker;
+
+use crate::sync::lock;
 
 /// How many lists the entries are spread over: more than the spawning threads of a typical
 /// machine, few enough to walk at the drain.
@@ -138,11 +138,4 @@ fn label(label: &Label) -> String {
         Label::At(spawned_at) => format!("task spawned at {spawned_at}"),
         Label::Service(name) => format!("service {name}"),
     }
-}
-
-/// Locks, ignoring poisoning: the data is a plain list that a panic cannot leave half-written.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::hooks::registry::{self, Dynamic};
-use crate::tasks::{Tasks, lock};
+use crate::sync::lock;
+use crate::tasks::Tasks;
 
 /// A hook's order and name, as the lines that list hooks show them.
 type Named = (i32, Cow<'static, str>);

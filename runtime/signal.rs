@@ -1,5 +1,5 @@
 //! The [`Signal`] value: a Unix signal or a Windows console event that asks the process to
-//! stop. What listens for them is [`listener`](crate::process::listener).
+//! stop. What listens for them is the signal listener (`process::listener`), above this.
 
 use std::fmt;
 
