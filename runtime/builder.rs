@@ -241,23 +241,26 @@ impl Builder {
         prepare_upgrade(&config, true).unwrap_or_else(|error| refuse(&error));
         let shutdown = Shutdown::driven_global();
         shutdown.inner.set_timeout(config.timeout);
+        // The handlers first: a signal while the runtime starts (a deploy tool that reloads
+        // right after the start) does what it would do once the process runs, instead of
+        // what the signal's default action does (end the process, for SIGHUP).
+        let watchdog = Watchdog::new(&shutdown, config.timeout);
+        let _listener =
+            listen(&shutdown, &config, Some(watchdog)).unwrap_or_else(|error| refuse(&error));
         let runtime = runtime(&config, None).unwrap_or_else(|error| {
             stderr::line(format_args!(
                 "graceful: cannot start the tokio runtime: {error}"
             ));
             std::process::exit(2)
         });
-        let watchdog = Watchdog::new(&shutdown, config.timeout);
-        let _listener =
-            listen(&shutdown, &config, Some(watchdog)).unwrap_or_else(|error| refuse(&error));
         let report = runtime.block_on(start(&shutdown, &config, main));
         // The runtime is not dropped: dropping it would wait for blocking threads.
         if !exit::claim() {
             // A forced exit or the watchdog got there first and is ending the process.
             exit::wait_for_the_winner();
         }
-        log::summary(&report);
-        exit::normal(&shutdown.inner, report.exit_code())
+        let code = report.exit_code();
+        exit::normal(&shutdown.inner, code, move || log::summary(&report))
     }
 
     /// Like [`run`](Self::run), but returns the [`Report`] instead of exiting: for tests.
@@ -302,9 +305,9 @@ impl Builder {
         prepare_upgrade(&config, false).map_err(StartError::new)?;
         let shutdown = Shutdown::detached();
         shutdown.inner.set_timeout(config.timeout);
+        let listener = listen(&shutdown, &config, None)?;
         let runtime = runtime(&config, Some(&shutdown))
             .map_err(|error| StartError::new(format!("cannot start the tokio runtime: {error}")))?;
-        let listener = listen(&shutdown, &config, None)?;
         let report = {
             let _current = shutdown.enter();
             runtime.block_on(start(&shutdown, &config, main))
@@ -312,10 +315,7 @@ impl Builder {
         drop(listener);
         runtime.shutdown_background();
         log::summary(&report);
-        shutdown
-            .inner
-            .kept
-            .drop_all(exit::keep_until(&shutdown.inner));
+        exit::end_of_run(&shutdown.inner);
         Ok(report)
     }
 
@@ -360,13 +360,12 @@ impl Builder {
         let shutdown = Shutdown::scoped();
         shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;
+        let run = shutdown.run_on_this_runtime();
         let report = shutdown.scope(start(&shutdown, &config, main)).await;
+        drop(run);
         drop(listener);
         log::summary(&report);
-        shutdown
-            .inner
-            .kept
-            .drop_all(exit::keep_until(&shutdown.inner));
+        exit::end_of_run(&shutdown.inner);
         Ok(report)
     }
 

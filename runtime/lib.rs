@@ -157,7 +157,13 @@ pub use graceful_macros::{main, on_shutdown};
 /// The process-wide [`Shutdown`] handle, usable from any crate and any thread.
 ///
 /// Inside a run of [`Builder::run_to_report`], on the threads of its runtime, it is that run's
-/// handle instead.
+/// handle instead; inside [`Builder::run_async`], in any task of the runtime it runs on, that
+/// run's.
+///
+/// # Panics
+/// In a task started with `tokio::spawn` on a runtime where two `Builder::run_async` runs are
+/// in progress at once: which one it belongs to cannot be known (pass the handle there, or
+/// use [`Shutdown::try_current`], which returns `None`).
 ///
 /// ```
 /// let shutdown = graceful::shutdown();

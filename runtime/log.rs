@@ -3,20 +3,40 @@
 //! Failures, timeouts and forced exits also print one line on stderr when no `tracing`
 //! subscriber is installed: a failed shutdown is never silent.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use tracing::dispatcher;
 use tracing::subscriber::NoSubscriber;
 
+use crate::hooks::registry::{self, HookFn};
 use crate::reason::Reason;
 use crate::report::ServiceOutcome;
 use crate::report::{HookOutcome, MainOutcome, Report};
 use crate::signal::Signal;
 use crate::stderr;
 
+/// Hands one event to the subscriber. Nothing the subscriber does may abort what emitted it:
+/// the usual `tracing_subscriber::fmt()` panics when stdout and stderr are gone (`app 2>&1 |
+/// tee log` after Ctrl-C: its write fails, and the `eprintln!` that reports that panics), and
+/// the sequence, the signal listener and the escape hatches must go on. A panic inside it is
+/// caught and dropped (the panic hook has had its say).
+pub(crate) fn guard(event: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(event));
+}
+
+/// A `tracing` event under [`guard`]: `emit!(info, target: "graceful", ...)`.
+macro_rules! emit {
+    ($level:ident, $($arg:tt)*) => {
+        $crate::log::guard(|| ::tracing::$level!($($arg)*))
+    };
+}
+pub(crate) use emit;
+
 /// Whether events go nowhere, so failures must be printed on stderr instead.
 fn unobserved() -> bool {
-    dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>())
+    catch_unwind(|| dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>()))
+        .unwrap_or(false)
 }
 
 fn fallback(line: std::fmt::Arguments<'_>) {
@@ -36,47 +56,69 @@ fn stderr_if(always: bool, line: std::fmt::Arguments<'_>) {
 }
 
 pub(crate) fn started(reason: &Reason, timeout: Duration) {
-    tracing::info!(target: "graceful", %reason, ?timeout, "shutdown started");
+    emit!(info, target: "graceful", %reason, ?timeout, "shutdown started");
 }
 
 /// The system ends the process soon after what started the shutdown (Windows' Ctrl-Close,
 /// logoff and shutdown events), sooner than the configured deadline.
 pub(crate) fn deadline_cut(reason: &Reason, configured: Duration, timeout: Duration) {
-    tracing::warn!(target: "graceful", %reason, ?configured, ?timeout, "the system ends the process about 5 s after this event: the shutdown's deadline is cut to fit");
+    emit!(warn, target: "graceful", %reason, ?configured, ?timeout, "the system ends the process about 5 s after this event: the shutdown's deadline is cut to fit");
     fallback(format_args!(
         "{reason}: the system ends the process about 5 s after this event, so the shutdown's deadline is cut from {configured:?} to {timeout:?}"
     ));
 }
 
+/// The hooks linked into this binary (debug level).
+pub(crate) fn static_hooks() {
+    guard(|| {
+        if !tracing::enabled!(target: "graceful", tracing::Level::DEBUG) {
+            return;
+        }
+        let mut count = 0usize;
+        for hook in registry::static_hooks() {
+            count += 1;
+            tracing::debug!(
+                target: "graceful",
+                order = hook.order,
+                name = hook.name,
+                timeout = ?hook.timeout,
+                blocking = matches!(hook.run, HookFn::Blocking(_)),
+                "shutdown hook registered"
+            );
+        }
+        tracing::debug!(target: "graceful", count, "static shutdown hooks linked into this binary");
+    });
+}
+
 pub(crate) fn hook_started(order: i32, name: &str) {
-    tracing::debug!(target: "graceful", order, name, "hook started");
+    emit!(debug, target: "graceful", order, name, "hook started");
 }
 
 pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &HookOutcome) {
     match outcome {
         HookOutcome::Returned => {
-            tracing::info!(target: "graceful", order, name, ?duration, "hook ended");
+            emit!(info, target: "graceful", order, name, ?duration, "hook ended");
         }
         HookOutcome::Failed(message) => {
-            tracing::warn!(target: "graceful", order, name, ?duration, error = %message, "hook failed");
+            emit!(warn, target: "graceful", order, name, ?duration, error = %message, "hook failed");
             fallback(format_args!(
                 "hook {name} (order {order}) failed after {duration:?}: {message}"
             ));
         }
         HookOutcome::Panicked(message) => {
-            tracing::error!(target: "graceful", order, name, ?duration, panic = %message, "hook panicked");
+            emit!(error, target: "graceful", order, name, ?duration, panic = %message, "hook panicked");
             fallback(format_args!(
                 "hook {name} (order {order}) panicked after {duration:?}: {message}"
             ));
         }
         HookOutcome::TimedOut(limit) => {
-            tracing::error!(target: "graceful", order, name, ?limit, "hook timed out");
+            emit!(error, target: "graceful", order, name, ?limit, "hook timed out");
             fallback(format_args!(
                 "hook {name} (order {order}) timed out after {limit:?}"
             ));
         }
         HookOutcome::Skipped => {
-            tracing::error!(target: "graceful", order, name, "hook skipped: the global deadline had passed");
+            emit!(error, target: "graceful", order, name, "hook skipped: the global deadline had passed");
             fallback(format_args!(
                 "hook {name} (order {order}) skipped: the global deadline had passed"
             ));
@@ -88,12 +130,12 @@ pub(crate) fn main_ended(outcome: &MainOutcome) {
     if let MainOutcome::Failed(error) = outcome {
         // As std does for `fn main() -> Result<(), E>`, whether or not anyone traces.
         stderr::line(format_args!("Error: {error}"));
-        tracing::error!(target: "graceful", %error, "main returned an error");
+        emit!(error, target: "graceful", %error, "main returned an error");
     }
 }
 
 pub(crate) fn main_drop_panicked(message: &str) {
-    tracing::error!(target: "graceful", panic = %message, "dropping the aborted main body panicked");
+    emit!(error, target: "graceful", panic = %message, "dropping the aborted main body panicked");
     fallback(format_args!(
         "dropping the aborted main body panicked: {message}"
     ));
@@ -109,20 +151,25 @@ pub(crate) fn aborted(tasks: &[String], connections_cut: usize, drain_timeout: D
         1 => "; 1 connection cut".to_owned(),
         n => format!("; {n} connections cut"),
     };
-    tracing::error!(target: "graceful", ?drain_timeout, tasks = %list, connections_cut, "drain timed out: tasks aborted{cut}");
+    emit!(error, target: "graceful", ?drain_timeout, tasks = %list, connections_cut, "drain timed out: tasks aborted{cut}");
     fallback(format_args!(
         "drain did not finish within {drain_timeout:?}; aborted: {list}{cut}"
     ));
 }
 
 /// The report's headline; each hook and aborted task was already logged on its own line.
+/// A non-zero exit code also says why on stderr, whatever the subscriber: it may write
+/// elsewhere, or nowhere.
 pub(crate) fn summary(report: &Report) {
     // Formatted only if a subscriber wants it.
     let headline = report.headline();
+    if report.exit_code() != 0 {
+        stderr::line(format_args!("graceful: {headline}"));
+    }
     if report.is_clean() {
-        tracing::info!(target: "graceful", "{headline}");
+        emit!(info, target: "graceful", "{headline}");
     } else {
-        tracing::warn!(target: "graceful", "{headline}");
+        emit!(warn, target: "graceful", "{headline}");
     }
 }
 
@@ -134,7 +181,7 @@ pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
     ));
     let running = running.to_owned();
     on_the_way_out(move || {
-        tracing::error!(target: "graceful", %signal, code, running, "second signal: forced exit");
+        emit!(error, target: "graceful", %signal, code, running, "second signal: forced exit");
     });
 }
 
@@ -151,23 +198,45 @@ const EXIT_EVENT_WAIT: Duration = Duration::from_millis(100);
 /// Emits an event on a thread of its own and waits for it at most [`EXIT_EVENT_WAIT`]: a
 /// subscriber that writes to a full pipe, or panics, must not hold the exit.
 fn on_the_way_out(event: impl FnOnce() + Send + 'static) {
+    within(EXIT_EVENT_WAIT, event);
+}
+
+/// Runs `events` on a thread of its own and waits for them at most `wait`; false if they
+/// did not end in time (the thread goes on, and the process may exit under it). A writer
+/// that blocks (a full pipe nobody reads) cannot hold the caller past `wait`.
+pub(crate) fn within(wait: Duration, events: impl FnOnce() + Send + 'static) -> bool {
     let (done, emitted) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("graceful-exit-log".to_owned())
         .spawn(move || {
-            event();
+            guard(events);
             let _ = done.send(());
         });
-    if spawned.is_ok() {
-        let _ = emitted.recv_timeout(EXIT_EVENT_WAIT);
+    match spawned {
+        Ok(_) => emitted.recv_timeout(wait).is_ok(),
+        Err(_) => false,
     }
 }
 
+/// A signal after the shutdown started, with `force_exit` off; on the listener's thread, so
+/// not waited for (see [`absorbed`]).
+pub(crate) fn ignored(signal: Signal) {
+    within(Duration::ZERO, move || {
+        emit!(debug, target: "graceful", signal = signal.name(), "signal ignored: shutdown already running and force_exit is off");
+    });
+}
+
+/// Called on the signal listener's thread, which keeps the escape hatches: the event is
+/// handed to a thread of its own and not waited for, so that a subscriber whose writer
+/// blocks cannot hold the next signal or the watchdog.
 pub(crate) fn absorbed(signal: Signal, reason: &Reason) {
-    tracing::warn!(target: "graceful", %signal, %reason, "signal absorbed: the shutdown was already running; the next signal forces the exit");
-    fallback(format_args!(
-        "{signal} received while the shutdown ({reason}) was already running: absorbed; the next signal forces the exit"
-    ));
+    let reason = reason.clone();
+    within(Duration::ZERO, move || {
+        emit!(warn, target: "graceful", %signal, %reason, "signal absorbed: the shutdown was already running; the next signal forces the exit");
+        fallback(format_args!(
+            "{signal} received while the shutdown ({reason}) was already running: absorbed; the next signal forces the exit"
+        ));
+    });
 }
 
 pub(crate) fn kept_values_stuck(left: usize, budget: Duration) {
@@ -175,7 +244,7 @@ pub(crate) fn kept_values_stuck(left: usize, budget: Duration) {
         "graceful: {left} value(s) kept until exit did not drop within {budget:?}: exiting without them"
     ));
     on_the_way_out(move || {
-        tracing::error!(target: "graceful", left, ?budget, "values kept until exit did not drop in time: exiting without them");
+        emit!(error, target: "graceful", left, ?budget, "values kept until exit did not drop in time: exiting without them");
     });
 }
 
@@ -200,37 +269,37 @@ pub(crate) fn service_ended(name: &str, outcome: &ServiceOutcome, started_shutdo
     };
     match outcome {
         ServiceOutcome::Returned => {
-            tracing::info!(target: "graceful", service = name, "service ended");
+            emit!(info, target: "graceful", service = name, "service ended");
         }
         ServiceOutcome::Failed(error) => {
-            tracing::error!(target: "graceful", service = name, %error, started_shutdown, "service failed");
+            emit!(error, target: "graceful", service = name, %error, started_shutdown, "service failed");
             stderr_if(
                 started_shutdown,
                 format_args!("service {name} failed: {error}{when}"),
             );
         }
         ServiceOutcome::Panicked(message) => {
-            tracing::error!(target: "graceful", service = name, panic = %message, started_shutdown, "service panicked");
+            emit!(error, target: "graceful", service = name, panic = %message, started_shutdown, "service panicked");
             stderr_if(
                 started_shutdown,
                 format_args!("service {name} panicked: {message}{when}"),
             );
         }
         ServiceOutcome::Aborted => {
-            tracing::warn!(target: "graceful", service = name, "service aborted at the end of the drain");
+            emit!(warn, target: "graceful", service = name, "service aborted at the end of the drain");
         }
     }
 }
 
 pub(crate) fn late_service(name: &str) {
-    tracing::error!(target: "graceful", service = name, "service started after the shutdown began: not started");
+    emit!(error, target: "graceful", service = name, "service started after the shutdown began: not started");
     fallback(format_args!(
         "service {name} was started after the shutdown began: it was not started"
     ));
 }
 
 pub(crate) fn late_registration(name: &str, order: i32) {
-    tracing::error!(target: "graceful", name, order, "hook registered after the hooks started: it will not run");
+    emit!(error, target: "graceful", name, order, "hook registered after the hooks started: it will not run");
     fallback(format_args!(
         "hook {name} (order {order}) was registered after the shutdown hooks started: it will not run"
     ));
@@ -238,23 +307,23 @@ pub(crate) fn late_registration(name: &str, order: i32) {
 
 #[cfg(all(unix, feature = "upgrade"))] // upgrades exist on Unix only
 pub(crate) fn upgrade_started(pid: u32) {
-    tracing::info!(target: "graceful", pid, "upgrade started: new process {pid}; waiting until it is ready");
+    emit!(info, target: "graceful", pid, "upgrade started: new process {pid}; waiting until it is ready");
 }
 
 #[cfg(all(unix, feature = "upgrade"))]
 pub(crate) fn upgraded(pid: u32, after: Duration) {
-    tracing::info!(target: "graceful", pid, ?after, "upgrade: the new process {pid} is ready after {after:?}; this one shuts down");
+    emit!(info, target: "graceful", pid, ?after, "upgrade: the new process {pid} is ready after {after:?}; this one shuts down");
 }
 
 /// Always said: on the log, or on stderr when nothing traces.
 #[cfg(feature = "upgrade")]
 pub(crate) fn upgrade_failed(why: &str) {
-    tracing::error!(target: "graceful", "upgrade failed: {why}");
+    emit!(error, target: "graceful", "upgrade failed: {why}");
     fallback(format_args!("upgrade failed: {why}"));
 }
 
 #[cfg(feature = "upgrade")]
 pub(crate) fn upgrade_ignored(signal: Signal, why: &str) {
-    tracing::warn!(target: "graceful", %signal, "{signal} ignored: {why}");
+    emit!(warn, target: "graceful", %signal, "{signal} ignored: {why}");
     fallback(format_args!("{signal} ignored: {why}"));
 }

@@ -37,6 +37,8 @@ pub struct Report {
     pub(crate) reason: Reason,
     pub(crate) main: MainOutcome,
     pub(crate) services: Vec<ServiceReport>,
+    /// Services that ended but are not listed (see [`Report::services_left_out`]).
+    pub(crate) services_left_out: LeftOut,
     pub(crate) hooks: Vec<HookReport>,
     pub(crate) aborted: Vec<String>,
     pub(crate) connections_cut: usize,
@@ -183,6 +185,27 @@ impl Report {
         &self.services
     }
 
+    /// How many services ended without being listed in [`services`](Self::services): a
+    /// report lists at most 100, those that did not end well first, so that a process that
+    /// starts services by the million keeps a report of bounded size. Counted in the
+    /// headline.
+    ///
+    /// ```
+    /// let report = graceful::Builder::new()
+    ///     .signals([])
+    ///     .run_to_report(|_| async {
+    ///         for _ in 0..150 {
+    ///             graceful::service("job", async {});
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(report.services().len() + report.services_left_out(), 150);
+    /// assert_eq!(report.services().len(), 100);
+    /// ```
+    pub fn services_left_out(&self) -> usize {
+        self.services_left_out.all
+    }
+
     /// The connections the HTTP and gRPC integrations cut because they were still open at
     /// the end of the drain.
     ///
@@ -236,6 +259,7 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.main.is_success()
             && self.services.iter().all(|s| s.outcome.is_success())
+            && self.services_left_out.not_ok == 0
             && self.aborted.is_empty()
             && self.connections_cut == 0
             && self.hooks.iter().all(|h| h.outcome.is_success())
@@ -248,7 +272,8 @@ pub(crate) fn exit_code(report: &Report, requested: Option<u8>) -> u8 {
         || report
             .services
             .iter()
-            .any(|s| matches!(s.outcome, ServiceOutcome::Panicked(_)));
+            .any(|s| matches!(s.outcome, ServiceOutcome::Panicked(_)))
+        || report.services_left_out.panicked > 0;
     if panicked {
         return 101;
     }
@@ -366,18 +391,20 @@ impl fmt::Display for Headline<'_> {
             "shutdown ({}) took {:?}: main {}, ",
             report.reason, report.elapsed, report.main,
         )?;
-        if !report.services.is_empty() {
-            let services = report.services.len();
+        let left_out = report.services_left_out;
+        if !report.services.is_empty() || left_out.all > 0 {
+            let services = report.services.len() + left_out.all;
             let not_ok = report
                 .services
                 .iter()
                 .filter(|s| !s.outcome.is_success())
-                .count();
-            write!(
-                f,
-                "{services} service{} ({not_ok} not ok), ",
-                plural(services)
-            )?;
+                .count()
+                + left_out.not_ok;
+            write!(f, "{services} service{} ({not_ok} not ok", plural(services))?;
+            if left_out.all > 0 {
+                write!(f, ", {} not listed", left_out.all)?;
+            }
+            f.write_str("), ")?;
         }
         let hooks = report.hooks.len();
         let aborted = report.aborted.len();
@@ -400,6 +427,14 @@ impl fmt::Display for Report {
         write!(f, "{}", self.headline())?;
         for service in &self.services {
             write!(f, "\n  service {} {}", service.name, service.outcome)?;
+        }
+        let left_out = self.services_left_out;
+        if left_out.all > 0 {
+            write!(
+                f,
+                "\n  and {} more service(s) not listed ({} not ok)",
+                left_out.all, left_out.not_ok
+            )?;
         }
         let width = self.hooks.iter().map(|h| h.name.len()).max().unwrap_or(0);
         for hook in &self.hooks {
@@ -528,11 +563,31 @@ impl fmt::Display for ServiceReport {
     }
 }
 
-/// The services of one run, as they ended, in the order they were started.
+/// How many services a report lists; the others are counted.
+pub(crate) const LISTED_SERVICES: usize = 100;
+
+/// The services of one run, as they ended, in the order they were started: memory bounded
+/// however many start and end over the run's life (a job runner starts thousands a minute).
+/// At most [`LISTED_SERVICES`] are listed; past that, a service that did not end well takes
+/// the place of the oldest that did, and the others are only counted.
 #[derive(Default)]
 pub(crate) struct Services {
-    ended: Mutex<Vec<(u64, ServiceReport)>>,
+    ended: Mutex<Ended>,
     started: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct Ended {
+    listed: Vec<(u64, ServiceReport)>,
+    left_out: LeftOut,
+}
+
+/// The services a report counts without listing them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LeftOut {
+    pub(crate) all: usize,
+    pub(crate) not_ok: usize,
+    pub(crate) panicked: usize,
 }
 
 impl Services {
@@ -544,13 +599,39 @@ impl Services {
 
     /// Records how the service started `id`-th ended.
     pub(crate) fn ended(&self, id: u64, report: ServiceReport) {
-        lock(&self.ended).push((id, report));
+        let mut ended = lock(&self.ended);
+        if ended.listed.len() < LISTED_SERVICES {
+            ended.listed.push((id, report));
+            return;
+        }
+        ended.left_out.all += 1;
+        if report.outcome.is_success() {
+            return;
+        }
+        let ok = ended
+            .listed
+            .iter()
+            .position(|(_, listed)| listed.outcome.is_success());
+        match ok {
+            Some(ok) => {
+                ended.listed.remove(ok);
+                ended.listed.push((id, report));
+            }
+            None => {
+                ended.left_out.not_ok += 1;
+                if matches!(report.outcome, ServiceOutcome::Panicked(_)) {
+                    ended.left_out.panicked += 1;
+                }
+            }
+        }
     }
 
-    /// Every service that has ended, in the order they were started.
-    pub(crate) fn reports(&self) -> Vec<ServiceReport> {
-        let mut ended = lock(&self.ended).clone();
-        ended.sort_by_key(|(id, _)| *id);
-        ended.into_iter().map(|(_, report)| report).collect()
+    /// The services listed, in the order they were started, and how many were left out.
+    pub(crate) fn reports(&self) -> (Vec<ServiceReport>, LeftOut) {
+        let ended = lock(&self.ended);
+        let mut listed = ended.listed.clone();
+        listed.sort_by_key(|(id, _)| *id);
+        let listed = listed.into_iter().map(|(_, report)| report).collect();
+        (listed, ended.left_out)
     }
 }

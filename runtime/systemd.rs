@@ -63,10 +63,17 @@ const RELOAD_MARGIN: Duration = Duration::from_secs(2);
 #[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 static FAILURE_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Microseconds for `EXTEND_TIMEOUT_USEC=`, saturating.
+/// Microseconds for `EXTEND_TIMEOUT_USEC=`, saturating at `u64::MAX` (systemd reads a
+/// 64-bit count; sd-notify's own variant holds 32 bits, about 71 minutes).
 #[cfg(all(feature = "systemd", unix))]
-fn usec(duration: Duration) -> u32 {
-    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
+fn usec(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The `EXTEND_TIMEOUT_USEC=` line for `duration`.
+#[cfg(all(feature = "systemd", unix))]
+fn extend_timeout(duration: Duration) -> String {
+    format!("EXTEND_TIMEOUT_USEC={}", usec(duration))
 }
 
 /// Announces the shutdown, just after the trigger: the deadline is `timeout` away (less the
@@ -77,12 +84,15 @@ pub(crate) fn stopping(timeout: Duration) {
     use sd_notify::NotifyState;
 
     let usec = usec(timeout.saturating_add(EXIT_MARGIN));
-    let states = [NotifyState::Stopping, NotifyState::ExtendTimeoutUsec(usec)];
+    let extend = extend_timeout(timeout.saturating_add(EXIT_MARGIN));
+    let states = [NotifyState::Stopping, NotifyState::Custom(&extend)];
     match sd_notify::notify(&states) {
         Ok(()) => {
-            tracing::debug!(target: "graceful", extend_timeout_usec = usec, "systemd notified: STOPPING=1")
+            crate::log::emit!(debug, target: "graceful", extend_timeout_usec = usec, "systemd notified: STOPPING=1")
         }
-        Err(error) => tracing::warn!(target: "graceful", %error, "could not notify systemd"),
+        Err(error) => {
+            crate::log::emit!(warn, target: "graceful", %error, "could not notify systemd")
+        }
     }
 }
 
@@ -105,13 +115,13 @@ pub(crate) fn ready() {}
 pub(crate) fn reloading(upgrade_timeout: Duration) {
     use sd_notify::NotifyState;
 
-    let extend =
-        NotifyState::ExtendTimeoutUsec(usec(upgrade_timeout.saturating_add(RELOAD_MARGIN)));
+    let extend = extend_timeout(upgrade_timeout.saturating_add(RELOAD_MARGIN));
+    let extend = NotifyState::Custom(&extend);
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now, extend], "RELOADING=1"),
         Err(error) => {
             // Never seen: without the time, Type=notify-reload takes the reload as not begun.
-            tracing::warn!(target: "graceful", %error, "cannot read CLOCK_MONOTONIC for systemd");
+            crate::log::emit!(warn, target: "graceful", %error, "cannot read CLOCK_MONOTONIC for systemd");
             send(&[NotifyState::Reloading, extend], "RELOADING=1");
         }
     }
@@ -169,7 +179,9 @@ pub(crate) fn main_pid(_pid: u32, _ready: bool) {}
 #[cfg(all(feature = "systemd", unix))]
 fn send(states: &[sd_notify::NotifyState<'_>], what: &str) {
     match sd_notify::notify(states) {
-        Ok(()) => tracing::debug!(target: "graceful", "systemd notified: {what}"),
-        Err(error) => tracing::warn!(target: "graceful", %error, "could not notify systemd"),
+        Ok(()) => crate::log::emit!(debug, target: "graceful", "systemd notified: {what}"),
+        Err(error) => {
+            crate::log::emit!(warn, target: "graceful", %error, "could not notify systemd")
+        }
     }
 }

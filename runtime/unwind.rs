@@ -25,6 +25,13 @@ impl<F: Future + ?Sized> Future for CatchUnwind<F> {
     }
 }
 
+/// Drops `value`; a destructor that panics is caught, and its message returned.
+pub(crate) fn drop_quietly<T>(value: T) -> Option<String> {
+    catch_unwind(AssertUnwindSafe(move || drop(value)))
+        .err()
+        .map(|panic| panic_text(&*panic))
+}
+
 /// The panic message of a task, or why else it did not finish.
 pub(crate) fn join_error_text(error: JoinError) -> String {
     match error.try_into_panic() {

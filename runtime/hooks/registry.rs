@@ -27,10 +27,10 @@ pub enum HookFn {
 
 /// A hook registered by `#[on_shutdown]`, submitted to `inventory` by the generated code.
 pub struct StaticHook {
-    order: i32,
-    name: &'static str,
-    timeout: Option<Duration>,
-    run: HookFn,
+    pub(crate) order: i32,
+    pub(crate) name: &'static str,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) run: HookFn,
 }
 
 impl StaticHook {
@@ -150,31 +150,16 @@ pub(crate) fn planned(dynamic: &Dynamic) -> Vec<(i32, Cow<'static, str>)> {
     hooks
 }
 
+/// The hooks linked into this binary, in link order.
+pub(crate) fn static_hooks() -> impl Iterator<Item = &'static StaticHook> {
+    inventory::iter::<StaticHook>.into_iter()
+}
+
 /// Whether the binary links a plain `fn` hook (run-time hooks are futures).
 pub(crate) fn has_blocking_hooks() -> bool {
     inventory::iter::<StaticHook>
         .into_iter()
         .any(|hook| matches!(hook.run, HookFn::Blocking(_)))
-}
-
-/// Logs the hooks linked into this binary (debug level).
-pub(crate) fn log_static_hooks() {
-    if !tracing::enabled!(target: "graceful", tracing::Level::DEBUG) {
-        return;
-    }
-    let mut count = 0usize;
-    for hook in inventory::iter::<StaticHook> {
-        count += 1;
-        tracing::debug!(
-            target: "graceful",
-            order = hook.order,
-            name = hook.name,
-            timeout = ?hook.timeout,
-            blocking = matches!(hook.run, HookFn::Blocking(_)),
-            "shutdown hook registered"
-        );
-    }
-    tracing::debug!(target: "graceful", count, "static shutdown hooks linked into this binary");
 }
 
 /// What [`graceful::register`](crate::register) accepts as a hook: a future, or a closure

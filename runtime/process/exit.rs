@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::clock;
+use crate::log;
 use crate::shutdown::Inner;
 
 /// Nobody has claimed the exit.
@@ -45,10 +46,18 @@ pub(crate) fn interrupt() -> bool {
         .is_ok()
 }
 
-/// The normal exit: drops the values kept with `keep_until_exit` until the deadline plus
-/// [`KEEP_MARGIN`], then exits with `code`. Only after [`claim`] returned true.
-pub(crate) fn normal(inner: &Inner, code: u8) -> ! {
-    leave(inner, code, keep_until(inner))
+/// The normal exit: hands `summary` (the report's events) to the subscriber, then drops the
+/// values kept with `keep_until_exit`, both until the deadline plus [`KEEP_MARGIN`], then
+/// exits with `code`. Only after [`claim`] returned true.
+///
+/// The summary is emitted on a thread of its own: a subscriber whose writer blocks (a full
+/// pipe nobody reads) holds the exit until that bound, not until a SIGKILL, and a signal in
+/// the meantime exits at once, as while the kept values drop.
+pub(crate) fn normal(inner: &Inner, code: u8, summary: impl FnOnce() + Send + 'static) -> ! {
+    let until = keep_until(inner);
+    STATE.store(DROPPING, Ordering::Release);
+    log::within(until.saturating_duration_since(Instant::now()), summary);
+    leave(inner, code, until)
 }
 
 /// Until when the kept values of a run that ends normally may take to drop: its deadline (or
@@ -56,6 +65,15 @@ pub(crate) fn normal(inner: &Inner, code: u8) -> ! {
 pub(crate) fn keep_until(inner: &Inner) -> Instant {
     let now = Instant::now();
     clock::later(inner.deadline().unwrap_or(now).max(now), KEEP_MARGIN)
+}
+
+/// The end of a run that returns its report (`run_to_report`, `run_async`): what an exit
+/// would do, without the exit. A new process of an upgrade that has not taken over is
+/// stopped, and the kept values are dropped.
+pub(crate) fn end_of_run(inner: &Inner) {
+    #[cfg(feature = "upgrade")]
+    crate::upgrade::stop_pending();
+    inner.kept.drop_all(keep_until(inner));
 }
 
 /// An escape hatch (the forced exit, the watchdog): the kept values get [`KEEP_MARGIN`]
@@ -66,6 +84,8 @@ pub(crate) fn now(inner: &Inner, code: u8) -> ! {
 
 fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
     STATE.store(DROPPING, Ordering::Release);
+    #[cfg(feature = "upgrade")]
+    crate::upgrade::stop_pending();
     inner.kept.drop_all(until);
     if STATE
         .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)

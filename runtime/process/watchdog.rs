@@ -93,7 +93,7 @@ pub(crate) fn start(watchdog: Watchdog) {
             waker.wake_with(Box::new(move || thread.unpark()));
         }
         Err(error) => {
-            tracing::warn!(target: "graceful", %error, "could not start the deadline watchdog thread");
+            crate::log::emit!(warn, target: "graceful", %error, "could not start the deadline watchdog thread");
         }
     }
 }

@@ -72,10 +72,12 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
 
     // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
     //    trigger's: it is the body's last word.
+    let (services, services_left_out) = inner.services.reports();
     let mut report = Report {
         reason: trigger.reason,
         main: main_outcome,
-        services: inner.services.reports(),
+        services,
+        services_left_out,
         hooks,
         aborted,
         connections_cut: inner.connections_cut(),
@@ -161,7 +163,7 @@ impl<'i, 'm> Main<'i, 'm> {
         };
         let body = &mut main.body;
         let first_poll = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll(cx))).await;
-        registry::log_static_hooks();
+        log::static_hooks();
         if let Poll::Ready(output) = first_poll {
             main.ended(output);
         }

@@ -10,14 +10,21 @@ use crate::hooks::registry::{Hook, HookResult, Run};
 use crate::log;
 use crate::reason::Reason;
 use crate::report::{HookOutcome, HookReport};
+use crate::unwind::drop_quietly;
 
 /// The report of a hook whose phase came after the deadline.
 pub(crate) fn skipped(hook: Hook) -> HookReport {
+    let Hook {
+        order, name, run, ..
+    } = hook;
+    // What a run-time hook captured is dropped unrun: its destructor must not end the
+    // sequence.
+    drop_quietly(run);
     let outcome = HookOutcome::Skipped;
-    log::hook_ended(hook.order, &hook.name, Duration::ZERO, &outcome);
+    log::hook_ended(order, &name, Duration::ZERO, &outcome);
     HookReport {
-        order: hook.order,
-        name: hook.name,
+        order,
+        name,
         duration: Duration::ZERO,
         outcome,
     }

@@ -93,12 +93,19 @@ static TIMEOUT: Mutex<Duration> = Mutex::new(DEFAULT_UPGRADE_TIMEOUT);
 /// Whether an attempt runs (or succeeded: the process is then shutting down).
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
+/// Why an upgrade of PID 1 is refused.
+const PID_1: &str = "this process is PID 1 of its PID namespace (a container without an init): \
+     the kernel would kill the new process with this one when it exits; run the service under \
+     an init (`docker run --init`, tini, dumb-init) to upgrade it; still serving";
+
 /// Records how the process was started, once, and the upgrade timeout of the run. Called at
 /// the start of every run, before its main body. With an upgrade signal configured, a binary
 /// that could not be started again is a configuration error now, not a failed upgrade later:
 /// the error says why and what to do.
 pub(crate) fn prepare(timeout: Duration, upgrade: Option<Signal>) -> Result<(), String> {
     *lock(&TIMEOUT) = timeout;
+    #[cfg(unix)]
+    platform::reset();
     let mut start = lock(&START);
     let start = start.get_or_insert_with(|| {
         let mut args = std::env::args_os();
@@ -263,6 +270,12 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
     if shutdown.is_shutting_down() {
         return Err(UpgradeError::ShuttingDown);
     }
+    if std::process::id() == 1 {
+        // The kernel kills every process of a PID namespace when its PID 1 exits: the new
+        // process would die with this one, and the container's main process would have
+        // exited 0, so that a restart policy `on-failure` does not even restart it.
+        return Err(UpgradeError::Failed(PID_1.to_owned()));
+    }
     if RUNNING.swap(true, Ordering::AcqRel) {
         return Err(UpgradeError::InProgress);
     }
@@ -285,6 +298,14 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
         )));
     }
     Ok(receive)
+}
+
+/// The process, or the run, is ending: a new process that has not taken over yet is stopped
+/// with its group (waited for a moment), and no attempt starts another. A stop that wins the
+/// race against an upgrade leaves nothing behind.
+pub(crate) fn stop_pending() {
+    #[cfg(unix)]
+    platform::stop_pending();
 }
 
 /// Ends a failed attempt: another may start from now on, and only then is the failure said,

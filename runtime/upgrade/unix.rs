@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::pin::pin;
 use std::process::{Child, Command, ExitStatus};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -57,33 +57,76 @@ pub(super) fn attempt(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
 
 async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
     let timeout = *lock(&TIMEOUT);
-    let (mut child, channel) = spawn().map_err(failed)?;
+    // Until the new process has taken over, this process's exit (forced, the watchdog,
+    // the end of a shutdown) stops it: a half-started copy is never left behind. It is
+    // registered in the same step as it is started, so that no exit slips in between.
+    let (stop, mut exiting) = tokio_mpsc::unbounded_channel::<()>();
+    let (stopped, stopped_wait) = mpsc::channel::<()>();
+    let (mut child, channel) = {
+        let mut pending = lock(&PENDING);
+        if pending.exiting {
+            return Err(failed(
+                "the process is exiting: no new process was started".to_owned(),
+            ));
+        }
+        let started = spawn().map_err(failed)?;
+        pending.stop = Some((stop, stopped_wait));
+        started
+    };
     let pid = child.id();
     let started = Instant::now();
     log::upgrade_started(pid);
 
-    // Until the new process has taken over, this process's exit (forced, the watchdog,
-    // the end of a shutdown) stops it: a half-started copy is never left behind.
-    let (stop, mut exiting) = tokio_mpsc::unbounded_channel::<()>();
-    let (stopped, stopped_wait) = mpsc::channel::<()>();
-    shutdown.keep_until_exit(StopOnExit {
-        stop,
-        stopped: stopped_wait,
-    });
-
     let waited = wait_ready(shutdown, &mut child, &channel, timeout, &mut exiting).await;
     let failure = match waited.and_then(|()| hand_over(shutdown, pid)) {
         Ok(()) => {
+            // The new process is the service now: nothing stops it at this one's exit.
+            lock(&PENDING).stop = None;
             log::upgraded(pid, started.elapsed());
             return Ok(pid);
         }
         Err(failure) => failure,
     };
     let why = stop_failed(shutdown, pid, failure, &mut child, &mut exiting).await;
+    lock(&PENDING).stop = None;
     // Said before this process may exit: its exit waits for `stopped`.
     let error = failed(why);
     drop(stopped);
     Err(error)
+}
+
+/// The new process of the attempt that runs, until it has taken over: how to ask the
+/// attempt's thread to stop it, and how to wait until it has.
+struct Pending {
+    /// Set once this process (or the run) is ending: no attempt starts a new process then.
+    exiting: bool,
+    stop: Option<(tokio_mpsc::UnboundedSender<()>, mpsc::Receiver<()>)>,
+}
+
+static PENDING: Mutex<Pending> = Mutex::new(Pending {
+    exiting: false,
+    stop: None,
+});
+
+/// A run starts: upgrades may start new processes again.
+pub(super) fn reset() {
+    lock(&PENDING).exiting = false;
+}
+
+/// The process (or the run) is ending: a new process that has not taken over is stopped
+/// with its group, waited for at most [`EXIT_WAIT`], and no attempt starts another.
+pub(super) fn stop_pending() {
+    let stop = {
+        let mut pending = lock(&PENDING);
+        pending.exiting = true;
+        pending.stop.take()
+    };
+    // The send fails once the attempt has ended (the new process took over, or is gone).
+    if let Some((stop, stopped)) = stop {
+        if stop.send(()).is_ok() {
+            let _ = stopped.recv_timeout(EXIT_WAIT);
+        }
+    }
 }
 
 /// Waits until the new process says it is ready, or something ends the wait: its exit,
@@ -342,20 +385,5 @@ fn describe(status: std::io::Result<ExitStatus>) -> String {
     match status {
         Ok(status) => format!("exited with {status}"),
         Err(error) => format!("could not be waited for: {error}"),
-    }
-}
-
-/// Kept until the process exits: stops a new process that has not taken over yet.
-struct StopOnExit {
-    stop: tokio_mpsc::UnboundedSender<()>,
-    stopped: mpsc::Receiver<()>,
-}
-
-impl Drop for StopOnExit {
-    fn drop(&mut self) {
-        // Fails once the attempt has ended (the new process took over, or is gone).
-        if self.stop.send(()).is_ok() {
-            let _ = self.stopped.recv_timeout(EXIT_WAIT);
-        }
     }
 }

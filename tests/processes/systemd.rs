@@ -156,6 +156,38 @@ fn stopping_and_extend_timeout_are_sent_only_with_the_feature() {
     }
 }
 
+/// A deadline past what 32 bits of microseconds hold (about 71 minutes) is sent whole: systemd
+/// reads a 64-bit count.
+#[cfg(feature = "systemd")]
+#[test]
+fn extend_timeout_holds_a_deadline_of_hours() {
+    if std::env::var_os(CHILD).is_some() {
+        graceful::Builder::new()
+            .signals([])
+            .run(|shutdown| async move { shutdown.trigger() })
+    }
+    let notify = NotifySocket::bind("systemd-hours");
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            &graceful_test_support::test_name(
+                module_path!(),
+                "extend_timeout_holds_a_deadline_of_hours",
+            ),
+        ])
+        .env(CHILD, "1")
+        .env("GRACEFUL_TIMEOUT", "2h")
+        .env("NOTIFY_SOCKET", &notify.path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the service exited with {status}");
+    let messages: Vec<String> = std::iter::from_fn(|| notify.queued())
+        .map(|(_, message)| message)
+        .collect();
+    // 2 h deadline + 1 s to exit and be reaped, in microseconds.
+    assert_eq!(messages, ["STOPPING=1\nEXTEND_TIMEOUT_USEC=7201000000\n"]);
+}
+
 const UPGRADE_CHILD: &str = "GRACEFUL_TEST_SYSTEMD_UPGRADE_CHILD";
 /// While the file this names exists, the service exits with 3 as it starts, before it is ready:
 /// a bad build. Its environment is the first process's (an upgrade passes it on), the file is

@@ -74,7 +74,7 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
         return;
     }
     if !force_exit {
-        tracing::debug!(target: "graceful", signal = signal.name(), "signal ignored: shutdown already running and force_exit is off");
+        log::ignored(signal);
         return;
     }
     let inner = &shutdown.inner;

@@ -40,7 +40,7 @@ pub(super) fn distinct(signals: &[Signal]) -> Vec<Signal> {
     let mut distinct: Vec<Signal> = Vec::with_capacity(signals.len());
     for &signal in signals {
         if signal.0.is_console_event() {
-            tracing::debug!(target: "graceful", signal = signal.name(), "signal skipped: it does not exist on this platform");
+            crate::log::emit!(debug, target: "graceful", signal = signal.name(), "signal skipped: it does not exist on this platform");
         } else if !distinct.contains(&signal) {
             distinct.push(signal);
         }
@@ -167,7 +167,7 @@ mod disposition {
                 table.defaults.insert(signal, id);
             }
             Err(error) => {
-                tracing::warn!(target: "graceful", signal, %error, "could not put back the signal's default action");
+                crate::log::emit!(warn, target: "graceful", signal, %error, "could not put back the signal's default action");
             }
         }
     }
@@ -246,7 +246,7 @@ impl Thread {
                     Ok(_) => {}
                     Err(Errno::EINTR) => continue,
                     Err(error) => {
-                        tracing::error!(target: "graceful", %error, "the signal listener cannot wait for signals");
+                        crate::log::emit!(error, target: "graceful", %error, "the signal listener cannot wait for signals");
                         return;
                     }
                 }

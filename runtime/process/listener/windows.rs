@@ -66,7 +66,7 @@ pub(super) fn distinct(signals: &[Signal]) -> Vec<Signal> {
             Some(event) if !distinct.contains(&event) => distinct.push(event),
             Some(_) => {}
             None => {
-                tracing::debug!(target: "graceful", signal = signal.name(), "signal skipped: it does not exist on this platform");
+                crate::log::emit!(debug, target: "graceful", signal = signal.name(), "signal skipped: it does not exist on this platform");
             }
         }
     }

@@ -134,7 +134,7 @@ pub(super) fn take(table: &mut Table) -> Result<(), String> {
             .names
             .as_ref()
             .is_some_and(|names| names.iter().any(|name| name == CHANNEL));
-    tracing::debug!(target: "graceful", count = passed.count, names = ?passed.names, upgraded, "inherited sockets");
+    crate::log::emit!(debug, target: "graceful", count = passed.count, names = ?passed.names, upgraded, "inherited sockets");
     if upgraded {
         take_from_upgrade(table, &passed);
         return Ok(());
@@ -168,7 +168,7 @@ fn take_from_upgrade(table: &mut Table, passed: &Passed) {
             match fds.take_unix_datagram(index) {
                 Ok(channel) => table.channel = channel,
                 Err(error) => {
-                    tracing::warn!(target: "graceful", %error, "the upgrade's readiness channel is unusable")
+                    crate::log::emit!(warn, target: "graceful", %error, "the upgrade's readiness channel is unusable")
                 }
             }
             continue;
@@ -187,7 +187,7 @@ fn take_from_upgrade(table: &mut Table, passed: &Passed) {
             }),
             Ok(None) => {}
             Err(error) => {
-                tracing::debug!(target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP or Unix-domain listener");
+                crate::log::emit!(debug, target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP or Unix-domain listener");
             }
         }
     }
@@ -303,7 +303,7 @@ fn close_on_exec(fd: RawFd) -> io::Result<()> {
     nix::unistd::close(fd)?;
     let moved = fcntl(&copy, FcntlArg::F_DUPFD_CLOEXEC(fd))?;
     if moved != fd {
-        tracing::warn!(target: "graceful", fd, moved, "a passed descriptor moved while made close-on-exec");
+        crate::log::emit!(warn, target: "graceful", fd, moved, "a passed descriptor moved while made close-on-exec");
     }
     Ok(())
 }

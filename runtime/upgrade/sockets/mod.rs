@@ -188,7 +188,7 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
             // (which uses tokio too): never set it back to blocking.
             listener.set_nonblocking(true)?;
             let listener = TcpListener::from_std(listener)?;
-            tracing::info!(target: "graceful", name, addr = %display_addr(&listener), "listening on a socket {origin}");
+            crate::log::emit!(info, target: "graceful", name, addr = %display_addr(&listener), "listening on a socket {origin}");
             listener
         }
         None => TcpListener::bind(addr).await?,
@@ -280,7 +280,7 @@ pub fn listen_unix(
             let listener = tokio::net::UnixListener::from_std(listener)?;
             let addr = listener.local_addr().ok();
             let bound = addr.as_ref().and_then(|addr| addr.as_pathname());
-            tracing::info!(target: "graceful", name, path = ?bound, "listening on a socket {origin}");
+            crate::log::emit!(info, target: "graceful", name, path = ?bound, "listening on a socket {origin}");
             listener
         }
         None => unix_path::bind(path)?,
@@ -454,21 +454,21 @@ pub(crate) fn tell_ready() -> bool {
                 .partition(|socket| matches!(socket.socket, Held::Taken(_)));
             table.inherited = left;
             for socket in &table.inherited {
-                tracing::debug!(target: "graceful", name = socket.name, "a socket {} is left to the application: no graceful::listen asked for it", socket.socket.describe());
+                crate::log::emit!(debug, target: "graceful", name = socket.name, "a socket {} is left to the application: no graceful::listen asked for it", socket.socket.describe());
             }
             (taken, table.channel.take())
         };
         let unclaimed: Vec<Inherited> = unclaimed;
         for socket in unclaimed {
-            tracing::warn!(target: "graceful", name = socket.name, "closing a socket {}: no graceful::listen asked for it", socket.socket.describe());
+            crate::log::emit!(warn, target: "graceful", name = socket.name, "closing a socket {}: no graceful::listen asked for it", socket.socket.describe());
         }
         if let Some(channel) = channel {
             match channel.send(READY_MESSAGE) {
                 Ok(_) => {
-                    tracing::debug!(target: "graceful", "ready: told the process being upgraded")
+                    crate::log::emit!(debug, target: "graceful", "ready: told the process being upgraded")
                 }
                 Err(error) => {
-                    tracing::warn!(target: "graceful", %error, "ready, but the process being upgraded is gone")
+                    crate::log::emit!(warn, target: "graceful", %error, "ready, but the process being upgraded is gone")
                 }
             }
             return true;

@@ -72,7 +72,7 @@ pub(super) fn bind(path: &Path) -> io::Result<tokio::net::UnixListener> {
     })?;
     if let Some(stale) = stale {
         keep_permissions(path, &stale)?;
-        tracing::info!(target: "graceful", path = %shown, mode = format_args!("{:o}", stale.mode() & 0o7777), "replaced a stale socket file: nothing listened on it");
+        crate::log::emit!(info, target: "graceful", path = %shown, mode = format_args!("{:o}", stale.mode() & 0o7777), "replaced a stale socket file: nothing listened on it");
     }
     Ok(listener)
 }
@@ -95,7 +95,7 @@ fn keep_permissions(path: &Path, stale: &std::fs::Metadata) -> io::Result<()> {
         let uid = (new.uid() != stale.uid()).then(|| stale.uid());
         let gid = (new.gid() != stale.gid()).then(|| stale.gid());
         if let Err(error) = std::os::unix::fs::chown(path, uid, gid) {
-            tracing::warn!(target: "graceful", path = %shown, uid = stale.uid(), gid = stale.gid(), %error, "cannot give the new socket file the owner and group of the stale one: it keeps this process's");
+            crate::log::emit!(warn, target: "graceful", path = %shown, uid = stale.uid(), gid = stale.gid(), %error, "cannot give the new socket file the owner and group of the stale one: it keeps this process's");
         }
     }
     Ok(())
