@@ -13,11 +13,19 @@ use crate::tasks::Tasks;
 /// A hook's order and name, as the lines that list hooks show them.
 type Named = (i32, Cow<'static, str>);
 
+/// The hooks that run now, and whether the run is closed: an escape hatch has claimed the
+/// exit, and no hook starts any more (it would be cut without being named).
+#[derive(Default)]
+struct RunningHooks {
+    running: Vec<(usize, Cow<'static, str>)>,
+    closed: bool,
+}
+
 #[derive(Default)]
 pub(crate) struct Progress {
     main_running: AtomicBool,
     /// The hooks running now, by their index in the schedule.
-    running_hooks: Mutex<Vec<(usize, Cow<'static, str>)>>,
+    running_hooks: Mutex<RunningHooks>,
     /// Every hook, in schedule order, once the hooks start.
     schedule: OnceLock<Vec<Named>>,
     /// How many hooks of the schedule have started.
@@ -40,20 +48,33 @@ impl Progress {
     }
 
     /// Lists the hook `id` among the running ones until the guard drops.
-    pub(crate) fn hook_running<'a>(&'a self, id: usize, name: Cow<'static, str>) -> Running<'a> {
-        lock(&self.running_hooks).push((id, name));
-        Running { progress: self, id }
+    /// Records that hook `id` runs, until the guard drops; `None` once the run is closed (see
+    /// [`close`](Self::close)): the hook must not start.
+    pub(crate) fn hook_running<'a>(
+        &'a self,
+        id: usize,
+        name: Cow<'static, str>,
+    ) -> Option<Running<'a>> {
+        let mut hooks = lock(&self.running_hooks);
+        if hooks.closed {
+            return None;
+        }
+        hooks.running.push((id, name));
+        Some(Running { progress: self, id })
     }
 
-    /// What still runs: the main body, tracked tasks, running hooks.
-    pub(crate) fn still_running(&self, tasks: &Tasks) -> Vec<String> {
+    /// Closes the run for an escape hatch that exits: no hook starts from now on, so that
+    /// what it returns (what still runs: the main body, tracked tasks, running hooks) names
+    /// every hook the exit cuts.
+    pub(crate) fn close(&self, tasks: &Tasks) -> Vec<String> {
+        let mut hooks = lock(&self.running_hooks);
+        hooks.closed = true;
         let mut running = Vec::new();
         if self.main_running.load(Ordering::Acquire) {
             running.push("main".to_owned());
         }
         running.extend(tasks.running());
-        let hooks = lock(&self.running_hooks);
-        running.extend(hooks.iter().map(|(_, name)| format!("hook {name}")));
+        running.extend(hooks.running.iter().map(|(_, name)| format!("hook {name}")));
         running
     }
 
@@ -79,6 +100,8 @@ pub(crate) struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        lock(&self.progress.running_hooks).retain(|(id, _)| *id != self.id);
+        lock(&self.progress.running_hooks)
+            .running
+            .retain(|(id, _)| *id != self.id);
     }
 }

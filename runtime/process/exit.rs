@@ -71,9 +71,10 @@ pub(crate) fn keep_until(inner: &Inner) -> Instant {
 /// would do, without the exit. A new process of an upgrade that has not taken over is
 /// stopped, and the kept values are dropped.
 pub(crate) fn end_of_run(inner: &Inner) {
+    let until = keep_until(inner);
     #[cfg(feature = "upgrade")]
-    crate::upgrade::stop_pending();
-    inner.kept.drop_all(keep_until(inner));
+    crate::upgrade::stop_pending(until);
+    inner.kept.drop_all(until);
 }
 
 /// An escape hatch (the forced exit, the watchdog): the kept values get [`KEEP_MARGIN`]
@@ -85,7 +86,7 @@ pub(crate) fn now(inner: &Inner, code: u8) -> ! {
 fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
     STATE.store(DROPPING, Ordering::Release);
     #[cfg(feature = "upgrade")]
-    crate::upgrade::stop_pending();
+    crate::upgrade::stop_pending(until);
     inner.kept.drop_all(until);
     if STATE
         .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)

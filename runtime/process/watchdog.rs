@@ -64,7 +64,7 @@ impl Watchdog {
             return false;
         }
         let inner = &self.shutdown.inner;
-        let running = inner.still_running().join(", ");
+        let running = inner.close().join(", ");
         let skipped = inner.not_started().join(", ");
         let timeout = self.timeout().unwrap_or(self.timeout);
         log::deadline_watchdog(timeout, &running, &skipped);

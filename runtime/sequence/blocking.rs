@@ -258,16 +258,21 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
         }
 
         inner.progress.hooks_started(id + 1);
-        let running = inner.progress.hook_running(id, slot.name.clone());
-        let result = catch_unwind(AssertUnwindSafe(|| function(scheduled.context)));
-        drop(running);
-        let ended = Instant::now();
-        let outcome = match result {
-            // Past its limit, but the sequence has not looked yet: still a time-out.
-            _ if ended > limit_at => HookOutcome::TimedOut(scheduled.limit),
-            Ok(result) => outcome_of(result),
-            Err(panic) => HookOutcome::Panicked(panic_text(&*panic)),
+        let outcome = match inner.progress.hook_running(id, slot.name.clone()) {
+            Some(running) => {
+                let result = catch_unwind(AssertUnwindSafe(|| function(scheduled.context)));
+                drop(running);
+                match result {
+                    // Past its limit, but the sequence has not looked yet: still a time-out.
+                    _ if Instant::now() > limit_at => HookOutcome::TimedOut(scheduled.limit),
+                    Ok(result) => outcome_of(result),
+                    Err(panic) => HookOutcome::Panicked(panic_text(&*panic)),
+                }
+            }
+            // An escape hatch is ending the process: it named what ran, and this hook was not.
+            None => HookOutcome::Skipped,
         };
+        let ended = Instant::now();
 
         state = lock(&batch.state);
         if state.abandoned {

@@ -173,9 +173,10 @@ impl Inner {
         self.token.cancel();
     }
 
-    /// What still runs: the main body, tracked tasks, running hooks.
-    pub(crate) fn still_running(&self) -> Vec<String> {
-        self.progress.still_running(&self.tasks)
+    /// For an escape hatch that exits: no hook starts from now on; what still runs (the
+    /// main body, tracked tasks, running hooks).
+    pub(crate) fn close(&self) -> Vec<String> {
+        self.progress.close(&self.tasks)
     }
 
     /// The hooks that have not started.

@@ -301,11 +301,21 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
 }
 
 /// The process, or the run, is ending: a new process that has not taken over yet is stopped
-/// with its group (waited for a moment), and no attempt starts another. A stop that wins the
+/// with its group (given until `until` to run its own shutdown, then killed), and no attempt
+/// starts another. A stop that wins the
 /// race against an upgrade leaves nothing behind.
-pub(crate) fn stop_pending() {
+pub(crate) fn stop_pending(until: std::time::Instant) {
     #[cfg(unix)]
-    platform::stop_pending();
+    platform::stop_pending(until);
+    #[cfg(not(unix))]
+    let _ = until;
+}
+
+/// The process ends at once (a signal cut its exit short): the new process of an attempt that
+/// has not taken over is killed with its group.
+pub(crate) fn kill_pending() {
+    #[cfg(unix)]
+    platform::kill_pending();
 }
 
 /// Ends a failed attempt: another may start from now on, and only then is the failure said,

@@ -29,8 +29,6 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// How long the group is waited for after SIGKILL, before the failure is reported anyway
 /// (a process stuck in the kernel, a zombie nobody reaps).
 const KILL_WAIT: Duration = Duration::from_secs(1);
-/// How long this process's exit waits for a new process being stopped.
-const EXIT_WAIT: Duration = Duration::from_millis(1500);
 /// The first descriptor of systemd's protocol.
 const FIRST_FD: i32 = 3;
 /// How often the new process, and then its process group, are checked for an exit. Only
@@ -44,7 +42,8 @@ enum Failure {
     TimedOut(Duration),
     Channel(String),
     ShutdownStarted,
-    Exiting,
+    /// This process exits: the new one gets until then to stop.
+    Exiting(Instant),
 }
 
 pub(super) fn attempt(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
@@ -60,7 +59,7 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
     // Until the new process has taken over, this process's exit (forced, the watchdog,
     // the end of a shutdown) stops it: a half-started copy is never left behind. It is
     // registered in the same step as it is started, so that no exit slips in between.
-    let (stop, mut exiting) = tokio_mpsc::unbounded_channel::<()>();
+    let (stop, mut exiting) = tokio_mpsc::unbounded_channel::<Instant>();
     let (stopped, stopped_wait) = mpsc::channel::<()>();
     let (mut child, channel) = {
         let mut pending = lock(&PENDING);
@@ -71,6 +70,7 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
         }
         let started = spawn().map_err(failed)?;
         pending.stop = Some((stop, stopped_wait));
+        pending.group = i32::try_from(started.0.id()).ok();
         started
     };
     let pid = child.id();
@@ -81,14 +81,14 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
     let failure = match waited.and_then(|()| hand_over(shutdown, pid)) {
         Ok(()) => {
             // The new process is the service now: nothing stops it at this one's exit.
-            lock(&PENDING).stop = None;
+            lock(&PENDING).clear();
             log::upgraded(pid, started.elapsed());
             return Ok(pid);
         }
         Err(failure) => failure,
     };
     let why = stop_failed(shutdown, pid, failure, &mut child, &mut exiting).await;
-    lock(&PENDING).stop = None;
+    lock(&PENDING).clear();
     // Said before this process may exit: its exit waits for `stopped`.
     let error = failed(why);
     drop(stopped);
@@ -100,12 +100,24 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
 struct Pending {
     /// Set once this process (or the run) is ending: no attempt starts a new process then.
     exiting: bool,
-    stop: Option<(tokio_mpsc::UnboundedSender<()>, mpsc::Receiver<()>)>,
+    /// Tells the attempt until when the new process may take to stop; dropped by the attempt
+    /// once it has.
+    stop: Option<(tokio_mpsc::UnboundedSender<Instant>, mpsc::Receiver<()>)>,
+    /// The new process's group, for an exit that cannot wait.
+    group: Option<i32>,
+}
+
+impl Pending {
+    fn clear(&mut self) {
+        self.stop = None;
+        self.group = None;
+    }
 }
 
 static PENDING: Mutex<Pending> = Mutex::new(Pending {
     exiting: false,
     stop: None,
+    group: None,
 });
 
 /// A run starts: upgrades may start new processes again.
@@ -113,9 +125,10 @@ pub(super) fn reset() {
     lock(&PENDING).exiting = false;
 }
 
-/// The process (or the run) is ending: a new process that has not taken over is stopped
-/// with its group, waited for at most [`EXIT_WAIT`], and no attempt starts another.
-pub(super) fn stop_pending() {
+/// The process (or the run) is ending: a new process that has not taken over is asked to
+/// stop (SIGTERM to its group), given until `until` to run its own shutdown, then killed; this
+/// waits for that, and no attempt starts another process.
+pub(super) fn stop_pending(until: Instant) {
     let stop = {
         let mut pending = lock(&PENDING);
         pending.exiting = true;
@@ -123,9 +136,18 @@ pub(super) fn stop_pending() {
     };
     // The send fails once the attempt has ended (the new process took over, or is gone).
     if let Some((stop, stopped)) = stop {
-        if stop.send(()).is_ok() {
-            let _ = stopped.recv_timeout(EXIT_WAIT);
+        if stop.send(until).is_ok() {
+            let wait = until.saturating_duration_since(Instant::now()) + KILL_WAIT;
+            let _ = stopped.recv_timeout(wait);
         }
+    }
+}
+
+/// A signal ends the process at once, while its exit waits for a new process to stop: the
+/// new process's group is killed first, so that nothing of the build is left behind.
+pub(super) fn kill_pending() {
+    if let Some(group) = lock(&PENDING).group {
+        let _ = killpg(Pid::from_raw(group), NixSignal::SIGKILL);
     }
 }
 
@@ -136,7 +158,7 @@ async fn wait_ready(
     child: &mut Child,
     channel: &tokio::net::UnixDatagram,
     timeout: Duration,
-    exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
+    exiting: &mut tokio_mpsc::UnboundedReceiver<Instant>,
 ) -> Result<(), Failure> {
     let mut message = [0u8; 64];
     // The futures borrow `message` until one of them is done.
@@ -155,8 +177,8 @@ async fn wait_ready(
                 Poll::Ready(Err(Failure::TimedOut(timeout)))
             } else if shutting_down.as_mut().poll(cx).is_ready() {
                 Poll::Ready(Err(Failure::ShutdownStarted))
-            } else if stop.as_mut().poll(cx).is_ready() {
-                Poll::Ready(Err(Failure::Exiting))
+            } else if let Poll::Ready(Some(until)) = stop.as_mut().poll(cx) {
+                Poll::Ready(Err(Failure::Exiting(until)))
             } else {
                 Poll::Pending
             }
@@ -181,13 +203,14 @@ async fn stop_failed(
     pid: u32,
     failure: Failure,
     child: &mut Child,
-    exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
+    exiting: &mut tokio_mpsc::UnboundedReceiver<Instant>,
 ) -> String {
-    let why = match failure {
+    let grace = Instant::now() + STOP_GRACE;
+    let (why, grace) = match failure {
         Failure::Exited(status) => {
             // A process it started (a wrapper script's server, without `exec`) may still
             // hold the sockets: its group goes with it.
-            let left = stop_group(pid, &mut Some(status), child, exiting).await;
+            let left = stop_group(pid, &mut Some(status), child, exiting, grace).await;
             let status = describe(left.status);
             let group = if left.stopped_others {
                 "; the processes it left in its group were stopped"
@@ -198,19 +221,33 @@ async fn stop_failed(
                 "the new process (pid {pid}) {status} before it was ready{group}; still serving"
             );
         }
-        Failure::TimedOut(timeout) => format!(
-            "the new process (pid {pid}) did not call graceful::ready() or start serving \
-             within {timeout:?}"
+        Failure::TimedOut(timeout) => (
+            format!(
+                "the new process (pid {pid}) did not call graceful::ready() or start serving \
+                 within {timeout:?}"
+            ),
+            grace,
         ),
-        Failure::Channel(why) => format!("the new process (pid {pid}): {why}"),
-        Failure::ShutdownStarted => {
-            format!("the shutdown started before the new process (pid {pid}) was ready")
-        }
-        Failure::Exiting => {
-            format!("the process exits before the new one (pid {pid}) was ready")
-        }
+        Failure::Channel(why) => (format!("the new process (pid {pid}): {why}"), grace),
+        // A stop won the race: the new process may already serve on the shared sockets, and
+        // runs its own shutdown, for as long as this one's may take.
+        Failure::ShutdownStarted => (
+            format!("the shutdown started before the new process (pid {pid}) was ready"),
+            shutdown
+                .inner
+                .deadline()
+                .map_or(grace, |deadline| deadline.max(grace)),
+        ),
+        Failure::Exiting(until) => (
+            format!("the process exits before the new one (pid {pid}) was ready"),
+            until,
+        ),
     };
-    let status = describe(stop_group(pid, &mut None, child, exiting).await.status);
+    let status = describe(
+        stop_group(pid, &mut None, child, exiting, grace)
+            .await
+            .status,
+    );
     let still = if shutdown.is_shutting_down() {
         "shutting down as asked"
     } else {
@@ -292,14 +329,15 @@ struct Stopped {
 }
 
 /// Stops the new process's group: SIGTERM to every process in it, SIGKILL to those left
-/// after [`STOP_GRACE`] (at once if this process is exiting), and waits until the new
-/// process is reaped and its group is empty. `status` is the new process's exit if it was
+/// at `grace` (or sooner, if this process's exit says so), and waits until the new process is
+/// reaped and its group is empty. `status` is the new process's exit if it was
 /// already reaped; the group's id is the new process's pid.
 async fn stop_group(
     pid: u32,
     status: &mut Option<std::io::Result<ExitStatus>>,
     child: &mut Child,
-    exiting: &mut tokio_mpsc::UnboundedReceiver<()>,
+    exiting: &mut tokio_mpsc::UnboundedReceiver<Instant>,
+    grace: Instant,
 ) -> Stopped {
     let Ok(group) = i32::try_from(pid).map(Pid::from_raw) else {
         let status = status.take().unwrap_or_else(|| {
@@ -321,16 +359,18 @@ async fn stop_group(
     let stopped_others = reaped_before && sent;
     let gone = {
         let mut empty = pin!(group_gone(group, status, child));
-        let mut grace = pin!(tokio::time::sleep(STOP_GRACE));
-        let mut exiting = pin!(exiting.recv());
+        let mut grace = pin!(tokio::time::sleep_until(grace.into()));
         poll_fn(|cx| {
             if empty.as_mut().poll(cx).is_ready() {
-                Poll::Ready(true)
-            } else if grace.as_mut().poll(cx).is_ready() || exiting.as_mut().poll(cx).is_ready() {
-                Poll::Ready(false)
-            } else {
-                Poll::Pending
+                return Poll::Ready(true);
             }
+            // This process's exit may bring the end of the grace nearer (never further).
+            while let Poll::Ready(Some(until)) = exiting.poll_recv(cx) {
+                if until < grace.deadline().into_std() {
+                    grace.as_mut().reset(until.into());
+                }
+            }
+            grace.as_mut().poll(cx).map(|()| false)
         })
         .await
     };

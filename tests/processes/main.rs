@@ -13,6 +13,8 @@ mod http_drain;
 mod http_integration;
 mod kubernetes;
 mod nothing_lost;
+#[cfg(unix)]
+mod quickstart;
 mod run_time_hooks;
 mod services_example;
 #[cfg(target_os = "linux")]

@@ -92,12 +92,14 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
     let code = signal.force_exit_code();
     if !exit::claim() {
         if exit::interrupt() {
+            #[cfg(feature = "upgrade")]
+            crate::upgrade::kill_pending();
             log::forced_exit_while_dropping(signal, code);
             std::process::exit(i32::from(code));
         }
         return;
     }
-    let running = inner.still_running();
+    let running = inner.close();
     let running = if running.is_empty() {
         "nothing".to_owned()
     } else {

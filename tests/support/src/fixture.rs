@@ -145,6 +145,13 @@ impl Fixture {
         runtime().block_on(self.process.wait_for_stdout(line, timeout))
     }
 
+    /// Waits until stderr has a line containing `text`; fails the test (killing the child) if
+    /// the child ends or `timeout` passes first.
+    pub fn wait_for_stderr(&self, text: &str, timeout: Duration) -> Line {
+        let wanted = |line: &str| line.contains(text);
+        runtime().block_on(self.process.wait_for_stderr_line(wanted, timeout))
+    }
+
     /// Waits until stdout has at least `count` lines starting with `prefix`; fails the test
     /// (killing the child) if the child ends or `timeout` passes first.
     pub fn wait_for_stdout_count(&self, prefix: &str, count: usize, timeout: Duration) -> Line {
