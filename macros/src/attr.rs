@@ -189,7 +189,12 @@ fn parse_args(input: ParseStream, attr: &Attr) -> syn::Result<Vec<Arg>> {
         }
         let key = input.call(Ident::parse_any)?;
         let value = if input.peek(Token![=]) {
-            Some((input.parse()?, input.parse()?))
+            let eq: Token![=] = input.parse()?;
+            let written = input.fork();
+            let value = input
+                .parse()
+                .map_err(|error| not_a_value(&key, eq, &written, error, attr))?;
+            Some((eq, value))
         } else {
             None
         };
@@ -211,6 +216,30 @@ fn parse_args(input: ParseStream, attr: &Attr) -> syn::Result<Vec<Arg>> {
         input.parse::<Token![,]>()?;
     }
     Ok(args)
+}
+
+/// A value that is no expression, such as `timeout =` at the end or `timeout = 'a`: syn's
+/// error alone would be at the end of the arguments (the whole attribute, for the compiler),
+/// so this one spans from the key to the end, and says what a value looks like.
+fn not_a_value(
+    key: &Ident,
+    eq: Token![=],
+    written: ParseStream,
+    error: syn::Error,
+    attr: &Attr,
+) -> syn::Error {
+    let name = key.unraw();
+    let example = attr
+        .keys
+        .iter()
+        .find(|&symbol| name == *symbol)
+        .unwrap_or(&attr.keys[0])
+        .example();
+    let rest: TokenStream = written.parse().unwrap_or_default();
+    syn::Error::new_spanned(
+        quote!(#key #eq #rest),
+        format!("expected a value after `{name} =`, such as `{example}` ({error})"),
+    )
 }
 
 /// The message for a key `attr` does not accept: what was probably meant, and the list.

@@ -198,8 +198,10 @@ fn signature(sig: &Signature, attr: &str, arg_type: &str, cx: &mut Ctxt) {
             ),
         );
     } else if let Some(where_clause) = &sig.generics.where_clause {
+        // An empty `where` clause prints no tokens: the error goes on `where` itself.
+        let (where_token, predicates) = (where_clause.where_token, &where_clause.predicates);
         cx.error_spanned_by(
-            where_clause,
+            quote!(#where_token #predicates),
             format!("`{attr}` cannot be applied to a function with a `where` clause: remove it"),
         );
     }

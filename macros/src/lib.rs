@@ -13,6 +13,8 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod hook_attr;
 mod item;
 mod main_attr;

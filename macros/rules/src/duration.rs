@@ -22,7 +22,18 @@ pub fn parse(text: &str) -> Result<Duration, Error> {
     // carry into seconds that are already at `u64::MAX` ("18446744073709551615s 1000000000ns"):
     // read each part with humantime and add them up here, where that is an overflow error.
     let mut total = Duration::ZERO;
-    for (start, part) in parts(text)? {
+    for (start, part) in parts(text) {
+        // humantime reads a text of just "0" as zero, but a last part of "0" ("1s 0") as a
+        // number without its unit.
+        if part == "0" && start > 0 {
+            let end = start + 1;
+            return Err(Error(humantime::DurationError::UnknownUnit {
+                start: end,
+                end,
+                unit: String::new(),
+                value: 0,
+            }));
+        }
         let duration =
             humantime::parse_duration(part).map_err(|error| Error(shift(error, start)))?;
         total = total
@@ -36,31 +47,35 @@ pub fn parse(text: &str) -> Result<Duration, Error> {
 }
 
 /// The parts of a duration, each a number and its unit ("1m", "30 s"), with where each starts:
-/// a part ends where its unit does.
-/// After a unit, humantime takes only a space or the next number.
-fn parts(text: &str) -> Result<impl Iterator<Item = (usize, &str)>, Error> {
+/// a part ends where its unit does, and the next starts after the one space humantime takes
+/// as the end of the unit (so that humantime puts an error in it where it would in the whole
+/// text: "1m  x" is "expected number at 3").
+/// After a unit, humantime takes only a space or the next number: at any other character the
+/// rest of the text is the last part, so that humantime reports the first error in it, where
+/// it would in the whole text.
+fn parts(text: &str) -> Vec<(usize, &str)> {
     let mut start = 0;
     let mut in_unit = false;
-    let mut bounds = Vec::new();
+    let mut parts = Vec::new();
     for (at, c) in text.char_indices() {
         let letter = c.is_alphabetic();
         if in_unit && !letter {
             if !(c.is_whitespace() || c.is_ascii_digit()) {
-                return Err(Error(humantime::DurationError::InvalidCharacter(at)));
+                break;
             }
-            bounds.push((start, at));
-            start = at;
+            parts.push((start, &text[start..at]));
+            start = if c.is_whitespace() {
+                at + c.len_utf8()
+            } else {
+                at
+            };
         }
         in_unit = letter;
     }
     if start < text.len() {
-        bounds.push((start, text.len()));
+        parts.push((start, &text[start..]));
     }
-    Ok(bounds.into_iter().map(move |(start, end)| {
-        let part = &text[start..end];
-        let skipped = part.len() - part.trim_start().len();
-        (start + skipped, part.trim())
-    }))
+    parts
 }
 
 /// `error` as found in a part that starts at `start` of the whole text.
@@ -102,7 +117,7 @@ pub fn display(duration: Duration) -> String {
 /// assert_eq!(error.to_string(), "expected number at 0");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Error(humantime::DurationError);
+pub struct Error(pub(crate) humantime::DurationError);
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -172,6 +187,22 @@ mod tests {
             "-1s",
             "1.s",
             "1m 1.5ns",
+            // Found by `fuzz::parse_reads_as_humantime_does`: a letter humantime does not
+            // take as a unit, then a character no unit is followed by, was reported at that
+            // character rather than at the letter; so was an unknown unit before a bad
+            // character further on.
+            "\u{12C8}:",
+            "1x 2s.",
+            "1\u{e9}s 2m!",
+            // Found by `fuzz::parse_reads_as_humantime_does`: a last part of "0" was read as
+            // zero, as humantime reads a whole text of "0", so "1s 0" was one second.
+            "1s 0",
+            "0nanos0",
+            "1m 30s  0",
+            // Found by `fuzz::parse_reads_as_humantime_does`: after a unit and more than one
+            // space, humantime puts "expected number" at the second space.
+            "0nanos  nanos",
+            "1m \t x",
         ] {
             let whole = humantime::parse_duration(text.trim()).map(|_| ());
             let ours = parse(text).map(|_| ()).map_err(|error| error.0);

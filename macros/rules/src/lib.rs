@@ -23,3 +23,6 @@
 pub mod duration;
 pub mod settings;
 pub mod signal;
+
+#[cfg(test)]
+mod fuzz;
