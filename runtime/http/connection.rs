@@ -195,10 +195,7 @@ impl Drop for Connections {
         // A connection with nothing in flight (idle keep-alive, or no whole request yet) loses
         // nothing when it closes: only those with a request in flight are cut.
         let cut = self.table.values().filter(|conn| conn.busy()).count();
-        if cut > 0 {
-            self.shutdown.inner.record_cut(cut);
-            tracing::warn!(target: "graceful", connections = cut, "HTTP connections cut: a request still in flight when the server was dropped");
-        }
+        crate::drain::record_cut(&self.shutdown, "HTTP", cut);
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
     }
 }

@@ -78,17 +78,13 @@ use crate::shutdown::Shutdown;
 mod close;
 mod conn;
 mod connection;
-mod listener;
 mod protocol;
 
+pub use crate::drain::Listener;
+use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
 use connection::Connections;
-pub use listener::Listener;
 
 pub(super) type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// How long the accept loop rests after an accept error such as `EMFILE` (too many open
-/// files), as axum and hyper do: the connections that end meanwhile free descriptors.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// How long a client may take to send a whole request head, in normal operation, before its
 /// connection is closed (as hyper's default; see [`Serve::header_read_timeout`]).
@@ -286,15 +282,6 @@ where
     Ok(())
 }
 
-fn is_connection_error(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
 /// Runs a connection the server handed over after a protocol switch (a websocket, once axum's
 /// `on_upgrade` hands it over) as a tracked task, as [`graceful::spawn`](crate::spawn) does: the drain waits for it; if it still
 /// runs at `drain_timeout`, it is aborted (reported by where it was spawned) and its
@@ -373,7 +360,7 @@ struct CutOnDrop {
 impl Drop for CutOnDrop {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            shutdown.inner.record_cut(1);
+            crate::drain::record_cut(&shutdown, "HTTP", 1);
         }
     }
 }
