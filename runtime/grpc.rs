@@ -40,26 +40,29 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
 use http::{Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
-use tonic::transport::server::{Connected, TcpConnectInfo};
+#[doc(no_inline)]
+pub use tonic::transport::server::Connected;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_health::server::HealthService;
 use tower_layer::{Identity, Layer};
 use tower_service::Service;
 
+#[doc(no_inline)]
+pub use crate::drain::Listener;
+use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
 use crate::shutdown::Shutdown;
 use crate::sync::lock;
 
@@ -70,10 +73,6 @@ pub use tonic_health::server::HealthReporter;
 
 /// The error type of a boxed service error, as tonic writes it.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// How long the server waits before it accepts again after an accept error (out of file
-/// descriptors, say), rather than spin on the error.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// A tonic gRPC server that drains with the shutdown: health NOT_SERVING at the trigger,
 /// GOAWAY and no new connection at the cancel, calls in flight run until `drain_timeout`,
@@ -239,17 +238,34 @@ impl<L> Server<L> {
     /// # Errors
     /// As tonic's `serve`: when a connection's service cannot be made.
     ///
+    /// `listener` is any [`Listener`], as for `graceful::http::serve`: a TCP one, a
+    /// Unix-domain one (`tokio::net::UnixListener`), or your own, whose connections tell tonic
+    /// where they come from ([`Connected`]: tokio's TCP and Unix-domain streams do). TCP
+    /// connections get `TCP_NODELAY`, as tonic's own listener sets it.
+    ///
     /// ```no_run
     /// # async fn f() -> std::io::Result<()> {
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
     /// graceful::service("grpc", graceful::grpc::Server::new().serve(listener));
     /// # Ok(()) }
     /// ```
-    pub fn serve<ResBody>(
+    ///
+    /// Over a Unix-domain socket:
+    ///
+    /// ```no_run
+    /// # #[cfg(unix)]
+    /// # async fn f() -> std::io::Result<()> {
+    /// let listener = tokio::net::UnixListener::bind("/run/app/grpc.sock")?;
+    /// graceful::service("grpc", graceful::grpc::Server::new().serve(listener));
+    /// # Ok(()) }
+    /// ```
+    pub fn serve<ResBody, Li>(
         self,
-        listener: TcpListener,
+        listener: Li,
     ) -> impl Future<Output = Result<(), tonic::transport::Error>>
     where
+        Li: Listener,
+        Li::Io: Connected,
         L: Layer<Routes> + Clone,
         L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
         <<L as Layer<Routes>>::Service as Service<Request<Body>>>::Future: Send,
@@ -262,12 +278,14 @@ impl<L> Server<L> {
         self.serve_under(shutdown, listener)
     }
 
-    async fn serve_under<ResBody>(
+    async fn serve_under<ResBody, Li>(
         self,
         shutdown: Shutdown,
-        listener: TcpListener,
+        listener: Li,
     ) -> Result<(), tonic::transport::Error>
     where
+        Li: Listener,
+        Li::Io: Connected,
         L: Layer<Routes> + Clone,
         L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
         <<L as Layer<Routes>>::Service as Service<Request<Body>>>::Future: Send,
@@ -295,11 +313,10 @@ impl<L> Server<L> {
             connections: connections.clone(),
             shutdown: shutdown.clone(),
         };
-        let listener = Arc::new(Mutex::new(Some(listener)));
+        let accepting = Arc::new(Mutex::new(Accepting::Idle(listener)));
         let incoming = Incoming {
-            listener: listener.clone(),
+            state: accepting.clone(),
             connections: connections.clone(),
-            pause: None,
         };
         // 2. At the cancel: close the listener (new connections are refused, not left in the
         //    backlog while the drain runs) and let tonic send its GOAWAYs.
@@ -307,7 +324,8 @@ impl<L> Server<L> {
         let open = connections.clone();
         let stop = async move {
             cancelled.await;
-            drop(lock(&listener).take());
+            // The listener (or the accept that holds it) is dropped now; the stream ends.
+            drop(std::mem::replace(&mut *lock(&accepting), Accepting::Closed));
             tracing::info!(
                 target: "graceful",
                 connections = open.open(),
@@ -437,61 +455,110 @@ impl Drop for CutOnDrop {
         self.connections.is_cut.store(true, Ordering::Release);
         self.connections.cut.cancel();
         if self.shutdown.is_shutting_down() {
-            self.shutdown.inner.record_cut(open);
-            tracing::warn!(target: "graceful", connections = open, "gRPC connections cut");
+            crate::drain::record_cut(&self.shutdown, "gRPC", open);
         } else {
             tracing::debug!(target: "graceful", connections = open, "gRPC server dropped: connections cut");
         }
     }
 }
 
-/// The listener as a stream of connections, for tonic; it ends once the listener is taken.
-struct Incoming {
-    listener: Arc<Mutex<Option<TcpListener>>>,
+/// The listener as a stream of connections, for tonic; it ends once the listener is taken
+/// (at the cancel: tonic keeps the stream until its connections have closed, the listener
+/// must not wait that long).
+struct Incoming<Li: Listener> {
+    state: Arc<Mutex<Accepting<Li>>>,
     connections: Arc<Connections>,
-    pause: Option<Pin<Box<Sleep>>>,
 }
 
-impl Stream for Incoming {
-    type Item = io::Result<Connection>;
+/// An accept in progress, which owns the listener and hands it back.
+type Accept<Li> = Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    Li,
+                    io::Result<(<Li as Listener>::Io, <Li as Listener>::Addr)>,
+                ),
+            > + Send,
+    >,
+>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(pause) = self.pause.as_mut() {
-            ready!(pause.as_mut().poll(cx));
-            self.pause = None;
-        }
-        let accepted = {
-            let listener = lock(&self.listener);
-            let Some(listener) = listener.as_ref() else {
-                return Poll::Ready(None);
-            };
-            ready!(listener.poll_accept(cx))
-        };
-        match accepted {
-            Ok((io, _)) => {
-                // As tonic's own listener does: gRPC messages are small and latency matters.
-                let _ = io.set_nodelay(true);
-                Poll::Ready(Some(Ok(Connection::new(io, &self.connections))))
-            }
-            Err(error) => {
-                // Out of file descriptors, say: the next accept would fail at once again.
-                self.pause = Some(Box::pin(tokio::time::sleep(ACCEPT_ERROR_PAUSE)));
-                Poll::Ready(Some(Err(error)))
+/// The listener, or the accept that holds it (an owned future: a listener's `accept` borrows
+/// it), or the rest after an accept error.
+enum Accepting<Li: Listener> {
+    Idle(Li),
+    Waiting(Accept<Li>),
+    Pausing(Li, Pin<Box<Sleep>>),
+    Closed,
+}
+
+impl<Li: Listener> Stream for Incoming<Li> {
+    type Item = io::Result<Connection<Li::Io>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let connections = self.connections.clone();
+        let mut state = lock(&self.state);
+        loop {
+            match std::mem::replace(&mut *state, Accepting::Closed) {
+                Accepting::Closed => return Poll::Ready(None),
+                Accepting::Idle(mut listener) => {
+                    *state = Accepting::Waiting(Box::pin(async move {
+                        let accepted = listener.accept().await;
+                        (listener, accepted)
+                    }));
+                }
+                Accepting::Pausing(listener, mut pause) => {
+                    if pause.as_mut().poll(cx).is_pending() {
+                        *state = Accepting::Pausing(listener, pause);
+                        return Poll::Pending;
+                    }
+                    *state = Accepting::Idle(listener);
+                }
+                Accepting::Waiting(mut accept) => {
+                    let Poll::Ready((listener, accepted)) = accept.as_mut().poll(cx) else {
+                        *state = Accepting::Waiting(accept);
+                        return Poll::Pending;
+                    };
+                    match accepted {
+                        Ok((io, _)) => {
+                            *state = Accepting::Idle(listener);
+                            set_nodelay(&io);
+                            return Poll::Ready(Some(Ok(Connection::new(io, &connections))));
+                        }
+                        // The client gave up before we accepted: accept the next one.
+                        Err(error) if is_connection_error(&error) => {
+                            *state = Accepting::Idle(listener);
+                        }
+                        Err(error) => {
+                            // Out of file descriptors, say: the next accept would fail at once
+                            // again.
+                            let pause = Box::pin(tokio::time::sleep(ACCEPT_ERROR_PAUSE));
+                            *state = Accepting::Pausing(listener, pause);
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                    }
+                }
             }
         }
     }
 }
 
+/// As tonic's own listener does for TCP: gRPC messages are small and latency matters.
+fn set_nodelay<I: 'static>(io: &I) {
+    if let Some(tcp) = (io as &dyn std::any::Any).downcast_ref::<TcpStream>() {
+        let _ = tcp.set_nodelay(true);
+    }
+}
+
 /// An accepted connection, counted while open; once cut, every read and write fails, so that
 /// tonic's connection task (which tonic detaches) ends and closes the socket.
-struct Connection {
-    io: TcpStream,
+struct Connection<I> {
+    io: I,
     connections: Arc<Connections>,
     cut: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
-impl Connection {
-    fn new(io: TcpStream, connections: &Arc<Connections>) -> Self {
+impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
+    fn new(io: I, connections: &Arc<Connections>) -> Self {
         connections.open.fetch_add(1, Ordering::AcqRel);
         Connection {
             io,
@@ -505,7 +572,7 @@ impl Connection {
     fn poll_io<T>(
         &mut self,
         cx: &mut Context<'_>,
-        poll: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+        poll: impl FnOnce(Pin<&mut I>, &mut Context<'_>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         if self.connections.is_cut.load(Ordering::Acquire) {
             return Poll::Ready(Err(cut_error()));
@@ -527,21 +594,21 @@ fn cut_error() -> io::Error {
     )
 }
 
-impl Drop for Connection {
+impl<I> Drop for Connection<I> {
     fn drop(&mut self) {
         self.connections.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-impl Connected for Connection {
-    type ConnectInfo = TcpConnectInfo;
+impl<I: Connected> Connected for Connection<I> {
+    type ConnectInfo = I::ConnectInfo;
 
-    fn connect_info(&self) -> TcpConnectInfo {
+    fn connect_info(&self) -> I::ConnectInfo {
         self.io.connect_info()
     }
 }
 
-impl AsyncRead for Connection {
+impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for Connection<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -551,7 +618,7 @@ impl AsyncRead for Connection {
     }
 }
 
-impl AsyncWrite for Connection {
+impl<I: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Connection<I> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -81,6 +81,8 @@
 mod builder;
 mod clock;
 mod config;
+#[cfg(any(feature = "http", feature = "grpc"))]
+mod drain;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod guide;

@@ -1,11 +1,12 @@
-//! The service as hyper calls it: the handlers get the [`Shutdown`](crate::Shutdown), and
-//! HTTP/1 responses say `Connection: close` from the trigger on; the requests a connection
-//! brought are counted.
+//! The service as hyper calls it: HTTP/1 responses say `Connection: close` from the trigger
+//! on, and the requests a connection brought are counted, with those still in flight.
+//!
+//! Nothing here writes memory that other connections share: the counts are the connection's
+//! own ([`Conn`]), and the shutdown is only read.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use hyper::body::Incoming;
@@ -13,75 +14,49 @@ use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::service::TowerToHyperService;
 
-use crate::shutdown::Shutdown;
+use super::conn::Conn;
 
-/// The service as hyper calls it: it hands the handlers the [`Shutdown`] (in the request's
-/// extensions, for the axum extractor) and marks the HTTP/1 responses `Connection: close`
-/// once the shutdown has started.
+/// The service as hyper calls it: it counts the request on its connection and marks the
+/// HTTP/1 responses `Connection: close` once the shutdown has started.
 pub(super) struct CloseOnShutdown<S> {
     pub(super) inner: TowerToHyperService<S>,
-    pub(super) shutdown: Shutdown,
-    pub(super) requests: Arc<Requests>,
-}
-
-/// How many requests a connection has brought.
-#[derive(Default)]
-pub(super) struct Requests {
-    count: AtomicUsize,
-    arrived: tokio::sync::Notify,
-}
-
-impl Requests {
-    pub(super) fn count(&self) -> usize {
-        self.count.load(Ordering::Acquire)
-    }
-
-    pub(super) fn seen(&self) -> bool {
-        self.count() > 0
-    }
-
-    pub(super) fn saw(&self) {
-        self.count.fetch_add(1, Ordering::AcqRel);
-        self.arrived.notify_waiters();
-    }
-
-    /// Resolves once the connection has brought more than `count` requests.
-    pub(super) async fn more_than(&self, count: usize) {
-        loop {
-            let arrived = self.arrived.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            if self.count() > count {
-                return;
-            }
-            arrived.await;
-        }
-    }
-
-    /// Resolves once the first request has come.
-    pub(super) async fn arrived(&self) {
-        self.more_than(0).await;
-    }
+    pub(super) conn: Arc<Conn>,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for CloseOnShutdown<S>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone,
 {
-    type Response = Response<B>;
+    type Response = Response<Tracked<B>>;
     type Error = S::Error;
     type Future =
         CloseFuture<<TowerToHyperService<S> as hyper::service::Service<Request<Incoming>>>::Future>;
 
-    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        self.requests.saw();
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let in_flight = InFlight::start(&self.conn);
         let http1 = request.version() <= Version::HTTP_11;
-        request.extensions_mut().insert(self.shutdown.clone());
         CloseFuture {
             inner: self.inner.call(request),
             http1,
-            shutdown: self.shutdown.clone(),
+            in_flight: Some(in_flight),
         }
+    }
+}
+
+/// A request of a connection, in flight until its response's body has been sent (or dropped),
+/// or until the service failed.
+pub(super) struct InFlight(Arc<Conn>);
+
+impl InFlight {
+    fn start(conn: &Arc<Conn>) -> InFlight {
+        conn.request_started();
+        InFlight(conn.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_ended();
     }
 }
 
@@ -91,7 +66,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         http1: bool,
-        shutdown: Shutdown,
+        in_flight: Option<InFlight>,
     }
 }
 
@@ -99,22 +74,56 @@ impl<F, B, E> Future for CloseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = F::Output;
+    type Output = Result<Response<Tracked<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        // An error ends the request here: `in_flight` drops with the future.
         let mut response = ready!(this.inner.poll(cx))?;
         // Decided when the response is sent, not when the request came: a request that
         // started before the trigger and ends after it closes its connection too. An upgrade
-        // keeps its `Connection: upgrade`.
+        // keeps its `Connection: upgrade`. The shutdown's state is read, never written.
         if *this.http1
-            && this.shutdown.is_shutting_down()
+            && this
+                .in_flight
+                .as_ref()
+                .is_some_and(|in_flight| in_flight.0.shutdown().is_shutting_down())
             && response.status() != StatusCode::SWITCHING_PROTOCOLS
         {
             response
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        Poll::Ready(Ok(response))
+        let in_flight = this.in_flight.take();
+        Poll::Ready(Ok(response.map(|body| Tracked { body, in_flight })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response's body: its request is in flight until it has been sent or dropped.
+    pub(super) struct Tracked<B> {
+        #[pin]
+        body: B,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }

@@ -1,12 +1,12 @@
-//! The open connections of a server, each on a task of its own: hyper's builder, the wait
-//! for a first request at the cancel, the linger after an upgrade, the count of those open and
-//! the executor of their HTTP/2 streams.
+//! The open connections of a server, each on a task of its own: hyper's builder, the header
+//! read timeout, the wait for a first request at the cancel, the linger after an upgrade, the
+//! table of those open and the executor of their HTTP/2 streams.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -15,11 +15,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::JoinSet;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio::task::{Id, JoinSet};
 
-use super::close::{CloseOnShutdown, Requests};
-use super::protocol::{Protocol, Sniffed};
+use super::close::CloseOnShutdown;
+use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP2, UNKNOWN};
+use super::protocol::Sniffed;
 use super::{BoxError, Settings};
 use crate::reason::Reason;
 use crate::shutdown::Shutdown;
@@ -38,31 +38,67 @@ const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 const UPGRADE_IDLE_LINGER: Duration = Duration::from_secs(1);
 
 /// The open connections, each on a task of its own, owned here: dropping this aborts them.
-/// The count of those still open then is recorded at once, in `drop`, so that it is in the
-/// report whoever drops the server and whenever its tasks are finally dropped.
+/// The count of those with a request in flight then is recorded at once, in `drop`, so that it
+/// is in the report whoever drops the server and whenever its tasks are finally dropped.
 pub(super) struct Connections {
     pub(super) tasks: JoinSet<()>,
-    /// Connections whose task has not ended.
-    pub(super) open: Arc<AtomicUsize>,
-    /// Cancelled once the listener is dropped: every connection shuts down gracefully.
-    pub(super) close: CancellationToken,
+    /// The state of each connection whose task has not been joined: how the server signals
+    /// them, and what `drop` counts.
+    table: HashMap<Id, Arc<Conn>>,
     pub(super) shutdown: Shutdown,
     pub(super) settings: Settings,
+    /// Whether the connections were told the shutdown started (GOAWAY for HTTP/2).
+    told_going_away: bool,
 }
 
 impl Connections {
     pub(super) fn new(shutdown: Shutdown, settings: Settings) -> Self {
         Connections {
             tasks: JoinSet::new(),
-            open: Arc::default(),
-            close: CancellationToken::new(),
+            table: HashMap::new(),
             shutdown,
             settings,
+            told_going_away: false,
         }
     }
 
+    /// Connections whose task has not been joined.
     pub(super) fn open(&self) -> usize {
-        self.open.load(Ordering::Acquire)
+        self.table.len()
+    }
+
+    /// Joins a connection's task that ended, if one has; `None` when there is none.
+    pub(super) async fn join_next(&mut self) -> Option<()> {
+        let ended = self.tasks.join_next_with_id().await?;
+        let id = match ended {
+            Ok((id, ())) => id,
+            Err(error) => {
+                if error.is_panic() {
+                    tracing::error!(target: "graceful", "an HTTP connection's task panicked");
+                }
+                error.id()
+            }
+        };
+        self.table.remove(&id);
+        Some(())
+    }
+
+    /// From the trigger on: every HTTP/2 connection sends its GOAWAY (the later ones are told
+    /// as they are accepted).
+    pub(super) fn going_away(&mut self) {
+        if !self.told_going_away {
+            self.told_going_away = true;
+            for conn in self.table.values() {
+                conn.raise(GOING_AWAY);
+            }
+        }
+    }
+
+    /// At the cancel: every connection shuts down gracefully.
+    pub(super) fn close(&mut self) {
+        for conn in self.table.values() {
+            conn.raise(GOING_AWAY | CLOSING);
+        }
     }
 
     pub(super) fn start<S, B, I, A>(&mut self, stream: I, remote: A, service: S)
@@ -79,50 +115,59 @@ impl Connections {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let open = Open::enter(&self.open);
-        let close = self.close.clone();
-        let shutdown = self.shutdown.clone();
+        let conn = Arc::new(Conn::new(self.shutdown.clone()));
         let settings = self.settings;
-        let requests = Arc::new(Requests::default());
-        let protocol = Arc::new(Protocol::default());
+        // The handlers of HTTP/2 streams run on tasks of their own; they are given the
+        // server's handle only if `graceful::shutdown()` would not find it anyway.
+        let streams = Streams {
+            scope: (!self.shutdown.is_ambient()).then(|| self.shutdown.clone()),
+        };
         let service = CloseOnShutdown {
             inner: TowerToHyperService::new(service),
-            shutdown: self.shutdown.clone(),
-            requests: requests.clone(),
+            conn: conn.clone(),
         };
+        let task_conn = conn.clone();
         let connection = async move {
-            let _open = open;
-            // Cut, its HTTP/2 streams (on tasks of their own) end with it.
-            let (streams, cut_streams) = Streams::new(shutdown.clone());
-            let builder = connection_builder(streams, settings);
-            let io = TokioIo::new(Sniffed::new(stream, protocol.clone()));
+            let conn = task_conn;
+            let builder = connection_builder(streams);
+            let io = TokioIo::new(Sniffed::new(stream, conn.clone()));
             let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
+            let mut head = HeadTimer::new(settings.header_read_timeout);
+            let mut seen = UNKNOWN;
             let mut going_away = false;
             let mut ended = loop {
                 tokio::select! {
                     ended = connection.as_mut() => break Some(ended),
-                    () = close.cancelled() => break None,
-                    // An HTTP/2 connection gets its GOAWAY from the trigger on, as HTTP/1
-                    // responses say `Connection: close`: the client opens its next streams on
-                    // a new connection, the streams in flight complete.
-                    () = protocol.http2_after(&shutdown), if !going_away => {
-                        going_away = true;
-                        connection.as_mut().graceful_shutdown();
+                    state = conn.changed(seen) => {
+                        seen = state;
+                        if state & CLOSING != 0 {
+                            break None;
+                        }
+                        // An HTTP/2 connection gets its GOAWAY from the trigger on, as HTTP/1
+                        // responses say `Connection: close`: the client opens its next
+                        // streams on a new connection, the streams in flight complete.
+                        if state & GOING_AWAY != 0 && conn.protocol() == HTTP2 && !going_away {
+                            going_away = true;
+                            connection.as_mut().graceful_shutdown();
+                        }
+                    }
+                    () = head.tick(&conn) => {
+                        tracing::debug!(target: "graceful", ?remote, "HTTP connection closed: no whole request head within the header read timeout");
+                        return;
                     }
                 }
             };
-            if ended.is_none() && !requests.seen() {
-                match first_request_within_grace(connection.as_mut(), &requests).await {
+            if ended.is_none() && conn.requests() == 0 {
+                match first_request_within_grace(connection.as_mut(), &conn).await {
                     Some(ended_now) => ended = ended_now,
                     None => {
                         tracing::debug!(target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
-                        cut_streams.disarm();
                         return;
                     }
                 }
             }
-            if ended.is_none() && shutdown.reason() == Some(Reason::Upgrade) {
-                ended = linger_after_upgrade(connection.as_mut(), &requests).await;
+            if ended.is_none() && conn.shutdown().reason() == Some(Reason::Upgrade) {
+                ended = linger_after_upgrade(connection.as_mut(), &conn).await;
             }
             let ended = match ended {
                 Some(ended) => ended,
@@ -133,35 +178,81 @@ impl Connections {
                     connection.await
                 }
             };
-            // Ended by itself: streams still finishing are not cut.
-            cut_streams.disarm();
             if let Err(error) = ended {
                 tracing::debug!(target: "graceful", ?remote, %error, "HTTP connection ended with an error");
             }
         };
-        self.tasks.spawn(self.shutdown.scope(connection));
+        if self.told_going_away {
+            conn.raise(GOING_AWAY);
+        }
+        let task = self.tasks.spawn(self.shutdown.scope(connection));
+        self.table.insert(task.id(), conn);
     }
 }
 
 impl Drop for Connections {
     fn drop(&mut self) {
-        let cut = self.open();
-        if cut > 0 {
-            self.shutdown.inner.record_cut(cut);
-            tracing::warn!(target: "graceful", connections = cut, "HTTP connections cut: still open when the server was dropped");
-        }
+        // A connection with nothing in flight (idle keep-alive, or no whole request yet) loses
+        // nothing when it closes: only those with a request in flight are cut.
+        let cut = self.table.values().filter(|conn| conn.busy()).count();
+        crate::drain::record_cut(&self.shutdown, "HTTP", cut);
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
     }
 }
 
-/// hyper's builder for one connection: HTTP/1 with a bound on the time a request head may
-/// take, HTTP/2 with extended CONNECT (WebSockets over HTTP/2), both with tokio's timer.
-pub(super) fn connection_builder(streams: Streams, settings: Settings) -> auto::Builder<Streams> {
+/// hyper's header read timeout, kept by the connection's task rather than by hyper: hyper
+/// allocates a timer for every request head, this is one timer per connection, which looks at
+/// the connection's counts a few times per timeout. The connection closes once no request
+/// has been in flight, and none has come, for a whole timeout (at most half a timeout more):
+/// a head that never ends, or an idle keep-alive connection, as with hyper's. HTTP/2 is not
+/// concerned.
+struct HeadTimer {
+    period: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The ticks in a row at which the connection was idle, and had brought no request since
+    /// the tick before.
+    idle_ticks: u32,
+    requests: usize,
+}
+
+impl HeadTimer {
+    fn new(timeout: Duration) -> Self {
+        let period = timeout / 2;
+        HeadTimer {
+            period,
+            sleep: Box::pin(tokio::time::sleep(period)),
+            idle_ticks: 0,
+            requests: 0,
+        }
+    }
+
+    /// Resolves when the connection has waited a whole timeout for a request head.
+    async fn tick(&mut self, conn: &Conn) {
+        loop {
+            self.sleep.as_mut().await;
+            let requests = conn.requests();
+            if conn.protocol() == HTTP2 || conn.busy() || requests != self.requests {
+                self.idle_ticks = 0;
+                self.requests = requests;
+            } else {
+                self.idle_ticks += 1;
+                if self.idle_ticks >= 2 {
+                    return;
+                }
+            }
+            let next = tokio::time::Instant::now() + self.period;
+            self.sleep.as_mut().reset(next);
+        }
+    }
+}
+
+/// hyper's builder for one connection: HTTP/1, HTTP/2 with extended CONNECT (WebSockets over
+/// HTTP/2) and tokio's timer.
+pub(super) fn connection_builder(streams: Streams) -> auto::Builder<Streams> {
     let mut builder = auto::Builder::new(streams);
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
+    // The header read timeout is the connection task's (`HeadTimer`): no timer for hyper's
+    // HTTP/1, which would then allocate one for every request.
+    builder.http1().header_read_timeout(None);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -175,11 +266,11 @@ pub(super) fn connection_builder(streams: Streams, settings: Settings) -> auto::
 /// `Some(the connection's end, if it ended meanwhile)`.
 pub(super) async fn first_request_within_grace<C: Future>(
     connection: Pin<&mut C>,
-    requests: &Requests,
+    conn: &Conn,
 ) -> Option<Option<C::Output>> {
     tokio::select! {
         ended = connection => Some(Some(ended)),
-        () = requests.arrived() => Some(None),
+        () = conn.more_requests_than(0) => Some(None),
         () = tokio::time::sleep(FIRST_REQUEST_GRACE) => None,
     }
 }
@@ -190,49 +281,24 @@ pub(super) async fn first_request_within_grace<C: Future>(
 /// the connection closes on our terms. The connection's end, if it ended meanwhile.
 pub(super) async fn linger_after_upgrade<C: Future>(
     connection: Pin<&mut C>,
-    requests: &Requests,
+    conn: &Conn,
 ) -> Option<C::Output> {
-    let count = requests.count();
+    let count = conn.requests();
     tokio::select! {
         ended = connection => Some(ended),
-        () = requests.more_than(count) => None,
+        () = conn.more_requests_than(count) => None,
         () = tokio::time::sleep(UPGRADE_IDLE_LINGER) => None,
     }
 }
 
-/// Counts a connection as open until its task ends (or panics, or is aborted).
-pub(super) struct Open(Arc<AtomicUsize>);
-
-impl Open {
-    pub(super) fn enter(open: &Arc<AtomicUsize>) -> Open {
-        open.fetch_add(1, Ordering::AcqRel);
-        Open(open.clone())
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The executor of a connection's HTTP/2 streams: tokio tasks that end when the connection's
-/// task is dropped before it ended (cut), so that no handler outlives its connection. The
-/// streams hold clones of the executor (hyper's), so what cuts them is a guard that only the
-/// connection's task holds.
+/// The executor of a connection's HTTP/2 streams: tokio tasks, as hyper-util's
+/// `TokioExecutor`. A stream does not outlive its connection: when the connection's task is
+/// dropped (cut), h2 ends every stream's wait on it with an error, and hyper's stream task
+/// ends, dropping its handler.
 #[derive(Clone)]
 pub(super) struct Streams {
-    cut: CancellationToken,
-    shutdown: Shutdown,
-}
-
-impl Streams {
-    /// The executor, and the guard that cuts its streams when dropped armed.
-    pub(super) fn new(shutdown: Shutdown) -> (Self, DropGuard) {
-        let cut = CancellationToken::new();
-        let guard = cut.clone().drop_guard();
-        (Streams { cut, shutdown }, guard)
-    }
+    /// The server's handle, when the handlers would not find it as the current one.
+    scope: Option<Shutdown>,
 }
 
 impl<F> hyper::rt::Executor<F> for Streams
@@ -241,12 +307,9 @@ where
     F::Output: Send + 'static,
 {
     fn execute(&self, stream: F) {
-        let cut = self.cut.clone();
-        tokio::spawn(self.shutdown.scope(async move {
-            tokio::select! {
-                _ = stream => {}
-                () = cut.cancelled() => {}
-            }
-        }));
+        match &self.scope {
+            None => drop(tokio::spawn(stream)),
+            Some(shutdown) => drop(tokio::spawn(shutdown.scope(stream))),
+        }
     }
 }

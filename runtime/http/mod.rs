@@ -76,18 +76,15 @@ use tokio::net::TcpListener;
 use crate::shutdown::Shutdown;
 
 mod close;
+mod conn;
 mod connection;
-mod listener;
 mod protocol;
 
+pub use crate::drain::Listener;
+use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
 use connection::Connections;
-pub use listener::Listener;
 
 pub(super) type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// How long the accept loop rests after an accept error such as `EMFILE` (too many open
-/// files), as axum and hyper do: the connections that end meanwhile free descriptors.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// How long a client may take to send a whole request head, in normal operation, before its
 /// connection is closed (as hyper's default; see [`Serve::header_read_timeout`]).
@@ -203,11 +200,22 @@ where
     type Output = io::Result<()>;
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn into_future(mut self) -> Self::IntoFuture {
         let settings = Settings {
             header_read_timeout: self.header_read_timeout,
         };
+        ready_router(&mut self.service);
         Box::pin(run(self.listener, self.service, self.shutdown, settings))
+    }
+}
+
+/// An axum `Router` called as a service turns each route's handler into a service at every
+/// request (an allocation each); `axum::serve` has it done once, with `with_state(())`. So does
+/// `serve`, once for the server, when it is given a `Router`.
+fn ready_router<S: 'static>(service: &mut S) {
+    let service: &mut dyn std::any::Any = service;
+    if let Some(router) = service.downcast_mut::<axum::Router>() {
+        *router = router.clone().with_state(());
     }
 }
 
@@ -236,14 +244,17 @@ where
     let mut connections = Connections::new(shutdown.clone(), settings);
     // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
     crate::ready();
+    let mut going_away = false;
     loop {
         let accepted = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            Some(ended) = connections.tasks.join_next() => {
-                ended_task(ended);
+            () = shutdown.shutting_down(), if !going_away => {
+                going_away = true;
+                connections.going_away();
                 continue;
             }
+            Some(()) = connections.join_next() => continue,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -266,28 +277,9 @@ where
         open = connections.open(),
         "HTTP server stopped accepting; closing connections"
     );
-    connections.close.cancel();
-    while let Some(ended) = connections.tasks.join_next().await {
-        ended_task(ended);
-    }
+    connections.close();
+    while connections.join_next().await.is_some() {}
     Ok(())
-}
-
-fn is_connection_error(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
-fn ended_task(ended: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = ended {
-        if error.is_panic() {
-            tracing::error!(target: "graceful", "an HTTP connection's task panicked");
-        }
-    }
 }
 
 /// Runs a connection the server handed over after a protocol switch (a websocket, once axum's
@@ -368,7 +360,7 @@ struct CutOnDrop {
 impl Drop for CutOnDrop {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            shutdown.inner.record_cut(1);
+            crate::drain::record_cut(&shutdown, "HTTP", 1);
         }
     }
 }
@@ -396,6 +388,9 @@ impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for Shutdown {
         parts: &mut hyper::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
+        // Nothing is put in the request for it: the connection's task (and, under another
+        // run than the current one, each HTTP/2 stream's) carries the server's handle as the
+        // current one, so that serving costs nothing to the handlers that do not ask for it.
         Ok(parts
             .extensions
             .get::<Shutdown>()

@@ -187,6 +187,16 @@ impl Shutdown {
         Some(AsyncRun { id, inner })
     }
 
+    /// Whether `self` is the handle that [`current`](Self::current) finds on this thread
+    /// outside any task that carries one: then a task need not carry it.
+    #[allow(dead_code)] // used by the HTTP integration, behind its feature
+    pub(crate) fn is_ambient(&self) -> bool {
+        let ambient = CURRENT
+            .with(|current| current.borrow().clone())
+            .unwrap_or_else(Shutdown::global);
+        Arc::ptr_eq(&ambient.inner, &self.inner)
+    }
+
     /// Makes `self` the current handle of this thread for the rest of its life (the threads of
     /// a runtime built for one run).
     pub(crate) fn make_current(&self) {

@@ -377,6 +377,83 @@ mod in_process {
         (listener, port)
     }
 
+    /// The server takes any listener, as `graceful::http::serve` does: over a Unix-domain
+    /// socket a call is answered, the health says SERVING, and at the cancel the server stops
+    /// accepting (a new connection is refused) and ends with nothing cut.
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unix_domain_listener_is_served_and_drained() {
+        use std::future::Future;
+        use std::path::PathBuf;
+        use std::pin::Pin;
+        use std::task::{Context, Poll};
+
+        use hyper_util::rt::TokioIo;
+
+        /// tonic's connector: every connection to the socket at a path.
+        #[derive(Clone)]
+        struct Uds(PathBuf);
+
+        impl tonic::codegen::Service<tonic::codegen::http::Uri> for Uds {
+            type Response = TokioIo<tokio::net::UnixStream>;
+            type Error = std::io::Error;
+            type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, _: tonic::codegen::http::Uri) -> Self::Future {
+                let path = self.0.clone();
+                Box::pin(
+                    async move { Ok(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) },
+                )
+            }
+        }
+
+        let dir = graceful_test_support::TempDir::new("grpc-unix");
+        let path = dir.join("grpc.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind the socket");
+        let service = WorkServer::new(Work {
+            started: Arc::new(Notify::new()),
+        });
+        let connector = Uds(path.clone());
+        let report = graceful::Builder::new()
+            .signals([])
+            .drain_timeout(Duration::from_secs(10))
+            .run_async(|shutdown| async move {
+                let server = graceful::grpc::Server::new().add_service(service);
+                graceful::service("grpc", server.serve(listener));
+                let channel = Endpoint::from_static("http://localhost")
+                    .connect_with_connector(connector)
+                    .await
+                    .expect("a channel over the socket");
+                let answered = timeout(REQUEST_TIMEOUT, slow(channel.clone(), 10))
+                    .await
+                    .expect("answered within the request timeout");
+                assert_eq!(answered.expect("Slow answers"), 10);
+                let health = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("Check answers")
+                    .into_inner();
+                assert_eq!(health.status(), ServingStatus::Serving);
+                shutdown.trigger();
+                shutdown.cancelled().await;
+            })
+            .await
+            .expect("a valid configuration");
+        assert_eq!(report.connections_cut(), 0, "{report}");
+        assert_eq!(report.exit_code(), 0, "{report}");
+        let refused = tokio::net::UnixStream::connect(&path).await;
+        assert!(
+            refused.is_err(),
+            "a connection was accepted after the server stopped"
+        );
+    }
+
     /// The process goes on after the report here, so a connection left open would still
     /// answer the call 10 s later: it must have been cut, not merely abandoned.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,8 @@
 //!   not hold the drain; in normal operation such a head times out.
 //! - HTTP/2 (h2c): the GOAWAY comes from the trigger on, during `drain_delay`, while the stream
 //!   in flight completes.
+//! - A server dropped while its connections are idle (the main body returned on its own) cuts
+//!   nothing: exit code 0 (this binary run again as the program).
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
@@ -649,4 +651,111 @@ async fn after_an_upgrade_a_request_on_an_idle_keep_alive_connection_is_answered
     assert_ne!(new_pid, old.pid(), "the new process answers now");
     nix::sys::signal::kill(new_pid, Signal::SIGTERM).expect("SIGTERM to the new process");
     old.wait(Duration::from_secs(15)).await.assert_code(0);
+}
+
+const IDLE_DROP_CHILD: &str = "GRACEFUL_TEST_IDLE_DROP_CHILD";
+
+/// A program whose `main` serves inside a `tokio::select!` and returns `Ok` on its own (another
+/// branch won: here, a line on its standard input) while a client holds an idle keep-alive
+/// connection that has been answered: the server is dropped with it, nothing was in flight,
+/// nothing is cut, and the exit code is 0.
+#[cfg(unix)]
+#[test]
+fn dropping_a_server_whose_connections_are_idle_is_not_a_cut() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+
+    if std::env::var_os(IDLE_DROP_CHILD).is_some() {
+        graceful::Builder::new()
+            .signals([])
+            .run(|_shutdown| async move {
+                use tokio::io::AsyncBufReadExt;
+
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                println!("listening on {}", listener.local_addr()?);
+                let app =
+                    axum::Router::new().route("/", axum::routing::get(|| async { "served\n" }));
+                let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+                tokio::select! {
+                    served = graceful::http::serve(listener, app) => served,
+                    _ = lines.next_line() => Ok::<(), std::io::Error>(()),
+                }
+            })
+    }
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            &graceful_test_support::test_name(
+                module_path!(),
+                "dropping_a_server_whose_connections_are_idle_is_not_a_cut",
+            ),
+            "--nocapture",
+        ])
+        .env(IDLE_DROP_CHILD, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the program ended before it listened"
+        );
+        if let Some(address) = line.trim().strip_prefix("listening on ") {
+            break address.to_owned();
+        }
+    };
+
+    // A keep-alive request, answered: the connection is idle from then on, and stays open.
+    let mut connection = std::net::TcpStream::connect(&address).unwrap();
+    connection
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    connection
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buffer = [0; 1024];
+    while !response.ends_with(b"served\n") {
+        let read = connection.read(&mut buffer).unwrap();
+        assert!(read > 0, "the connection closed before the response");
+        response.extend_from_slice(&buffer[..read]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 200 OK"));
+
+    // `main` returns `Ok` while the connection is idle.
+    child.stdin.take().unwrap().write_all(b"return\n").unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the program did not exit within 30 s of main's return");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "an idle connection dropped with the server counted as a cut\nstdout: {rest}\nstderr: {stderr}"
+    );
+    assert!(
+        !rest.contains("cut") && !stderr.contains("cut"),
+        "a cut reported\nstdout: {rest}\nstderr: {stderr}"
+    );
 }

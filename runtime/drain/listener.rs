@@ -1,4 +1,4 @@
-//! What [`serve`](super::serve) accepts connections from.
+//! What a server accepts connections from.
 
 use std::fmt;
 use std::future::Future;
@@ -7,9 +7,10 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
-/// What [`serve`](super::serve) accepts connections from: a TCP listener (`tokio::net::TcpListener`), a
-/// Unix-domain one (`tokio::net::UnixListener`, on Unix), or your own (a TLS acceptor over
-/// either, say).
+/// What `graceful::http::serve` and `graceful::grpc::Server::serve` accept connections from:
+/// a TCP listener (`tokio::net::TcpListener`), a Unix-domain one (`tokio::net::UnixListener`,
+/// on Unix), or your own (a TLS acceptor over either, say). The same trait under both names,
+/// `graceful::http::Listener` and `graceful::grpc::Listener`.
 ///
 /// ```no_run
 /// # #[cfg(unix)]

@@ -1,0 +1,39 @@
+//! The drain's rules that both servers follow (features `http` and `grpc`), written once: what
+//! a server accepts connections from ([`Listener`]), which accept errors are a connection's
+//! and which the listener's (after which the server rests before accepting again), and how the
+//! connections cut at the end of the drain are counted.
+
+mod listener;
+
+use std::io;
+use std::time::Duration;
+
+pub use listener::Listener;
+
+use crate::shutdown::Shutdown;
+
+/// How long a server rests after an accept error such as `EMFILE` (too many open files), as
+/// axum and hyper do: the connections that end meanwhile free descriptors, and the server does
+/// not spin on the error.
+pub(crate) const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Whether an accept error is one connection's (the client gave up before it was accepted):
+/// nothing to do with the listener, the server accepts again at once. Any other error is the
+/// listener's, and the server rests [`ACCEPT_ERROR_PAUSE`] first.
+pub(crate) fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Counts `count` connections of `server` ("HTTP", "gRPC") cut: closed with a request in
+/// flight. The report counts them, the drain's line says so, the exit code is 1.
+pub(crate) fn record_cut(shutdown: &Shutdown, server: &'static str, count: usize) {
+    if count > 0 {
+        shutdown.inner.record_cut(count);
+        tracing::warn!(target: "graceful", connections = count, server, "connections cut: a request still in flight when the server was dropped");
+    }
+}
