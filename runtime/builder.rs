@@ -238,7 +238,7 @@ impl Builder {
         let config = self.resolve().unwrap_or_else(|error| refuse(&error));
         // Before any thread exists: taking the inherited sockets may edit the environment,
         // and a malformed `LISTEN_FDS` is refused before any handler is installed.
-        prepare_upgrade(&config, true).unwrap_or_else(|error| refuse(&error));
+        prepare_upgrade(&config).unwrap_or_else(|error| refuse(&error));
         let shutdown = Shutdown::driven_global();
         shutdown.inner.set_timeout(config.timeout);
         // The handlers first: a signal while the runtime starts (a deploy tool that reloads
@@ -302,7 +302,7 @@ impl Builder {
             return Err(StartError::new(INSIDE_A_RUNTIME.to_owned()));
         }
         let config = self.resolve()?;
-        prepare_upgrade(&config, false).map_err(StartError::new)?;
+        prepare_upgrade(&config).map_err(StartError::new)?;
         let shutdown = Shutdown::detached();
         shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;
@@ -356,7 +356,7 @@ impl Builder {
 
     async fn run_async_boxed(self, main: BoxedMain<'_>) -> Result<Report, StartError> {
         let config = self.resolve()?;
-        prepare_upgrade(&config, false).map_err(StartError::new)?;
+        prepare_upgrade(&config).map_err(StartError::new)?;
         let shutdown = Shutdown::scoped();
         shutdown.inner.set_timeout(config.timeout);
         let listener = listen(&shutdown, &config, None)?;
@@ -374,19 +374,22 @@ impl Builder {
     }
 }
 
-/// Records what an upgrade needs (and, when `take_sockets`, takes the inherited sockets), or
-/// refuses an upgrade signal without the `upgrade` feature.
-fn prepare_upgrade(config: &Config, take_sockets: bool) -> Result<(), String> {
+/// Takes the inherited sockets and records what an upgrade needs, or refuses an upgrade
+/// signal without the `upgrade` feature.
+///
+/// Every kind of run takes the inherited sockets as it starts, before its main body: taking
+/// them unsets `LISTEN_FDS` and `LISTEN_PID` in an upgraded process, and the environment must
+/// not change under code that may read it on another thread (glibc's `getenv` is not safe
+/// against `unsetenv`). `Builder::run` does it before any thread of its own exists; `run_async`
+/// and `run_to_report` at their start, not at a `graceful::listen` in the middle of the run.
+fn prepare_upgrade(config: &Config) -> Result<(), String> {
     #[cfg(feature = "upgrade")]
     {
-        if take_sockets {
-            crate::upgrade::sockets::take_inherited()?;
-        }
+        crate::upgrade::sockets::take_inherited()?;
         crate::upgrade::prepare(config.upgrade_timeout, config.upgrade)
     }
     #[cfg(not(feature = "upgrade"))]
     {
-        let _ = take_sockets;
         match config.upgrade {
             Some(signal) => Err(format!(
                 "upgrade({signal}): zero-downtime upgrades are behind graceful's `upgrade` \

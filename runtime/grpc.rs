@@ -326,7 +326,7 @@ impl<L> Server<L> {
             cancelled.await;
             // The listener (or the accept that holds it) is dropped now; the stream ends.
             drop(std::mem::replace(&mut *lock(&accepting), Accepting::Closed));
-            tracing::info!(
+            crate::log::emit!(info,
                 target: "graceful",
                 connections = open.open(),
                 "gRPC server no longer accepting; draining its connections"
@@ -340,7 +340,7 @@ impl<L> Server<L> {
                     .set_service_status(name, ServingStatus::NotServing)
                     .await;
             }
-            tracing::info!(target: "graceful", services = ?names, "gRPC health: NOT_SERVING");
+            crate::log::emit!(info, target: "graceful", services = ?names, "gRPC health: NOT_SERVING");
         };
         // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
         crate::ready();
@@ -457,7 +457,7 @@ impl Drop for CutOnDrop {
         if self.shutdown.is_shutting_down() {
             crate::drain::record_cut(&self.shutdown, "gRPC", open);
         } else {
-            tracing::debug!(target: "graceful", connections = open, "gRPC server dropped: connections cut");
+            crate::log::emit!(debug, target: "graceful", connections = open, "gRPC server dropped: connections cut");
         }
     }
 }

@@ -74,7 +74,7 @@ impl Connections {
             Ok((id, ())) => id,
             Err(error) => {
                 if error.is_panic() {
-                    tracing::error!(target: "graceful", "an HTTP connection's task panicked");
+                    crate::log::emit!(error, target: "graceful", "an HTTP connection's task panicked");
                 }
                 error.id()
             }
@@ -152,7 +152,7 @@ impl Connections {
                         }
                     }
                     () = head.tick(&conn) => {
-                        tracing::debug!(target: "graceful", ?remote, "HTTP connection closed: no whole request head within the header read timeout");
+                        crate::log::emit!(debug, target: "graceful", ?remote, "HTTP connection closed: no whole request head within the header read timeout");
                         return;
                     }
                 }
@@ -161,7 +161,7 @@ impl Connections {
                 match first_request_within_grace(connection.as_mut(), &conn).await {
                     Some(ended_now) => ended = ended_now,
                     None => {
-                        tracing::debug!(target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
+                        crate::log::emit!(debug, target: "graceful", ?remote, "HTTP connection closed at the cancel: no whole request within the grace");
                         return;
                     }
                 }
@@ -179,7 +179,7 @@ impl Connections {
                 }
             };
             if let Err(error) = ended {
-                tracing::debug!(target: "graceful", ?remote, %error, "HTTP connection ended with an error");
+                crate::log::emit!(debug, target: "graceful", ?remote, %error, "HTTP connection ended with an error");
             }
         };
         if self.told_going_away {

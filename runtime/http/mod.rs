@@ -262,7 +262,7 @@ where
             // The client gave up before we accepted: nothing to do with the listener.
             Err(error) if is_connection_error(&error) => {}
             Err(error) => {
-                tracing::error!(target: "graceful", %error, "HTTP accept error; accepting again in 1s");
+                crate::log::emit!(error, target: "graceful", %error, "HTTP accept error; accepting again in 1s");
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
@@ -272,7 +272,7 @@ where
     }
     // New connections are refused from now on, not queued.
     drop(listener);
-    tracing::debug!(
+    crate::log::emit!(debug,
         target: "graceful",
         open = connections.open(),
         "HTTP server stopped accepting; closing connections"

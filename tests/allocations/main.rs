@@ -101,12 +101,17 @@ fn allocations_for(server: Server) -> usize {
     allocations
 }
 
+/// Allocations the count may hold that are no request's: the process-wide counter also sees
+/// a timer wheel's level or a waker's slot taken once in the run. One allocation a request would
+/// add `REQUESTS`.
+const ONE_OFF: usize = 10;
+
 #[test]
 fn graceful_allocates_no_more_than_axum_per_http1_request() {
     let axum = allocations_for(Server::Axum);
     let graceful = allocations_for(Server::Graceful);
     assert!(
-        graceful <= axum,
+        graceful <= axum + ONE_OFF,
         "graceful::http::serve made {graceful} allocations for {REQUESTS} requests, axum::serve {axum}"
     );
 }

@@ -63,3 +63,70 @@ async fn run_to_report_inside_a_runtime_names_the_async_way_in() {
         .unwrap_err();
     assert!(error.to_string().contains("run_async"), "{error}");
 }
+
+/// A task of the caller's runtime that the run did not start (an axum handler, a library's
+/// task: `tokio::spawn`) finds the run's handle: it sees the shutdown, and what it spawns with
+/// `graceful::spawn` is drained before the report. Before, it got the process-wide handle,
+/// which nothing drives: it never saw the shutdown, and its task was never waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_started_with_tokio_spawn_finds_the_run() {
+    let drained = Arc::new(AtomicBool::new(false));
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let report = Builder::new()
+        .signals([])
+        .run_async({
+            let drained = drained.clone();
+            |shutdown| async move {
+                let outside = tokio::spawn(async move {
+                    let current = graceful::Shutdown::try_current().expect("the run's handle");
+                    graceful::spawn(async move {
+                        graceful::shutdown().cancelled().await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        drained.store(true, Ordering::SeqCst);
+                    });
+                    current.cancelled().await;
+                    let _ = seen_tx.send(());
+                });
+                shutdown.trigger();
+                let _ = outside.await;
+            }
+        })
+        .await
+        .unwrap();
+    assert!(seen_rx.await.is_ok(), "the task saw the cancel");
+    assert!(
+        drained.load(Ordering::SeqCst),
+        "the drain waited for the task it spawned"
+    );
+    assert_eq!(report.exit_code(), 0);
+}
+
+/// Two runs at once on one runtime: a task that neither started cannot be told which is its
+/// own, and says so rather than hand out a handle nothing drives.
+#[tokio::test]
+async fn two_runs_at_once_leave_an_outside_task_without_a_handle() {
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let first = Builder::new().signals([]).run_async(|shutdown| async move {
+        let _ = go_rx.await;
+        shutdown.trigger();
+    });
+    let second = Builder::new().signals([]).run_async(|shutdown| async move {
+        let (current, panic) = tokio::spawn(async {
+            let current = graceful::Shutdown::try_current().is_some();
+            let panic = std::panic::catch_unwind(graceful::shutdown)
+                .err()
+                .and_then(|panic| panic.downcast_ref::<String>().cloned());
+            (current, panic)
+        })
+        .await
+        .unwrap();
+        let _ = go_tx.send(());
+        assert!(!current, "try_current found a handle");
+        let panic = panic.expect("graceful::shutdown() panics");
+        assert!(panic.contains("two graceful runs"), "{panic}");
+        shutdown.trigger();
+    });
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.unwrap().exit_code(), 0);
+    assert_eq!(second.unwrap().exit_code(), 0);
+}

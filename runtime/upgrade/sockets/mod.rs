@@ -9,8 +9,8 @@
 //! which it tells the process it replaces that it is ready.
 //!
 //! The environment is read once per process, as early as possible: by
-//! [`Builder::run`](crate::Builder::run) before it starts any thread, otherwise on the first
-//! [`listen`]. A malformed `LISTEN_FDS` (not a number, more descriptors than the process may
+//! [`Builder::run`](crate::Builder::run) before it starts any thread, by `run_async` and
+//! `run_to_report` as they start, otherwise (outside any run) on the first [`listen`]. A malformed `LISTEN_FDS` (not a number, more descriptors than the process may
 //! have open, a name count that differs) is refused, as systemd's `sd_listen_fds` refuses it.
 //!
 //! - From the process it upgrades, every socket is this process's: all are taken at once and
@@ -116,9 +116,9 @@ impl Table {
     }
 }
 
-/// Reads the inherited sockets, once per process. [`Builder::run`](crate::Builder::run) calls
-/// it before it starts a thread, and refuses to start (exit code 2) if the environment is
-/// malformed.
+/// Reads the inherited sockets, once per process. Every run calls it as it starts
+/// ([`Builder::run`](crate::Builder::run) before it starts a thread, and refuses to start,
+/// exit code 2, if the environment is malformed; the others return a `StartError`).
 pub(crate) fn take_inherited() -> Result<(), String> {
     take(&mut lock(&TABLE)).map_err(|error| error.to_string())
 }
