@@ -16,6 +16,47 @@ const WAIT: Duration = Duration::from_millis(100);
 /// Set once a line could not be written in time: stderr is not being read.
 static STUCK: AtomicBool = AtomicBool::new(false);
 
+/// Points stdout and stderr at `/dev/null` when whoever read them is gone (a pipe whose
+/// reader exited, a socket whose peer closed: `app 2>&1 | tee log` after the Ctrl-C that also
+/// killed `tee`). Nothing written there can ever be read again, but every `println!` and
+/// `eprintln!` of the program would panic on the failed write: a hook that prints, or a
+/// tracing subscriber that reports its own failed write with `eprintln!`. Called at the
+/// trigger and before the hooks run, so that the shutdown loses nothing to a terminal that
+/// closed. A terminal or a file that still takes writes is left alone.
+#[cfg(unix)]
+pub(crate) fn silence_if_gone() {
+    use std::os::fd::AsFd;
+
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+    let gone = |fd: std::os::fd::BorrowedFd<'_>| {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+            && fds[0]
+                .revents()
+                .is_some_and(|events| events.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let (stdout_gone, stderr_gone) = (gone(stdout.as_fd()), gone(stderr.as_fd()));
+    if !stdout_gone && !stderr_gone {
+        return;
+    }
+    let Ok(null) = std::fs::File::options().write(true).open("/dev/null") else {
+        return;
+    };
+    if stdout_gone {
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+    if stderr_gone {
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
+/// Elsewhere nothing is redirected.
+#[cfg(not(unix))]
+pub(crate) fn silence_if_gone() {}
+
 /// Writes `line` and a newline to stderr, best effort (see [the module](self)).
 pub(crate) fn line(line: std::fmt::Arguments<'_>) {
     let mut text = line.to_string();

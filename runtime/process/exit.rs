@@ -51,11 +51,10 @@ pub(crate) fn interrupt() -> bool {
 /// exits with `code`. Only after [`claim`] returned true.
 ///
 /// The summary is emitted on a thread of its own: a subscriber whose writer blocks (a full
-/// pipe nobody reads) holds the exit until that bound, not until a SIGKILL, and a signal in
-/// the meantime exits at once, as while the kept values drop.
+/// pipe nobody reads) holds the exit until that bound, not until a SIGKILL. The exit is
+/// claimed by then, so that the code is this one whatever signal comes.
 pub(crate) fn normal(inner: &Inner, code: u8, summary: impl FnOnce() + Send + 'static) -> ! {
     let until = keep_until(inner);
-    STATE.store(DROPPING, Ordering::Release);
     log::within(until.saturating_duration_since(Instant::now()), summary);
     leave(inner, code, until)
 }

@@ -65,7 +65,9 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
     let (main_outcome, main_code, aborted) = drain(inner, main, config, deadline).await;
 
-    // 5. Hooks, phase by phase.
+    // 5. Hooks, phase by phase. A terminal that went away with the signal (`app | tee log`
+    //    and Ctrl-C) must not make the hooks' own prints panic.
+    crate::stderr::silence_if_gone();
     let hooks = registry::all_hooks(&inner.hooks);
     let hooks = run_hooks(inner, &mut worker, hooks, &trigger.reason, deadline).await;
     drop(worker);

@@ -209,6 +209,7 @@ impl Shutdown {
             }
         });
         if first {
+            crate::stderr::silence_if_gone();
             self.inner.stop.cancel();
             if let Some(wake) = self.inner.watchdog.get() {
                 wake();

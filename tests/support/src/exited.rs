@@ -106,6 +106,21 @@ impl Exited {
             .collect()
     }
 
+    /// The `graceful: ` lines of a run that exited with a non-zero code, but the last: that one
+    /// must be the summary, which says why the code is not 0 (checked here).
+    pub fn failure_lines(&self) -> Vec<&str> {
+        let mut lines = self.graceful_lines();
+        let code = self.status.code().expect("an exit code");
+        let summary = lines.pop().unwrap_or_default();
+        assert!(
+            summary.starts_with("graceful: shutdown (")
+                && summary.ends_with(&format!("exit code {code}")),
+            "{}: the last line on stderr is not the summary of exit code {code}: {summary:?}\n{self}",
+            self.name
+        );
+        lines
+    }
+
     /// The stderr lines containing every one of `parts`.
     pub fn stderr_lines_with(&self, parts: &[&str]) -> Vec<&str> {
         self.stderr
