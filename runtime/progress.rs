@@ -3,11 +3,11 @@
 //! watchdog read it to say what they cut short.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use crate::hooks::registry::{self, Dynamic};
-use crate::sync::lock;
+use crate::sync::model::{Mutex, lock};
 use crate::tasks::Tasks;
 
 /// A hook's order and name, as the lines that list hooks show them.
@@ -103,5 +103,44 @@ impl Drop for Running<'_> {
         lock(&self.progress.running_hooks)
             .running
             .retain(|(id, _)| *id != self.id);
+    }
+}
+
+#[cfg(all(test, graceful_loom))]
+mod model {
+    //! A hook that starts against an escape hatch that closes the run: under every
+    //! interleaving, a hook that runs is named by the escape hatch, or does not start.
+
+    use loom::sync::{Arc, mpsc};
+
+    use super::Progress;
+    use crate::tasks::Tasks;
+
+    #[test]
+    fn no_hook_runs_that_the_escape_hatch_did_not_name() {
+        loom::model(|| {
+            let progress = Arc::new(Progress::default());
+            let (closed, wait_closed) = mpsc::channel::<()>();
+            let hook = {
+                let progress = progress.clone();
+                loom::thread::spawn(move || {
+                    let running = progress.hook_running(0, "flush".into());
+                    let ran = running.is_some();
+                    // Still running when the escape hatch has looked.
+                    wait_closed.recv().unwrap();
+                    drop(running);
+                    ran
+                })
+            };
+            let named = progress.close(&Tasks::default());
+            closed.send(()).unwrap();
+            let ran = hook.join().unwrap();
+            assert!(
+                !ran || named.contains(&"hook flush".to_owned()),
+                "a hook ran unnamed: {named:?}"
+            );
+            // Once closed, no hook starts.
+            assert!(progress.hook_running(1, "after".into()).is_none());
+        });
     }
 }

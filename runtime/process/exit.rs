@@ -8,12 +8,13 @@
 //! dropped: a signal then ends the process at once ([`interrupt`]), with its own line, as a
 //! second signal does during the rest of the shutdown.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::clock;
 use crate::log;
 use crate::shutdown::Inner;
+use crate::sync::model::AtomicU8;
 
 /// Nobody has claimed the exit.
 const FREE: u8 = 0;
@@ -24,7 +25,57 @@ const DROPPING: u8 = 2;
 /// The process is exiting now.
 const FINAL: u8 = 3;
 
-static STATE: AtomicU8 = AtomicU8::new(FREE);
+/// Who ends the process: the state of the exit, one transition per step, each a single
+/// compare-and-swap (model-checked in this module's tests).
+pub(crate) struct Gate {
+    state: AtomicU8,
+}
+
+impl Gate {
+    #[cfg(not(all(test, graceful_loom)))]
+    const fn new() -> Gate {
+        Gate {
+            state: AtomicU8::new(FREE),
+        }
+    }
+
+    #[cfg(all(test, graceful_loom))]
+    fn new() -> Gate {
+        Gate {
+            state: AtomicU8::new(FREE),
+        }
+    }
+
+    /// FREE → CLAIMED: true for the first caller only.
+    fn claim(&self) -> bool {
+        self.state
+            .compare_exchange(FREE, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// CLAIMED → DROPPING: the claimed exit's last step, which a signal may cut short.
+    fn leaving(&self) {
+        self.state.store(DROPPING, Ordering::Release);
+    }
+
+    /// DROPPING → FINAL, for a signal: true if it cut the last step short and exits itself.
+    fn interrupt(&self) -> bool {
+        self.state
+            .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// DROPPING → FINAL, for the claimed exit at the end of its last step: false if a signal
+    /// got there first (and exits the process itself).
+    fn finish(&self) -> bool {
+        self.interrupt()
+    }
+}
+
+#[cfg(not(all(test, graceful_loom)))]
+static STATE: Gate = Gate::new();
+#[cfg(all(test, graceful_loom))]
+static STATE: std::sync::LazyLock<Gate> = std::sync::LazyLock::new(Gate::new);
 
 /// How long past its deadline (or past the moment an escape hatch fires) an exit may spend
 /// dropping the values kept until exit.
@@ -33,17 +84,13 @@ pub(crate) const KEEP_MARGIN: Duration = Duration::from_millis(500);
 /// Claims the exit of the process. True for the first caller only; a caller that gets
 /// false must neither print its final line nor exit.
 pub(crate) fn claim() -> bool {
-    STATE
-        .compare_exchange(FREE, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+    STATE.claim()
 }
 
 /// For a signal that lost the claim: true if the exit that won is only dropping kept values,
 /// which the signal may cut short; the caller then prints its line and exits at once.
 pub(crate) fn interrupt() -> bool {
-    STATE
-        .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+    STATE.interrupt()
 }
 
 /// The normal exit: hands `summary` (the report's events) to the subscriber, then drops the
@@ -83,14 +130,11 @@ pub(crate) fn now(inner: &Inner, code: u8) -> ! {
 }
 
 fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
-    STATE.store(DROPPING, Ordering::Release);
+    STATE.leaving();
     #[cfg(feature = "upgrade")]
     crate::upgrade::stop_pending(until);
     inner.kept.drop_all(until);
-    if STATE
-        .compare_exchange(DROPPING, FINAL, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    if !STATE.finish() {
         // A signal cut the drops short and is exiting the process.
         wait_for_the_winner();
     }
@@ -101,5 +145,72 @@ fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
 pub(crate) fn wait_for_the_winner() -> ! {
     loop {
         std::thread::park();
+    }
+}
+
+#[cfg(all(test, graceful_loom))]
+mod model {
+    //! The gate under every interleaving of the ways out: the normal exit, the watchdog and
+    //! signals (each either the forced exit, or the cut of a claimed exit's last step).
+
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::Gate;
+
+    /// A way out that claims the exit: the normal exit, the watchdog, or a signal that comes
+    /// first. It exits unless a signal cut its last step short.
+    fn claiming(gate: &Gate, exits: &AtomicUsize) -> bool {
+        if !gate.claim() {
+            return false;
+        }
+        gate.leaving();
+        if gate.finish() {
+            exits.fetch_add(1, Ordering::SeqCst);
+        }
+        true
+    }
+
+    /// A signal: the forced exit if it claims, else the cut of a claimed exit's last step.
+    fn signal(gate: &Gate, exits: &AtomicUsize) {
+        if !claiming(gate, exits) && gate.interrupt() {
+            exits.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Runs `ways` on threads of their own and checks that exactly one of them exits: nobody
+    /// exits twice, and nobody waits for a winner that is not there.
+    fn exactly_one(ways: Vec<fn(&Gate, &AtomicUsize)>, preemptions: usize) {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(preemptions);
+        model.check(move || {
+            let gate = Arc::new(Gate::new());
+            let exits = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = ways
+                .iter()
+                .map(|way| {
+                    let (gate, exits, way) = (gate.clone(), exits.clone(), *way);
+                    loom::thread::spawn(move || way(&gate, &exits))
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            assert_eq!(exits.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    fn normal(gate: &Gate, exits: &AtomicUsize) {
+        claiming(gate, exits);
+    }
+
+    #[test]
+    fn the_normal_exit_and_a_signal() {
+        exactly_one(vec![normal, signal], 4);
+    }
+
+    #[test]
+    fn the_normal_exit_the_watchdog_and_two_signals() {
+        exactly_one(vec![normal, normal, signal, signal], 2);
     }
 }

@@ -329,6 +329,8 @@ fn failed(why: String) -> UpgradeError {
 }
 
 #[cfg(unix)]
+mod pending;
+#[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 use unix as platform;

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::pin::pin;
 use std::process::{Child, Command, ExitStatus};
-use std::sync::{Mutex, mpsc};
+use std::sync::mpsc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use nix::sys::signal::{Signal as NixSignal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::mpsc as tokio_mpsc;
 
+use super::pending::{Exiting, Pending};
 use super::{START, TIMEOUT, UpgradeError, failed};
 use crate::log;
 use crate::reason::Reason;
@@ -61,17 +62,19 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
     // registered in the same step as it is started, so that no exit slips in between.
     let (stop, mut exiting) = tokio_mpsc::unbounded_channel::<Instant>();
     let (stopped, stopped_wait) = mpsc::channel::<()>();
-    let (mut child, channel) = {
-        let mut pending = lock(&PENDING);
-        if pending.exiting {
+    let started = PENDING.start(|| {
+        spawn().map(|started| {
+            let group = i32::try_from(started.0.id()).ok();
+            (started, group, (stop, stopped_wait))
+        })
+    });
+    let (mut child, channel) = match started {
+        Ok(started) => started.map_err(failed)?,
+        Err(Exiting) => {
             return Err(failed(
                 "the process is exiting: no new process was started".to_owned(),
             ));
         }
-        let started = spawn().map_err(failed)?;
-        pending.stop = Some((stop, stopped_wait));
-        pending.group = i32::try_from(started.0.id()).ok();
-        started
     };
     let pid = child.id();
     let started = Instant::now();
@@ -81,59 +84,39 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
     let failure = match waited.and_then(|()| hand_over(shutdown, pid)) {
         Ok(()) => {
             // The new process is the service now: nothing stops it at this one's exit.
-            lock(&PENDING).clear();
+            PENDING.clear();
             log::upgraded(pid, started.elapsed());
             return Ok(pid);
         }
         Err(failure) => failure,
     };
     let why = stop_failed(shutdown, pid, failure, &mut child, &mut exiting).await;
-    lock(&PENDING).clear();
+    PENDING.clear();
     // Said before this process may exit: its exit waits for `stopped`.
     let error = failed(why);
     drop(stopped);
     Err(error)
 }
 
-/// The new process of the attempt that runs, until it has taken over: how to ask the
-/// attempt's thread to stop it, and how to wait until it has.
-struct Pending {
-    /// Set once this process (or the run) is ending: no attempt starts a new process then.
-    exiting: bool,
-    /// Tells the attempt until when the new process may take to stop; dropped by the attempt
-    /// once it has.
-    stop: Option<(tokio_mpsc::UnboundedSender<Instant>, mpsc::Receiver<()>)>,
-    /// The new process's group, for an exit that cannot wait.
-    group: Option<i32>,
-}
+/// How the exit asks the attempt to stop its new process (until when it may take), and waits
+/// until it has.
+type Stop = (tokio_mpsc::UnboundedSender<Instant>, mpsc::Receiver<()>);
 
-impl Pending {
-    fn clear(&mut self) {
-        self.stop = None;
-        self.group = None;
-    }
-}
-
-static PENDING: Mutex<Pending> = Mutex::new(Pending {
-    exiting: false,
-    stop: None,
-    group: None,
-});
+#[cfg(not(all(test, graceful_loom)))]
+static PENDING: Pending<Stop> = Pending::new();
+#[cfg(all(test, graceful_loom))]
+static PENDING: std::sync::LazyLock<Pending<Stop>> = std::sync::LazyLock::new(Pending::new);
 
 /// A run starts: upgrades may start new processes again.
 pub(super) fn reset() {
-    lock(&PENDING).exiting = false;
+    PENDING.reset();
 }
 
 /// The process (or the run) is ending: a new process that has not taken over is asked to
 /// stop (SIGTERM to its group), given until `until` to run its own shutdown, then killed; this
 /// waits for that, and no attempt starts another process.
 pub(super) fn stop_pending(until: Instant) {
-    let stop = {
-        let mut pending = lock(&PENDING);
-        pending.exiting = true;
-        pending.stop.take()
-    };
+    let stop = PENDING.exiting();
     // The send fails once the attempt has ended (the new process took over, or is gone).
     if let Some((stop, stopped)) = stop {
         if stop.send(until).is_ok() {
@@ -146,7 +129,7 @@ pub(super) fn stop_pending(until: Instant) {
 /// A signal ends the process at once, while its exit waits for a new process to stop: the
 /// new process's group is killed first, so that nothing of the build is left behind.
 pub(super) fn kill_pending() {
-    if let Some(group) = lock(&PENDING).group {
+    if let Some(group) = PENDING.group() {
         let _ = killpg(Pid::from_raw(group), NixSignal::SIGKILL);
     }
 }

@@ -152,6 +152,19 @@ impl Fixture {
         runtime().block_on(self.process.wait_for_stderr_line(wanted, timeout))
     }
 
+    /// Waits until stderr has at least `count` lines containing `text`; fails the test
+    /// (killing the child) if the child ends or `timeout` passes first.
+    pub fn wait_for_stderr_count(&self, text: &str, count: usize, timeout: Duration) -> Line {
+        let wanted = |line: &str| line.contains(text);
+        let waited = self.process.stderr.wait_for_count(wanted, count, timeout);
+        match runtime().block_on(waited) {
+            Some(line) => line,
+            None => self.fail(format_args!(
+                "fewer than {count} lines with {text:?} on stderr within {timeout:?}"
+            )),
+        }
+    }
+
     /// Waits until stdout has at least `count` lines starting with `prefix`; fails the test
     /// (killing the child) if the child ends or `timeout` passes first.
     pub fn wait_for_stdout_count(&self, prefix: &str, count: usize, timeout: Duration) -> Line {

@@ -69,7 +69,7 @@ pub struct Process {
     /// The pid signals go to: the child's, unless something sits between them.
     pid: Pid,
     pub(crate) stdout: Arc<Output>,
-    stderr: Arc<Output>,
+    pub(crate) stderr: Arc<Output>,
     readers: Vec<JoinHandle<()>>,
     /// The port it listens on, for the HTTP examples.
     pub port: u16,

@@ -7,7 +7,8 @@
 //! Settings, all in milliseconds, from the environment (the new process of an upgrade inherits
 //! them): `START_MS` before the socket is taken, `HOOK_MS` in each hook, `TASK_MS` that the
 //! tracked task and the service take to stop, `DROP_MS` that the kept value takes to drop.
-//! `PORT` is the port.
+//! `PORT` is the port. With `FAIL_NEW=1`, the new process of an upgrade fails as it starts
+//! (a bad build): the upgrade fails, and the old process goes on serving.
 
 use std::time::Duration;
 
@@ -27,6 +28,11 @@ fn say(what: std::fmt::Arguments<'_>) {
 async fn main(shutdown: graceful::Shutdown) -> std::io::Result<()> {
     say(format_args!("starting"));
     tokio::time::sleep(millis("START_MS")).await;
+    if graceful_process_tests::flag("FAIL_NEW")
+        && std::env::var_os("GRACEFUL_UPGRADE_FROM").is_some()
+    {
+        return Err(std::io::Error::other("a bad build (FAIL_NEW=1)"));
+    }
     let port: u16 = graceful_process_tests::env("PORT")
         .and_then(|port| port.parse().ok())
         .unwrap_or(3000);
