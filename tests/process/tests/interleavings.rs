@@ -258,8 +258,7 @@ impl Run {
             // The newest process that listens and has not ended is the service.
             let Some(target) = listening(output)
                 .into_iter()
-                .filter(|pid| !ends.contains_key(pid))
-                .last()
+                .rfind(|pid| !ends.contains_key(pid))
             else {
                 break;
             };
