@@ -54,7 +54,8 @@ impl Previous {
         })
     }
 
-    fn ratio(&self, what: &str) -> Option<f64> {
+    /// The previous ratio of the target `what`.
+    pub fn ratio(&self, what: &str) -> Option<f64> {
         self.ratios.iter().find(|(w, _)| w == what).map(|&(_, r)| r)
     }
 }
