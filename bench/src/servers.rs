@@ -54,18 +54,21 @@ pub fn listening(listener: &tokio::net::TcpListener) {
     println!("{LISTENING}{addr}");
 }
 
-/// Resolves at the first SIGTERM (or SIGINT): the shutdown signal of the servers that are not
-/// graceful's.
+/// Installs SIGTERM and SIGINT handlers now (call it before the ready line: a signal sent
+/// once the line is out must not find the default action) and resolves at the first of
+/// them: the shutdown signal of the servers that are not graceful's.
 ///
 /// # Panics
-/// If the signal handlers cannot be installed.
-pub async fn terminated() {
+/// If the signal handlers cannot be installed (outside a tokio runtime).
+pub fn terminated() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 

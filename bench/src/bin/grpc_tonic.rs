@@ -9,11 +9,12 @@ use graceful_bench::servers::{self, Work, work::work_server::WorkServer};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(servers::address()).await?;
+    let terminated = servers::terminated();
     servers::listening(&listener);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(WorkServer::new(Work))
-        .serve_with_incoming_shutdown(incoming, servers::terminated())
+        .serve_with_incoming_shutdown(incoming, terminated)
         .await?;
     Ok(())
 }

@@ -5,8 +5,9 @@ use graceful_bench::servers;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(servers::address()).await?;
+    let terminated = servers::terminated();
     servers::listening(&listener);
     axum::serve(listener, servers::router())
-        .with_graceful_shutdown(servers::terminated())
+        .with_graceful_shutdown(terminated)
         .await
 }

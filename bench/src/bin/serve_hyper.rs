@@ -14,11 +14,12 @@ use graceful_bench::servers;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(servers::address()).await?;
+    let terminated = servers::terminated();
     servers::listening(&listener);
     let router = servers::router();
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
-    let mut terminated = pin!(servers::terminated());
+    let mut terminated = pin!(terminated);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
