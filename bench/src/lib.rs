@@ -12,6 +12,9 @@
 //! | [`graceful_blocking_program!`] | `#[graceful::main]` and N plain `fn` hooks, one order each |
 //! | [`by_hand_blocking_program!`] | the by-hand program calling the same N `fn`s in turn |
 //!
+//! [`servers`] is what the servers of the serving benchmark share (`serve_*`, `grpc_*`: the
+//! router, the ready line, the gRPC method).
+//!
 //! [`spawns`] is the spawn-throughput workload (`tokio::spawn`, `TaskTracker::spawn` and
 //! `graceful::spawn` in one process), run by the `spawn_throughput` binary.
 //! The N hooks are generated with [`seq!`]: `order` must be an integer literal, and a
@@ -20,6 +23,7 @@
 //!
 //! No shutdown hook is defined in this library: it would be linked into every binary.
 
+pub mod servers;
 pub mod spawns;
 
 #[doc(hidden)]

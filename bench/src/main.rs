@@ -18,6 +18,7 @@
 //! | [`spawn`] | spawn throughput: `tokio::spawn`, `TaskTracker::spawn`, `graceful::spawn` |
 //! | [`drain`] | `examples/http_server`: exit minus last response (item 5) |
 //! | [`compile`] | clean build of a hello-world, debug and release, graceful against `#[tokio::main]`; the default tree (item 6) |
+//! | [`serving`] | requests per second and p99 of `graceful::http::serve` against `axum::serve` and hyper-util, of `graceful::grpc::Server` against tonic; idle keep-alive connections at scale (`serving.md`) |
 //!
 //! [`child`] starts, signals and reaps a process; [`rounds`] interleaves the variants;
 //! [`stats`], [`report`] and [`plot`] turn the samples into `results.md` and `latency.svg`;
@@ -34,6 +35,7 @@ mod phase;
 mod plot;
 mod report;
 mod rounds;
+mod serving;
 mod spawn;
 mod stats;
 mod variants;
@@ -56,11 +58,16 @@ usage: cargo run --release -p graceful-bench -- [options]
   --compile-runs N   clean builds of each hello-world, interleaved (default 3)
   --spawn-rounds N   rounds of the spawn-throughput measurement (default 15)
   --settle-ms N      pause between the ready line and the signal (default 50)
+  --serving-rounds N rounds of the serving benchmark, every server interleaved
+                     (default 5)
+  --scale-rounds N   rounds of the idle-connection rows of the serving benchmark
+                     (default 3; 0 to skip them)
   --only LIST        comma-separated among lifecycle, fn-hooks, phase, spawn, drain,
-                     compile
+                     compile, serving
                      (default: all)
-  --out DIR          where to write results.md, latency.svg, summary.md and ratios.tsv
-                     (the ratios.tsv already there is the previous run, compared with)
+  --out DIR          where to write results.md, latency.svg, summary.md and ratios.tsv,
+                     and serving.md and serving.tsv (the ratios.tsv and serving.tsv already
+                     there are the previous run, compared with)
                      (default benches/results)
   --no-build         use the binaries already built in target/release
 ";
@@ -70,19 +77,31 @@ struct Options {
     runs: usize,
     compile_runs: usize,
     spawn_rounds: usize,
+    serving_rounds: usize,
+    scale_rounds: usize,
     settle: Duration,
     only: Vec<String>,
     out: PathBuf,
     build: bool,
 }
 
-const MEASUREMENTS: [&str; 6] = [
+const MEASUREMENTS: [&str; 7] = [
     "lifecycle",
     "fn-hooks",
     "phase",
     "spawn",
     "drain",
     "compile",
+    "serving",
+];
+
+/// The servers of the serving benchmark, all it needs built.
+const SERVERS: [&str; 5] = [
+    "serve_graceful",
+    "serve_axum",
+    "serve_hyper",
+    "grpc_graceful",
+    "grpc_tonic",
 ];
 
 impl Options {
@@ -91,6 +110,8 @@ impl Options {
             runs: 50,
             compile_runs: 3,
             spawn_rounds: graceful_bench::spawns::ROUNDS,
+            serving_rounds: 5,
+            scale_rounds: 3,
             settle: Duration::from_millis(50),
             only: MEASUREMENTS.iter().map(|&m| m.to_owned()).collect(),
             out: workspace.join("benches/results"),
@@ -113,6 +134,14 @@ impl Options {
                     options.spawn_rounds =
                         number("--spawn-rounds", value("--spawn-rounds")?)? as usize;
                 }
+                "--serving-rounds" => {
+                    options.serving_rounds =
+                        number("--serving-rounds", value("--serving-rounds")?)? as usize;
+                }
+                "--scale-rounds" => {
+                    options.scale_rounds =
+                        number("--scale-rounds", value("--scale-rounds")?)? as usize;
+                }
                 "--settle-ms" => {
                     options.settle =
                         Duration::from_millis(number("--settle-ms", value("--settle-ms")?)?);
@@ -134,14 +163,27 @@ impl Options {
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
-        if options.runs == 0 || options.compile_runs == 0 || options.spawn_rounds == 0 {
-            return Err("--runs, --compile-runs and --spawn-rounds must be at least 1".to_owned());
+        if options.runs == 0
+            || options.compile_runs == 0
+            || options.spawn_rounds == 0
+            || options.serving_rounds == 0
+        {
+            return Err(
+                "--runs, --compile-runs, --spawn-rounds and --serving-rounds must be at least 1"
+                    .to_owned(),
+            );
         }
         Ok(options)
     }
 
     fn wants(&self, measurement: &str) -> bool {
         self.only.iter().any(|m| m == measurement)
+    }
+
+    /// Whether any measurement of `results.md` is wanted (the serving benchmark writes a page
+    /// of its own).
+    fn wants_results(&self) -> bool {
+        self.only.iter().any(|m| m != "serving")
     }
 }
 
@@ -179,11 +221,19 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
     let server = bin_dir.join("examples/http_server");
     let has_server = workspace.join("examples/http_server.rs").exists();
     if options.build {
-        cargo_build(
-            &cargo,
-            workspace,
-            &["-p", "graceful-bench", "--bins", "--features", "large"],
-        )?;
+        if options.wants_results() {
+            cargo_build(
+                &cargo,
+                workspace,
+                &["-p", "graceful-bench", "--bins", "--features", "large"],
+            )?;
+        } else {
+            let mut args = vec!["-p", "graceful-bench"];
+            for server in SERVERS {
+                args.extend(["--bin", server]);
+            }
+            cargo_build(&cargo, workspace, &args)?;
+        }
         if options.wants("drain") && has_server {
             cargo_build(&cargo, workspace, &["--example", "http_server"])?;
         }
@@ -196,6 +246,19 @@ fn run(workspace: &Path, options: &Options) -> Result<(), String> {
         machine::load(),
         options.runs
     );
+    if options.wants("serving") {
+        let serving = serving::measure(
+            &bin_dir,
+            options.serving_rounds,
+            options.scale_rounds,
+            &options.out,
+        )?;
+        let page = serving::write(&serving, &options.out)?;
+        eprintln!("graceful-bench: wrote {}", page.display());
+    }
+    if !options.wants_results() {
+        return Ok(());
+    }
     let load_before = machine::load();
     let lifecycle = options
         .wants("lifecycle")

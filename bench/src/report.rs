@@ -54,7 +54,8 @@ impl Previous {
         })
     }
 
-    fn ratio(&self, what: &str) -> Option<f64> {
+    /// The previous ratio of the target `what`.
+    pub fn ratio(&self, what: &str) -> Option<f64> {
         self.ratios.iter().find(|(w, _)| w == what).map(|&(_, r)| r)
     }
 }
@@ -861,7 +862,9 @@ impl Results {
         let _ = writeln!(
             md,
             "Every figure with its p90, the targets and the machine are in \
-             [`results.md`](results.md). The benchmarks are not \
+             [`results.md`](results.md); serving (requests per second and p99 against \
+             `axum::serve`, hyper-util and tonic, idle connections at scale) in \
+             [`serving.md`](serving.md). The benchmarks are not \
              part of `cargo test` (which only checks that every variant still starts and stops); \
              to reproduce them (a few minutes; quieter machines give steadier figures):\n\n\
              ```sh\ncargo run --release -p graceful-bench\n```"

@@ -1,6 +1,7 @@
 //! Every variant the harness times still does what the harness expects: prints its ready
 //! line, and on SIGTERM exits 0 (the bare `#[tokio::main]`: dies of it); the
-//! spawn-throughput binary prints one sample per case and round. Building this test
+//! spawn-throughput binary prints one sample per case and round; the servers of the serving
+//! benchmark print their address, answer and exit 0. Building this test
 //! builds every variant, so CI catches a variant that no longer compiles.
 //!
 //! No timing is asserted here: the benchmarks run on demand, with
@@ -20,6 +21,15 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Starts `binary`, waits for `ready`, sends SIGTERM, returns the exit status.
 fn ready_then_term(binary: &str) -> std::process::ExitStatus {
+    ready_then_term_with(binary, |line| line == graceful_bench::READY)
+}
+
+/// Starts `binary`, waits for a line for which `ready` holds (given that line's text, it
+/// may talk to the child first), sends SIGTERM, returns the exit status.
+fn ready_then_term_with(
+    binary: &str,
+    ready: impl FnOnce(&str) -> bool,
+) -> std::process::ExitStatus {
     let mut child = Command::new(binary)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -36,11 +46,11 @@ fn ready_then_term(binary: &str) -> std::process::ExitStatus {
             }
         }
     });
-    let ready = line_rx.recv_timeout(TIMEOUT);
-    if ready.as_deref() != Ok(graceful_bench::READY) {
+    let line = line_rx.recv_timeout(TIMEOUT);
+    if !line.as_deref().is_ok_and(ready) {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("{binary}: expected the ready line, got {ready:?}");
+        panic!("{binary}: expected the ready line (and a good answer), got {line:?}");
     }
     let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     kill(pid, Signal::SIGTERM).expect("SIGTERM");
@@ -105,6 +115,52 @@ mod large {
         tgs_10000 => "tgs_10000",
         graceful_10000 => "graceful_10000",
     }
+}
+
+/// The servers of the serving benchmark: each prints its address, answers `GET /` with
+/// `hello` (the HTTP ones) and exits 0 on SIGTERM. The gRPC ones are called by the harness
+/// (h2load, with a check of `grpc-status`).
+macro_rules! serves {
+    ($($test:ident => $bin:literal, $http:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                let status = ready_then_term_with(env!(concat!("CARGO_BIN_EXE_", $bin)), |line| {
+                    let Some(addr) = line.strip_prefix(graceful_bench::servers::LISTENING) else {
+                        return false;
+                    };
+                    !$http || get_hello(addr)
+                });
+                assert_eq!(status.code(), Some(0), "{}: {status}", $bin);
+            }
+        )*
+    };
+}
+
+serves! {
+    serve_graceful => "serve_graceful", true;
+    serve_axum => "serve_axum", true;
+    serve_hyper => "serve_hyper", true;
+    grpc_graceful => "grpc_graceful", false;
+    grpc_tonic => "grpc_tonic", false;
+}
+
+/// `GET /` on `addr` over HTTP/1.1 with `Connection: close`: whether the answer is a 200
+/// whose body is `hello`.
+fn get_hello(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+        && response.ends_with(&format!("\r\n\r\n{}", graceful_bench::servers::HELLO))
 }
 
 #[test]
