@@ -16,6 +16,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::{Id, JoinSet};
+use tokio_util::task::TaskTracker;
 
 use super::close::CloseOnShutdown;
 use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP2, UNKNOWN};
@@ -42,6 +43,10 @@ const UPGRADE_IDLE_LINGER: Duration = Duration::from_secs(1);
 /// is in the report whoever drops the server and whenever its tasks are finally dropped.
 pub(super) struct Connections {
     pub(super) tasks: JoinSet<()>,
+    /// Counts the tasks that still run, without a lock: the drain waits for none to be left
+    /// with one wake-up at the end, instead of joining each task as it ends (a wake-up of the
+    /// server's task, and on a loaded machine a thread switch, per connection).
+    running: TaskTracker,
     /// The state of each connection whose task has not been joined: how the server signals
     /// them, and what `drop` counts.
     table: HashMap<Id, Arc<Conn>>,
@@ -55,6 +60,7 @@ impl Connections {
     pub(super) fn new(shutdown: Shutdown, settings: Settings) -> Self {
         Connections {
             tasks: JoinSet::new(),
+            running: TaskTracker::new(),
             table: HashMap::new(),
             shutdown,
             settings,
@@ -81,6 +87,12 @@ impl Connections {
         };
         self.table.remove(&id);
         Some(())
+    }
+
+    /// The drain: waits until every connection's task has ended.
+    pub(super) async fn all_ended(&self) {
+        self.running.close();
+        self.running.wait().await;
     }
 
     /// From the trigger on: every HTTP/2 connection sends its GOAWAY (the later ones are told
@@ -185,7 +197,9 @@ impl Connections {
         if self.told_going_away {
             conn.raise(GOING_AWAY);
         }
-        let task = self.tasks.spawn(self.shutdown.scope(connection));
+        let task = self
+            .tasks
+            .spawn(self.running.track_future(self.shutdown.scope(connection)));
         self.table.insert(task.id(), conn);
     }
 }

@@ -278,7 +278,7 @@ where
         "HTTP server stopped accepting; closing connections"
     );
     connections.close();
-    while connections.join_next().await.is_some() {}
+    connections.all_ended().await;
     Ok(())
 }
 
