@@ -114,9 +114,13 @@ fn passed() -> Result<Option<Passed>, String> {
 
 /// The soft `RLIMIT_NOFILE`: no descriptor of this process can be at or above it.
 fn open_files_limit() -> u64 {
+    let most = u64::from(u32::MAX >> 1);
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map_or(u64::from(u32::MAX >> 1), |(soft, _)| soft)
-        .min(u64::from(u32::MAX >> 1))
+        // `rlim_t` is a `u64` on Linux and macOS, an `i64` on FreeBSD: `i128` holds both.
+        .map_or(most, |(soft, _)| {
+            u64::try_from(i128::from(soft)).unwrap_or(most)
+        })
+        .min(most)
 }
 
 /// Reads the environment, and takes or marks the sockets it passes.
