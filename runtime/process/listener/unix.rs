@@ -25,7 +25,7 @@ impl Stop {
     pub(super) fn stop(&self) {
         for &(signal, id) in &self.0 {
             unregister(id);
-            disposition::restore(signal.number());
+            disposition::restore(signal);
         }
     }
 }
@@ -119,6 +119,7 @@ mod disposition {
 
     use signal_hook::SigId;
 
+    use crate::signal::Signal;
     use crate::sync::lock;
 
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -127,6 +128,11 @@ mod disposition {
         Default,
         /// Ignored, or a handler of someone else's, which signal-hook calls in turn.
         Kept,
+        /// Not known: the platform has no `/proc` to read it from. Left as kept, so that a
+        /// guess never makes the process terminate on a signal it ignored or handled (tokio's
+        /// own signal streams share signal-hook's handler), and said once when the run returns.
+        #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+        Unknown,
     }
 
     struct Table {
@@ -153,9 +159,20 @@ mod disposition {
 
     /// Once a listener has removed its action for `signal`: a signal that terminated the
     /// process before terminates it again.
-    pub(super) fn restore(signal: i32) {
+    pub(super) fn restore(signal: Signal) {
+        let (name, signal) = (signal.name(), signal.number());
         let mut table = lock(&TABLE);
         let Some(table) = table.as_mut() else { return };
+        if let Some(before) = table
+            .before
+            .get_mut(&signal)
+            .filter(|before| **before == Before::Unknown)
+        {
+            // Once per signal: each later run finds it as this one leaves it.
+            *before = Before::Kept;
+            crate::log::emit!(warn, target: "graceful", signal = name, "the signal's action from before the run is unknown on this platform (graceful reads it from /proc, which is Linux's): it stays caught by a handler that does nothing, rather than guessed; handle the signal after the run if the program must stop on it");
+            return;
+        }
         if table.before.get(&signal) != Some(&Before::Default)
             || table.defaults.contains_key(&signal)
         {
@@ -198,9 +215,13 @@ mod disposition {
         }
     }
 
+    /// Elsewhere (macOS, the BSDs) only `sigaction` tells, and it is unsafe to call: nix's
+    /// `sigaction` always installs a new action (reading the old one without changing it
+    /// needs a null pointer only libc takes), signal-hook keeps the action it replaced to
+    /// itself, and this crate forbids unsafe code.
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     fn before(_signal: i32) -> Before {
-        Before::Kept
+        Before::Unknown
     }
 }
 
