@@ -153,18 +153,6 @@ impl Builder {
         self
     }
 
-    /// The name of [`upgrade`](Self::upgrade) in 0.2.
-    ///
-    /// ```
-    /// #![allow(deprecated)]
-    /// let builder = graceful::Builder::new().upgrade_on(graceful::Signal::SIGHUP);
-    /// # let _ = builder;
-    /// ```
-    #[deprecated(since = "0.3.0", note = "renamed to `upgrade`, as the attribute's key")]
-    pub fn upgrade_on(self, signal: Signal) -> Self {
-        self.upgrade(signal)
-    }
-
     /// How long the new process of an upgrade has to become ready before it is stopped and
     /// the upgrade fails (default 30 s). Overridden by `GRACEFUL_UPGRADE_TIMEOUT`.
     ///

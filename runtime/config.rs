@@ -220,10 +220,6 @@ pub struct StartError {
     message: String,
 }
 
-/// The name of [`StartError`] in 0.2, when it only carried configuration errors.
-#[deprecated(since = "0.3.0", note = "renamed to `StartError`")]
-pub type ConfigError = StartError;
-
 impl StartError {
     pub(crate) fn new(message: String) -> Self {
         StartError { message }

@@ -118,16 +118,12 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 pub use crate::builder::Builder;
-#[allow(deprecated)]
-pub use crate::config::ConfigError;
 pub use crate::config::{
     ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor, StartError,
 };
 pub use crate::hooks::registry::IntoHook;
 pub use crate::hooks::{HookContext, HookOutput, MainOutput};
 pub use crate::reason::Reason;
-#[allow(deprecated)]
-pub use crate::report::Outcome;
 pub use crate::report::{
     HookOutcome, HookReport, MainOutcome, Report, ServiceOutcome, ServiceReport,
 };

@@ -117,21 +117,7 @@ pub enum HookOutcome {
     Skipped,
 }
 
-/// The name of [`HookOutcome`] in 0.2.
-#[deprecated(since = "0.3.0", note = "renamed to `HookOutcome`")]
-pub type Outcome = HookOutcome;
-
 impl HookOutcome {
-    /// The name of [`HookOutcome::Returned`] in 0.2.
-    ///
-    /// ```
-    /// #![allow(deprecated)]
-    /// assert_eq!(graceful::HookOutcome::Ok, graceful::HookOutcome::Returned);
-    /// ```
-    #[deprecated(since = "0.3.0", note = "renamed to `HookOutcome::Returned`")]
-    #[allow(non_upper_case_globals)]
-    pub const Ok: HookOutcome = HookOutcome::Returned;
-
     /// Whether the hook succeeded.
     ///
     /// ```

@@ -331,27 +331,6 @@ where
     })
 }
 
-/// The name of [`spawn_connection`] in 0.2.
-///
-/// ```no_run
-/// # #![allow(deprecated)]
-/// # async fn f() {
-/// graceful::http::spawn_upgraded(async {});
-/// # }
-/// ```
-#[deprecated(
-    since = "0.3.0",
-    note = "renamed to `spawn_connection`: \"upgrade\" now only means the zero-downtime upgrade"
-)]
-#[track_caller]
-pub fn spawn_upgraded<F>(connection: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    spawn_connection(connection)
-}
-
 /// Counts one connection cut when dropped armed: an upgraded connection's task aborted.
 struct CutOnDrop {
     shutdown: Option<Shutdown>,

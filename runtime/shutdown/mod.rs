@@ -352,21 +352,6 @@ impl Shutdown {
         self.inner.token.child_token()
     }
 
-    /// The name of [`child_token`](Self::child_token) in 0.2.
-    ///
-    /// ```
-    /// #![allow(deprecated)]
-    /// let token = graceful::shutdown().token();
-    /// assert!(!token.is_cancelled());
-    /// ```
-    #[deprecated(
-        since = "0.3.0",
-        note = "renamed to `child_token`, as tokio-util names it"
-    )]
-    pub fn token(&self) -> CancellationToken {
-        self.child_token()
-    }
-
     /// Spawns a tracked task on the current tokio runtime; the shutdown waits for it (step 4,
     /// at most `drain_timeout`), then aborts it and reports it by where it was spawned.
     /// Same as [`graceful::spawn`](crate::spawn).
