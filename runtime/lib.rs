@@ -77,6 +77,8 @@
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`): each item behind a feature says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod clock;
@@ -84,10 +86,12 @@ mod config;
 #[cfg(any(feature = "http", feature = "grpc"))]
 mod drain;
 #[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
 pub mod grpc;
 pub mod guide;
 mod hooks;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod keep;
 mod log;

@@ -43,6 +43,7 @@ use crate::systemd;
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "upgrade")))]
 pub enum UpgradeError {
     /// Upgrades need Unix (Linux, macOS).
     Unsupported,
@@ -238,6 +239,7 @@ impl Shutdown {
     /// }
     /// # }
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "upgrade")))]
     pub async fn upgrade(&self) -> Result<u32, UpgradeError> {
         let outcome = begin(self)?;
         outcome

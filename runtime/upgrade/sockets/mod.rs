@@ -180,6 +180,7 @@ fn take(table: &mut Table) -> io::Result<()> {
 ///     }
 /// }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "upgrade")))]
 pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
     let listener = match claim(name, Family::Tcp)? {
         Some((socket, origin)) => {
@@ -267,6 +268,7 @@ pub async fn listen(name: &str, addr: impl ToSocketAddrs) -> io::Result<TcpListe
 /// }
 /// ```
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "upgrade"))))]
 pub fn listen_unix(
     name: &str,
     path: impl AsRef<std::path::Path>,
