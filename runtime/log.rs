@@ -260,35 +260,88 @@ pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str)
     ));
 }
 
-/// How a service ended; `started_shutdown` when its failure started the shutdown.
-pub(crate) fn service_ended(name: &str, outcome: &ServiceOutcome, started_shutdown: bool) {
+/// How a service ended; `started_shutdown` when its failure started the shutdown, `restarts`
+/// how many times it had been restarted.
+pub(crate) fn service_ended(
+    name: &str,
+    outcome: &ServiceOutcome,
+    started_shutdown: bool,
+    restarts: u32,
+) {
     let when = if started_shutdown {
         "; shutting down"
     } else {
         ""
     };
+    let after = match restarts {
+        0 => String::new(),
+        1 => " after 1 restart".to_owned(),
+        n => format!(" after {n} restarts"),
+    };
     match outcome {
         ServiceOutcome::Returned => {
-            emit!(info, target: "graceful", service = name, "service ended");
+            emit!(info, target: "graceful", service = name, restarts, "service ended");
         }
         ServiceOutcome::Failed(error) => {
-            emit!(error, target: "graceful", service = name, %error, started_shutdown, "service failed");
+            emit!(error, target: "graceful", service = name, %error, started_shutdown, restarts, "service failed");
             stderr_if(
                 started_shutdown,
-                format_args!("service {name} failed: {error}{when}"),
+                format_args!("service {name} failed{after}: {error}{when}"),
             );
         }
         ServiceOutcome::Panicked(message) => {
-            emit!(error, target: "graceful", service = name, panic = %message, started_shutdown, "service panicked");
+            emit!(error, target: "graceful", service = name, panic = %message, started_shutdown, restarts, "service panicked");
             stderr_if(
                 started_shutdown,
-                format_args!("service {name} panicked: {message}{when}"),
+                format_args!("service {name} panicked{after}: {message}{when}"),
             );
         }
         ServiceOutcome::Aborted => {
-            emit!(warn, target: "graceful", service = name, "service aborted at the end of the drain");
+            emit!(warn, target: "graceful", service = name, restarts, "service aborted at the end of the drain");
         }
     }
+}
+
+/// A run of a service ended and it restarts after `backoff` (its `restart`-th restart).
+pub(crate) fn service_restarting(
+    name: &str,
+    outcome: &ServiceOutcome,
+    restart: u32,
+    backoff: Duration,
+) {
+    match outcome {
+        ServiceOutcome::Failed(error) => {
+            emit!(warn, target: "graceful", service = name, %error, restart, ?backoff, "service failed: restarting after the back-off");
+        }
+        ServiceOutcome::Panicked(message) => {
+            emit!(warn, target: "graceful", service = name, panic = %message, restart, ?backoff, "service panicked: restarting after the back-off");
+        }
+        ServiceOutcome::Returned | ServiceOutcome::Aborted => {
+            emit!(info, target: "graceful", service = name, restart, ?backoff, "service returned: restarting after the back-off");
+            return;
+        }
+    }
+    fallback(format_args!(
+        "service {name} {outcome}; restart {restart} in {backoff:?}"
+    ));
+}
+
+/// A run ended past the limit of its policy: not restarted again.
+pub(crate) fn service_restart_limit(
+    name: &str,
+    outcome: &ServiceOutcome,
+    limit: u32,
+    within: Duration,
+) {
+    emit!(error, target: "graceful", service = name, %outcome, limit, ?within, "service restarted {limit} times within {within:?}, its limit: not restarted again");
+    fallback(format_args!(
+        "service {name} {outcome}: restarted {limit} times within {within:?}, its limit; not restarted again"
+    ));
+}
+
+/// The shutdown started while the service waited out its back-off: it ends now.
+pub(crate) fn service_stopped_in_backoff(name: &str) {
+    emit!(info, target: "graceful", service = name, "service stopped during its back-off: the shutdown started");
 }
 
 pub(crate) fn late_service(name: &str) {
