@@ -584,8 +584,9 @@ impl ServiceReport {
     ///     .signals([])
     ///     .run_to_report(|shutdown| async move {
     ///         let policy = Restart::on_failure().backoff(Duration::ZERO, Duration::ZERO);
+    ///         let handle = shutdown.clone();
     ///         graceful::service_with("flaky", policy, move || {
-    ///             let shutdown = shutdown.clone();
+    ///             let shutdown = handle.clone();
     ///             async move {
     ///                 match RUNS.fetch_add(1, Ordering::SeqCst) {
     ///                     0 | 1 => Err("not yet"),
@@ -596,6 +597,7 @@ impl ServiceReport {
     ///                 }
     ///             }
     ///         });
+    ///         shutdown.cancelled().await;
     ///     })
     ///     .unwrap();
     /// assert_eq!(report.services()[0].restarts(), 2);

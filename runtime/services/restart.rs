@@ -88,8 +88,9 @@ impl Restart {
     }
 
     /// The back-off: `initial` before the first restart, doubling with each restart counted in
-    /// the window, never more than `max` (then drawn between half of that and all of it).
-    /// `Duration::ZERO` for both restarts at once.
+    /// the window, never more than `max` (a `max` below `initial` is taken as `initial`); each
+    /// delay is then drawn between half of that and all of it. `Duration::ZERO` for both
+    /// restarts at once.
     ///
     /// ```
     /// use std::time::Duration;
