@@ -135,14 +135,14 @@ impl<F: std::future::Future> std::future::Future for Instrumented<F> {
     }
 }
 
-/// The span of the whole shutdown, from the trigger to the report: one trace.
-pub(crate) fn shutdown_span(reason: &Reason, timeout: Duration) -> Span {
+/// The span of the whole shutdown, from the trigger to the report: one trace. Its fields are
+/// few: `fmt` prints them on every line inside it.
+pub(crate) fn shutdown_span(reason: &Reason) -> Span {
     Span::make(|| {
         tracing::info_span!(
             target: "graceful",
             "shutdown",
             %reason,
-            ?timeout,
             exit_code = tracing::field::Empty,
         )
     })
@@ -170,9 +170,9 @@ pub(crate) fn drain_span(parent: &Span, drain_timeout: Duration) -> Span {
 }
 
 /// The span of the hooks' phases, in `shutdown`.
-pub(crate) fn hooks_span(parent: &Span, hooks: usize) -> Span {
+pub(crate) fn hooks_span(parent: &Span) -> Span {
     let parent = parent.id();
-    Span::make(|| tracing::info_span!(target: "graceful", parent: parent, "hooks", hooks))
+    Span::make(|| tracing::info_span!(target: "graceful", parent: parent, "hooks"))
 }
 
 /// The span of one hook, in `hooks` (`parent`); its outcome and duration are recorded when it
@@ -185,7 +185,6 @@ pub(crate) fn hook_span(parent: Option<tracing::Id>, order: i32, name: &str) -> 
             "hook",
             order,
             name,
-            "otel.name" = %format_args!("hook {name}"),
             outcome = tracing::field::Empty,
             duration = tracing::field::Empty,
         )

@@ -51,7 +51,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     //    covers the sequence (one trace), with a span per phase. The delay's and the drain's
     //    are not entered while the main body is polled: its own spans stay its own.
     let trigger = inner.trigger().expect("the shutdown has started").clone();
-    let span = log::shutdown_span(&trigger.reason, trigger.timeout(config.timeout));
+    let span = log::shutdown_span(&trigger.reason);
     let deadline = span.in_scope(|| stopping(&trigger, config));
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
@@ -80,7 +80,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     //    prints panic.
     crate::stderr::silence_if_gone();
     let hooks = registry::all_hooks(&inner.hooks);
-    let hooks_span = log::hooks_span(&span, hooks.len());
+    let hooks_span = log::hooks_span(&span);
     let hooks = hooks_span
         .instrument(run_hooks(
             inner,

@@ -22,8 +22,7 @@ pub(crate) fn skipped(hook: Hook) -> HookReport {
     drop_quietly(run);
     let outcome = HookOutcome::Skipped;
     let span = log::hook_span(log::current_span_id(), order, &name);
-    span.record("outcome", tracing::field::display(&outcome));
-    span.in_scope(|| log::hook_ended(order, &name, Duration::ZERO, &outcome));
+    end_span(&span, order, &name, Duration::ZERO, &outcome);
     HookReport {
         order,
         name,
@@ -133,7 +132,8 @@ pub(crate) fn end_span(
     duration: Duration,
     outcome: &HookOutcome,
 ) {
+    // The event first: its line carries the outcome once, not in the span's context too.
+    span.in_scope(|| log::hook_ended(order, name, duration, outcome));
     span.record("outcome", tracing::field::display(outcome));
     span.record("duration", tracing::field::debug(duration));
-    span.in_scope(|| log::hook_ended(order, name, duration, outcome));
 }
