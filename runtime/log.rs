@@ -291,6 +291,21 @@ pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &H
     }
 }
 
+/// A phase (the drain, the hooks) still runs after `elapsed`: what it waits for. Debug level
+/// at first, info once `loud` (the phase runs long).
+pub(crate) fn still_waiting(phase: &str, elapsed: Duration, waiting: &[String], loud: bool) {
+    let list = if waiting.is_empty() {
+        "nothing named".to_owned()
+    } else {
+        waiting.join(", ")
+    };
+    if loud {
+        emit!(info, target: "graceful", phase, ?elapsed, "still waiting for: {list}");
+    } else {
+        emit!(debug, target: "graceful", phase, ?elapsed, "still waiting for: {list}");
+    }
+}
+
 pub(crate) fn main_ended(outcome: &MainOutcome) {
     if let MainOutcome::Failed(error) = outcome {
         // As std does for `fn main() -> Result<(), E>`, whether or not anyone traces.

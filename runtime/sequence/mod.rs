@@ -28,6 +28,14 @@ use crate::unwind::{CatchUnwind, join_error_text, panic_text};
 /// How long the drain waits for aborted tasks to be dropped.
 const ABORTED_DROP_WAIT: Duration = Duration::from_secs(1);
 
+/// How often a phase that runs long says what it waits for (debug level).
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// From how far into a phase that line is at info level, once every [`PROGRESS_LOUD_EVERY`]
+/// ticks.
+const PROGRESS_LOUD_AFTER: Duration = Duration::from_secs(5);
+const PROGRESS_LOUD_EVERY: u32 = 5;
+
 /// The main body's outcome: the exit code it asked for (`std::process::ExitCode`), or the
 /// error's `Debug` text.
 pub(crate) type MainResult = Result<Option<u8>, String>;
@@ -69,8 +77,9 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
 
     // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
     let drain_span = log::drain_span(&span, config.drain_timeout);
+    let drained = drain(inner, main, config, deadline, &drain_span);
     let (main_outcome, main_code, aborted) =
-        drain(inner, main, config, deadline, &drain_span).await;
+        with_progress(inner, &drain_span, "drain", drained).await;
     drain_span.record("aborted", aborted.len());
     drain_span.record("connections_cut", inner.connections_cut());
     drop(drain_span);
@@ -81,15 +90,15 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     crate::stderr::silence_if_gone();
     let hooks = registry::all_hooks(&inner.hooks);
     let hooks_span = log::hooks_span(&span);
-    let hooks = hooks_span
-        .instrument(run_hooks(
-            inner,
-            &mut worker,
-            hooks,
-            &trigger.reason,
-            deadline,
-        ))
-        .await;
+    let hooks = hooks_span.handle().instrument(run_hooks(
+        inner,
+        &mut worker,
+        hooks,
+        &trigger.reason,
+        deadline,
+    ));
+    let hooks = with_progress(inner, &hooks_span, "hooks", hooks).await;
+    drop(hooks_span);
     drop(worker);
 
     // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
@@ -109,6 +118,37 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     report.exit_code = report::exit_code(&report, main_code.or(trigger.code));
     span.record("exit_code", report.exit_code);
     report
+}
+
+/// Runs `phase`; while it runs, says every [`PROGRESS_EVERY`] what it waits for (the main
+/// body, tasks and services by name, the hooks running), in `span`: at debug level, then at
+/// info level every [`PROGRESS_LOUD_EVERY`] ticks from [`PROGRESS_LOUD_AFTER`] on. A phase that
+/// ends within a second says nothing.
+async fn with_progress<F: Future>(
+    inner: &Inner,
+    span: &log::Span,
+    name: &'static str,
+    phase: F,
+) -> F::Output {
+    let started = Instant::now();
+    let mut phase = pin!(phase);
+    let mut ticks = 0u32;
+    loop {
+        ticks = ticks.saturating_add(1);
+        let tick = clock::later(started, PROGRESS_EVERY.saturating_mul(ticks));
+        match timeout_at(tick.into(), phase.as_mut()).await {
+            Ok(output) => return output,
+            Err(_) => {
+                let elapsed = started.elapsed();
+                let loud = elapsed >= PROGRESS_LOUD_AFTER;
+                if loud && ticks % PROGRESS_LOUD_EVERY != 0 {
+                    continue;
+                }
+                let waiting = inner.progress.waiting_for(&inner.tasks);
+                span.in_scope(|| log::still_waiting(name, elapsed, &waiting, loud));
+            }
+        }
+    }
 }
 
 /// Step 1: logs the start and tells systemd; returns the global deadline (the configured

@@ -1,0 +1,25 @@
+//! A shutdown whose hook runs for 7 s, with a `tracing_subscriber` fmt subscriber (stderr,
+//! DEBUG, no time, no colour): while it runs, the sequence says what it waits for.
+
+use std::time::Duration;
+
+use graceful_process_tests::ready;
+
+#[graceful::main]
+async fn main(shutdown: graceful::Shutdown) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+        .with_ansi(false)
+        .without_time()
+        .init();
+    ready();
+    shutdown.cancelled().await;
+}
+
+#[graceful::on_shutdown(order = 10)]
+async fn slow() {
+    println!("hook slow started");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    println!("hook slow ended");
+}
