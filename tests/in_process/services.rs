@@ -416,6 +416,44 @@ mod restarts {
         assert_eq!(report.exit_code(), 1);
     }
 
+    /// The report lists at most 100 services; the restarts of those it leaves out are still
+    /// counted in the summary.
+    #[test]
+    fn the_restarts_of_services_left_out_of_the_report_are_still_counted() {
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let ended = Arc::new(tokio::sync::Semaphore::new(0));
+                for _ in 0..150 {
+                    let runs = AtomicU32::new(0);
+                    let ended = ended.clone();
+                    graceful::service_with("job", quick(), move || {
+                        let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                        let ended = ended.clone();
+                        async move {
+                            if run == 1 {
+                                return Err("first try");
+                            }
+                            ended.add_permits(1);
+                            Ok(())
+                        }
+                    });
+                }
+                let _all = ended.acquire_many(150).await.unwrap();
+                shutdown.trigger();
+            })
+            .unwrap();
+        assert_eq!(report.services().len(), 100);
+        assert_eq!(report.services_left_out(), 50);
+        assert!(report.services().iter().all(|s| s.restarts() == 1));
+        assert!(
+            report
+                .to_string()
+                .contains("150 services (0 not ok, 150 restarts, 50 not listed)"),
+            "{report}"
+        );
+        assert_eq!(report.exit_code(), 0);
+    }
+
     /// The back-off is a minute; the shutdown starts during it: the service ends at once,
     /// with its last run's failure, and is not run again.
     #[test]
