@@ -105,7 +105,8 @@ impl Restart {
     }
 
     /// The limit: at most `restarts` restarts within any `within`; the failure after them
-    /// stops the process. `at_most(0, ..)` never restarts.
+    /// stops the process. `at_most(0, ..)` never restarts. The service keeps the instants of
+    /// its restarts within the window: at most `restarts` of them.
     ///
     /// ```
     /// use std::time::Duration;
