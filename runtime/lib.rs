@@ -131,7 +131,7 @@ pub use crate::reason::Reason;
 pub use crate::report::{
     HookOutcome, HookReport, MainOutcome, Report, ServiceOutcome, ServiceReport,
 };
-pub use crate::services::ServiceOutput;
+pub use crate::services::{Restart, ServiceOutput};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 
@@ -235,6 +235,37 @@ where
     F::Output: ServiceOutput,
 {
     shutdown().service(name, fut);
+}
+
+/// Starts a service that restarts after a failure: `factory` makes its future again, after a
+/// back-off, at most a number of times within a window ([`Restart`]); past that, the failure
+/// stops the process as one of [`service`] does. The supervisors of Erlang/OTP, one for one.
+/// See [`Shutdown::service_with`].
+///
+/// # Panics
+/// If `name` is empty, or outside a tokio runtime.
+///
+/// ```no_run
+/// use graceful::Restart;
+///
+/// # async fn consume(shutdown: graceful::Shutdown) -> Result<(), std::io::Error> { Ok(()) }
+/// #[graceful::main]
+/// async fn main(shutdown: graceful::Shutdown) {
+///     let handle = shutdown.clone();
+///     // Back-off 100 ms doubling to 30 s, at most 5 restarts within 60 s.
+///     graceful::service_with("consumer", Restart::on_failure(), move || consume(handle.clone()));
+///     shutdown.cancelled().await;
+/// }
+/// ```
+#[track_caller]
+pub fn service_with<F, Fut>(name: impl Into<Cow<'static, str>>, policy: Restart, factory: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::IntoFuture + 'static,
+    Fut::IntoFuture: Send + 'static,
+    Fut::Output: ServiceOutput,
+{
+    shutdown().service_with(name, policy, factory);
 }
 
 /// Keeps `value` alive until the process exits: it is dropped after the report is logged,

@@ -33,6 +33,171 @@ macro_rules! emit {
 }
 pub(crate) use emit;
 
+/// A `tracing` span whose every call into the subscriber (its creation, each enter and exit,
+/// each field recorded, its clones and its close) is under [`guard`], as events are: spans
+/// call into the subscriber too, and a panic there must not abort the sequence. A span whose
+/// creation panicked is none at all.
+#[derive(Default)]
+pub(crate) struct Span(Option<tracing::Span>);
+
+impl Span {
+    fn make(make: impl FnOnce() -> tracing::Span) -> Span {
+        Span(catch_unwind(AssertUnwindSafe(make)).ok())
+    }
+
+    /// Its id, to be the explicit parent of a span made elsewhere (on another thread).
+    pub(crate) fn id(&self) -> Option<tracing::Id> {
+        self.0.as_ref().and_then(tracing::Span::id)
+    }
+
+    /// Runs `f` inside the span: the events it emits are the span's.
+    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _entered = self.enter();
+        f()
+    }
+
+    /// Enters the span; exited when the guard drops, even if entering panicked part-way (the
+    /// subscriber may have pushed the span on its stack before it panicked).
+    fn enter(&self) -> Option<Entered> {
+        let span = self.0.as_ref()?;
+        span.with_subscriber(|(id, dispatch)| {
+            let entered = Entered {
+                id: id.clone(),
+                dispatch: dispatch.clone(),
+            };
+            guard(|| dispatch.enter(id));
+            entered
+        })
+    }
+
+    /// Records `value` as the span's `field` (declared empty when the span was made).
+    pub(crate) fn record(&self, field: &str, value: impl tracing::Value) {
+        if let Some(span) = &self.0 {
+            guard(|| {
+                span.record(field, value);
+            });
+        }
+    }
+
+    /// `fut`, polled inside the span.
+    pub(crate) fn instrument<F: std::future::Future>(self, fut: F) -> Instrumented<F> {
+        Instrumented {
+            span: self,
+            fut: Box::pin(fut),
+        }
+    }
+
+    /// Another handle on the same span.
+    pub(crate) fn handle(&self) -> Span {
+        match &self.0 {
+            Some(span) => Span::make(|| span.clone()),
+            None => Span(None),
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            guard(move || drop(span));
+        }
+    }
+}
+
+/// A span entered on this thread; exited when dropped.
+struct Entered {
+    id: tracing::Id,
+    dispatch: tracing::Dispatch,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        guard(|| self.dispatch.exit(&self.id));
+    }
+}
+
+/// A future polled inside a [`Span`] (tracing's `Instrumented`, under [`guard`]).
+pub(crate) struct Instrumented<F> {
+    span: Span,
+    fut: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        this.fut.as_mut().poll(cx)
+    }
+}
+
+/// The span of the whole shutdown, from the trigger to the report: one trace. Its fields are
+/// few: `fmt` prints them on every line inside it.
+pub(crate) fn shutdown_span(reason: &Reason) -> Span {
+    Span::make(|| {
+        tracing::info_span!(
+            target: "graceful",
+            "shutdown",
+            %reason,
+            exit_code = tracing::field::Empty,
+        )
+    })
+}
+
+/// The span of the delay (`drain_delay`), in `shutdown`.
+pub(crate) fn delay_span(parent: &Span, drain_delay: Duration) -> Span {
+    let parent = parent.id();
+    Span::make(|| tracing::info_span!(target: "graceful", parent: parent, "delay", ?drain_delay))
+}
+
+/// The span of the drain, in `shutdown`; what it aborted is recorded when it ends.
+pub(crate) fn drain_span(parent: &Span, drain_timeout: Duration) -> Span {
+    let parent = parent.id();
+    Span::make(|| {
+        tracing::info_span!(
+            target: "graceful",
+            parent: parent,
+            "drain",
+            ?drain_timeout,
+            aborted = tracing::field::Empty,
+            connections_cut = tracing::field::Empty,
+        )
+    })
+}
+
+/// The span of the hooks' phases, in `shutdown`.
+pub(crate) fn hooks_span(parent: &Span) -> Span {
+    let parent = parent.id();
+    Span::make(|| tracing::info_span!(target: "graceful", parent: parent, "hooks"))
+}
+
+/// The span of one hook, in `hooks` (`parent`); its outcome and duration are recorded when it
+/// ends.
+pub(crate) fn hook_span(parent: Option<tracing::Id>, order: i32, name: &str) -> Span {
+    Span::make(|| {
+        tracing::info_span!(
+            target: "graceful",
+            parent: parent,
+            "hook",
+            order,
+            name,
+            outcome = tracing::field::Empty,
+            duration = tracing::field::Empty,
+        )
+    })
+}
+
+/// The span entered on this thread now, if any: the parent of a span made here.
+pub(crate) fn current_span_id() -> Option<tracing::Id> {
+    catch_unwind(|| tracing::Span::current().id())
+        .ok()
+        .flatten()
+}
+
 /// Whether events go nowhere, so failures must be printed on stderr instead.
 fn unobserved() -> bool {
     catch_unwind(|| dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>()))
@@ -123,6 +288,21 @@ pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &H
                 "hook {name} (order {order}) skipped: the global deadline had passed"
             ));
         }
+    }
+}
+
+/// A phase (the drain, the hooks) still runs after `elapsed`: what it waits for. Debug level
+/// at first, info once `loud` (the phase runs long).
+pub(crate) fn still_waiting(phase: &str, elapsed: Duration, waiting: &[String], loud: bool) {
+    let list = if waiting.is_empty() {
+        "nothing named".to_owned()
+    } else {
+        waiting.join(", ")
+    };
+    if loud {
+        emit!(info, target: "graceful", phase, ?elapsed, "still waiting for: {list}");
+    } else {
+        emit!(debug, target: "graceful", phase, ?elapsed, "still waiting for: {list}");
     }
 }
 
@@ -260,35 +440,88 @@ pub(crate) fn deadline_watchdog(timeout: Duration, running: &str, skipped: &str)
     ));
 }
 
-/// How a service ended; `started_shutdown` when its failure started the shutdown.
-pub(crate) fn service_ended(name: &str, outcome: &ServiceOutcome, started_shutdown: bool) {
+/// How a service ended; `started_shutdown` when its failure started the shutdown, `restarts`
+/// how many times it had been restarted.
+pub(crate) fn service_ended(
+    name: &str,
+    outcome: &ServiceOutcome,
+    started_shutdown: bool,
+    restarts: u32,
+) {
     let when = if started_shutdown {
         "; shutting down"
     } else {
         ""
     };
+    let after = match restarts {
+        0 => String::new(),
+        1 => " after 1 restart".to_owned(),
+        n => format!(" after {n} restarts"),
+    };
     match outcome {
         ServiceOutcome::Returned => {
-            emit!(info, target: "graceful", service = name, "service ended");
+            emit!(info, target: "graceful", service = name, restarts, "service ended");
         }
         ServiceOutcome::Failed(error) => {
-            emit!(error, target: "graceful", service = name, %error, started_shutdown, "service failed");
+            emit!(error, target: "graceful", service = name, %error, started_shutdown, restarts, "service failed");
             stderr_if(
                 started_shutdown,
-                format_args!("service {name} failed: {error}{when}"),
+                format_args!("service {name} failed{after}: {error}{when}"),
             );
         }
         ServiceOutcome::Panicked(message) => {
-            emit!(error, target: "graceful", service = name, panic = %message, started_shutdown, "service panicked");
+            emit!(error, target: "graceful", service = name, panic = %message, started_shutdown, restarts, "service panicked");
             stderr_if(
                 started_shutdown,
-                format_args!("service {name} panicked: {message}{when}"),
+                format_args!("service {name} panicked{after}: {message}{when}"),
             );
         }
         ServiceOutcome::Aborted => {
-            emit!(warn, target: "graceful", service = name, "service aborted at the end of the drain");
+            emit!(warn, target: "graceful", service = name, restarts, "service aborted at the end of the drain");
         }
     }
+}
+
+/// A run of a service ended and it restarts after `backoff` (its `restart`-th restart).
+pub(crate) fn service_restarting(
+    name: &str,
+    outcome: &ServiceOutcome,
+    restart: u32,
+    backoff: Duration,
+) {
+    match outcome {
+        ServiceOutcome::Failed(error) => {
+            emit!(warn, target: "graceful", service = name, %error, restart, ?backoff, "service failed: restarting after the back-off");
+        }
+        ServiceOutcome::Panicked(message) => {
+            emit!(warn, target: "graceful", service = name, panic = %message, restart, ?backoff, "service panicked: restarting after the back-off");
+        }
+        ServiceOutcome::Returned | ServiceOutcome::Aborted => {
+            emit!(info, target: "graceful", service = name, restart, ?backoff, "service returned: restarting after the back-off");
+            return;
+        }
+    }
+    fallback(format_args!(
+        "service {name} {outcome}; restart {restart} in {backoff:?}"
+    ));
+}
+
+/// A run ended past the limit of its policy: not restarted again.
+pub(crate) fn service_restart_limit(
+    name: &str,
+    outcome: &ServiceOutcome,
+    limit: u32,
+    within: Duration,
+) {
+    emit!(error, target: "graceful", service = name, %outcome, limit, ?within, "service restarted {limit} times within {within:?}, its limit: not restarted again");
+    fallback(format_args!(
+        "service {name} {outcome}: restarted {limit} times within {within:?}, its limit; not restarted again"
+    ));
+}
+
+/// The shutdown started while the service waited out its back-off: it ends now.
+pub(crate) fn service_stopped_in_backoff(name: &str) {
+    emit!(info, target: "graceful", service = name, "service stopped during its back-off: the shutdown started");
 }
 
 pub(crate) fn late_service(name: &str) {

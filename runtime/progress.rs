@@ -78,6 +78,20 @@ impl Progress {
         running
     }
 
+    /// What runs now (the main body, tracked tasks and services, running hooks), for the
+    /// line that says what a long drain or hook phase waits for. Unlike
+    /// [`close`](Self::close), hooks may still start.
+    pub(crate) fn waiting_for(&self, tasks: &Tasks) -> Vec<String> {
+        let mut running = Vec::new();
+        if self.main_running.load(Ordering::Acquire) {
+            running.push("main".to_owned());
+        }
+        running.extend(tasks.running());
+        let hooks = lock(&self.running_hooks);
+        running.extend(hooks.running.iter().map(|(_, name)| format!("hook {name}")));
+        running
+    }
+
     /// The hooks that have not started: those after the ones started once the hooks have
     /// been scheduled, every hook known so far (`dynamic` and the static ones) before that.
     pub(crate) fn not_started(&self, dynamic: &Dynamic) -> Vec<String> {

@@ -387,6 +387,16 @@ impl fmt::Display for Headline<'_> {
                 .count()
                 + left_out.not_ok;
             write!(f, "{services} service{} ({not_ok} not ok", plural(services))?;
+            let restarts = report
+                .services
+                .iter()
+                .map(|s| u64::from(s.restarts))
+                .sum::<u64>()
+                + left_out.restarts;
+            if restarts > 0 {
+                let plural = if restarts == 1 { "" } else { "s" };
+                write!(f, ", {restarts} restart{plural}")?;
+            }
             if left_out.all > 0 {
                 write!(f, ", {} not listed", left_out.all)?;
             }
@@ -412,7 +422,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.headline())?;
         for service in &self.services {
-            write!(f, "\n  service {} {}", service.name, service.outcome)?;
+            write!(f, "\n  {service}")?;
         }
         let left_out = self.services_left_out;
         if left_out.all > 0 {
@@ -500,7 +510,12 @@ pub struct ServiceReport {
     pub(crate) name: Cow<'static, str>,
     pub(crate) outcome: ServiceOutcome,
     pub(crate) during_shutdown: bool,
+    pub(crate) restarts: u32,
+    pub(crate) last_errors: Vec<String>,
 }
+
+/// How many of a service's last errors its report keeps.
+pub(crate) const LAST_ERRORS: usize = 5;
 
 impl ServiceReport {
     /// The service's name.
@@ -541,11 +556,77 @@ impl ServiceReport {
     pub fn during_shutdown(&self) -> bool {
         self.during_shutdown
     }
+
+    /// How many times it was restarted (by the [`Restart`](crate::Restart) policy of
+    /// [`service_with`](crate::service_with); always 0 for [`service`](crate::service)).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use graceful::Restart;
+    ///
+    /// static RUNS: AtomicU32 = AtomicU32::new(0);
+    /// let report = graceful::Builder::new()
+    ///     .signals([])
+    ///     .run_to_report(|shutdown| async move {
+    ///         let policy = Restart::on_failure().backoff(Duration::ZERO, Duration::ZERO);
+    ///         let handle = shutdown.clone();
+    ///         graceful::service_with("flaky", policy, move || {
+    ///             let shutdown = handle.clone();
+    ///             async move {
+    ///                 match RUNS.fetch_add(1, Ordering::SeqCst) {
+    ///                     0 | 1 => Err("not yet"),
+    ///                     _ => {
+    ///                         shutdown.trigger();
+    ///                         Ok(())
+    ///                     }
+    ///                 }
+    ///             }
+    ///         });
+    ///         shutdown.cancelled().await;
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(report.services()[0].restarts(), 2);
+    /// assert_eq!(report.services()[0].last_errors(), ["not yet", "not yet"]);
+    /// ```
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// The last errors of its runs (at most 5, oldest first): each `Err`'s `Display` text, or
+    /// `panicked: ` and the panic message. For a service that was never restarted, its
+    /// error if it failed.
+    ///
+    /// ```
+    /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {
+    /// #     graceful::service("http", async { Err::<(), _>("bind failed") });
+    /// # }).unwrap();
+    /// assert_eq!(report.services()[0].last_errors(), ["bind failed"]);
+    /// ```
+    pub fn last_errors(&self) -> &[String] {
+        &self.last_errors
+    }
 }
 
 impl fmt::Display for ServiceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "service {} {}", self.name, self.outcome)
+        write!(f, "service {} {}", self.name, self.outcome)?;
+        self.restarts_suffix(f)
+    }
+}
+
+impl ServiceReport {
+    /// `, after 3 restarts (last errors: a; b; c)`, when it was restarted.
+    fn restarts_suffix(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.restarts == 0 {
+            return Ok(());
+        }
+        let plural = if self.restarts == 1 { "" } else { "s" };
+        write!(f, ", after {} restart{plural}", self.restarts)?;
+        if !self.last_errors.is_empty() {
+            write!(f, " (last errors: {})", self.last_errors.join("; "))?;
+        }
+        Ok(())
     }
 }
 
@@ -574,6 +655,8 @@ pub(crate) struct LeftOut {
     pub(crate) all: usize,
     pub(crate) not_ok: usize,
     pub(crate) panicked: usize,
+    /// The restarts of the services left out.
+    pub(crate) restarts: u64,
 }
 
 impl Services {
@@ -592,6 +675,7 @@ impl Services {
         }
         ended.left_out.all += 1;
         if report.outcome.is_success() {
+            ended.left_out.restarts += u64::from(report.restarts);
             return;
         }
         let ok = ended
@@ -600,10 +684,12 @@ impl Services {
             .position(|(_, listed)| listed.outcome.is_success());
         match ok {
             Some(ok) => {
-                ended.listed.remove(ok);
+                let (_, evicted) = ended.listed.remove(ok);
+                ended.left_out.restarts += u64::from(evicted.restarts);
                 ended.listed.push((id, report));
             }
             None => {
+                ended.left_out.restarts += u64::from(report.restarts);
                 ended.left_out.not_ok += 1;
                 if matches!(report.outcome, ServiceOutcome::Panicked(_)) {
                     ended.left_out.panicked += 1;

@@ -72,10 +72,10 @@ pub fn terminated() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// The code tonic generates for `examples/proto/work.proto` (committed with the example).
+/// The code tonic generates for `proto/work.proto` (the example's service), at build time.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod work {
-    include!("../../examples/proto/graceful.example.rs");
+    include!(concat!(env!("OUT_DIR"), "/graceful.example.rs"));
 }
 
 /// The gRPC path of the unary method the benchmark calls.

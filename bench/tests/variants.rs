@@ -199,3 +199,16 @@ fn spawn_throughput_reports_every_case() {
     expected.sort_unstable();
     assert_eq!(seen, expected);
 }
+
+/// The servers' service is the example's: the copy in `proto/` (which the package needs to
+/// build on its own) has not drifted from `examples/proto/work.proto`.
+#[test]
+fn the_benchmarks_proto_is_the_examples() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = std::fs::read_to_string(root.join("proto/work.proto")).unwrap();
+    let example = std::fs::read_to_string(root.join("../examples/proto/work.proto")).unwrap();
+    assert_eq!(
+        copy, example,
+        "copy examples/proto/work.proto to bench/proto/"
+    );
+}

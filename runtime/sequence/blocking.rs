@@ -57,6 +57,10 @@ struct Current {
     name: std::borrow::Cow<'static, str>,
     limit_at: Instant,
     limit: Duration,
+    /// The hook's span, held here rather than by the thread, so that the sequence closes it
+    /// when it abandons a stuck hook. The thread does not enter it while the `fn` runs: a
+    /// thread stuck inside would keep it open.
+    span: log::Span,
 }
 
 /// What a hook thread runs.
@@ -133,6 +137,7 @@ pub(crate) async fn run(
             name: first.name.clone(),
             limit_at,
             limit,
+            span: log::Span::default(),
         };
         let batch = Arc::new(Batch {
             state: Mutex::new(State {
@@ -150,8 +155,9 @@ pub(crate) async fn run(
             let batch = batch.clone();
             let inner = inner.clone();
             let reason = reason.clone();
+            let parent = log::current_span_id();
             worker.run(Box::new(move || {
-                work(&inner, &batch, first_id, &reason, deadline);
+                work(&inner, &batch, first_id, &reason, deadline, parent);
             }));
         }
         let timed_out = watch(&batch).await;
@@ -165,7 +171,8 @@ pub(crate) async fn run(
         }
         if let Some(current) = timed_out {
             let outcome = HookOutcome::TimedOut(current.limit);
-            log::hook_ended(current.order, &current.name, current.limit, &outcome);
+            let (order, name, limit) = (current.order, &current.name, current.limit);
+            slot::end_span(&current.span, order, name, limit, &outcome);
             reports.push(HookReport {
                 order: current.order,
                 name: current.name,
@@ -219,7 +226,14 @@ async fn watch(batch: &Batch) -> Option<Current> {
 /// The blocking thread: each hook in turn, unless the deadline passed or the sequence gave
 /// up on this thread. Ending one hook and starting the next happen under one lock, so the
 /// sequence always watches the hook that runs.
-fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, deadline: Instant) {
+fn work(
+    inner: &Arc<Inner>,
+    batch: &Batch,
+    first_id: usize,
+    reason: &Reason,
+    deadline: Instant,
+    parent: Option<tracing::Id>,
+) {
     let mut state = lock(&batch.state);
     for index in 0.. {
         if state.abandoned {
@@ -238,7 +252,7 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
             unreachable!("a batch holds plain `fn` hooks only");
         };
         let id = first_id + index;
-        let (slot, scheduled) = Slot::start(hook, id, reason, deadline);
+        let (mut slot, scheduled) = Slot::start(hook, id, reason, deadline, parent.clone());
         let limit_at = scheduled.context.deadline;
         state.current = Some((
             index,
@@ -247,6 +261,7 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
                 name: slot.name.clone(),
                 limit_at,
                 limit: scheduled.limit,
+                span: std::mem::take(&mut slot.span),
             },
         ));
         // The sequence sleeps until the limit of an earlier hook: wake it if this one's
@@ -277,6 +292,9 @@ fn work(inner: &Arc<Inner>, batch: &Batch, first_id: usize, reason: &Reason, dea
         state = lock(&batch.state);
         if state.abandoned {
             return;
+        }
+        if let Some((_, current)) = &mut state.current {
+            slot.span = std::mem::take(&mut current.span);
         }
         slot.finish(outcome, ended, &mut state.reports);
     }

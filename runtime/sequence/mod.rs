@@ -28,6 +28,14 @@ use crate::unwind::{CatchUnwind, join_error_text, panic_text};
 /// How long the drain waits for aborted tasks to be dropped.
 const ABORTED_DROP_WAIT: Duration = Duration::from_secs(1);
 
+/// How often a phase that runs long says what it waits for (debug level).
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// From how far into a phase that line is at info level, once every [`PROGRESS_LOUD_EVERY`]
+/// ticks.
+const PROGRESS_LOUD_AFTER: Duration = Duration::from_secs(5);
+const PROGRESS_LOUD_EVERY: u32 = 5;
+
 /// The main body's outcome: the exit code it asked for (`std::process::ExitCode`), or the
 /// error's `Debug` text.
 pub(crate) type MainResult = Result<Option<u8>, String>;
@@ -47,29 +55,50 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     let mut worker = blocking::Worker::start(registry::has_blocking_hooks());
     main.run_until_trigger(shutdown).await;
 
-    // 1. Stopping: `is_shutting_down()` is true from the trigger on.
+    // 1. Stopping: `is_shutting_down()` is true from the trigger on. The span `shutdown`
+    //    covers the sequence (one trace), with a span per phase. The delay's and the drain's
+    //    are not entered while the main body is polled: its own spans stay its own.
     let trigger = inner.trigger().expect("the shutdown has started").clone();
-    let deadline = stopping(&trigger, config);
+    let span = log::shutdown_span(&trigger.reason);
+    let deadline = span.in_scope(|| stopping(&trigger, config));
 
     // 2. Delay: the main body still serves (readiness says 503) while load balancers move away.
     //    Pointless once the main body has ended, and after an upgrade, where the sockets stay
     //    open in the new process: cut short then.
     if trigger.reason != Reason::Upgrade {
+        let delay = log::delay_span(&span, config.drain_delay);
         let delay_end = clock::later(trigger.at, config.drain_delay).min(deadline);
         main.run_until(delay_end).await;
+        drop(delay);
     }
 
     // 3. Cancel.
     inner.cancel();
 
     // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
-    let (main_outcome, main_code, aborted) = drain(inner, main, config, deadline).await;
+    let drain_span = log::drain_span(&span, config.drain_timeout);
+    let drained = drain(inner, main, config, deadline, &drain_span);
+    let (main_outcome, main_code, aborted) =
+        with_progress(inner, &drain_span, "drain", drained).await;
+    drain_span.record("aborted", aborted.len());
+    drain_span.record("connections_cut", inner.connections_cut());
+    drop(drain_span);
 
-    // 5. Hooks, phase by phase. A terminal that went away with the signal (`app | tee log`
-    //    and Ctrl-C) must not make the hooks' own prints panic.
+    // 5. Hooks, phase by phase, each hook in a span of its own inside `hooks`. A terminal that
+    //    went away with the signal (`app | tee log` and Ctrl-C) must not make the hooks' own
+    //    prints panic.
     crate::stderr::silence_if_gone();
     let hooks = registry::all_hooks(&inner.hooks);
-    let hooks = run_hooks(inner, &mut worker, hooks, &trigger.reason, deadline).await;
+    let hooks_span = log::hooks_span(&span);
+    let hooks = hooks_span.handle().instrument(run_hooks(
+        inner,
+        &mut worker,
+        hooks,
+        &trigger.reason,
+        deadline,
+    ));
+    let hooks = with_progress(inner, &hooks_span, "hooks", hooks).await;
+    drop(hooks_span);
     drop(worker);
 
     // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
@@ -87,7 +116,39 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         exit_code: 0,
     };
     report.exit_code = report::exit_code(&report, main_code.or(trigger.code));
+    span.record("exit_code", report.exit_code);
     report
+}
+
+/// Runs `phase`; while it runs, says every [`PROGRESS_EVERY`] what it waits for (the main
+/// body, tasks and services by name, the hooks running), in `span`: at debug level, then at
+/// info level every [`PROGRESS_LOUD_EVERY`] ticks from [`PROGRESS_LOUD_AFTER`] on. A phase that
+/// ends within a second says nothing.
+async fn with_progress<F: Future>(
+    inner: &Inner,
+    span: &log::Span,
+    name: &'static str,
+    phase: F,
+) -> F::Output {
+    let started = Instant::now();
+    let mut phase = pin!(phase);
+    let mut ticks = 0u32;
+    loop {
+        ticks = ticks.saturating_add(1);
+        let tick = clock::later(started, PROGRESS_EVERY.saturating_mul(ticks));
+        match timeout_at(tick.into(), phase.as_mut()).await {
+            Ok(output) => return output,
+            Err(_) => {
+                let elapsed = started.elapsed();
+                let loud = elapsed >= PROGRESS_LOUD_AFTER;
+                if loud && ticks % PROGRESS_LOUD_EVERY != 0 {
+                    continue;
+                }
+                let waiting = inner.progress.waiting_for(&inner.tasks);
+                span.in_scope(|| log::still_waiting(name, elapsed, &waiting, loud));
+            }
+        }
+    }
 }
 
 /// Step 1: logs the start and tells systemd; returns the global deadline (the configured
@@ -114,6 +175,7 @@ async fn drain(
     mut main: Main<'_, '_>,
     config: &Config,
     deadline: Instant,
+    span: &log::Span,
 ) -> (MainOutcome, Option<u8>, Vec<String>) {
     let drain_end = clock::later(Instant::now(), config.drain_timeout).min(deadline);
     let drained = timeout_at(drain_end.into(), async {
@@ -137,7 +199,7 @@ async fn drain(
         // the report.
         let dropped_by = clock::later(Instant::now(), ABORTED_DROP_WAIT).min(deadline);
         let _ = timeout_at(dropped_by.into(), inner.tasks.all_done()).await;
-        log::aborted(&aborted, inner.connections_cut(), config.drain_timeout);
+        span.in_scope(|| log::aborted(&aborted, inner.connections_cut(), config.drain_timeout));
     }
     (outcome, code, aborted)
 }
@@ -329,10 +391,12 @@ async fn run_phase(
     reports: &mut Vec<HookReport>,
 ) {
     inner.progress.hooks_started(reports.len() + phase.len());
+    let parent = log::current_span_id();
     if phase.len() == 1 {
         let hook = phase.pop().expect("a phase of one hook");
-        let (slot, run) = Slot::start(hook, reports.len(), reason, deadline);
-        let (outcome, ended) = match CatchUnwind(Box::pin(run_hook(inner.clone(), run))).await {
+        let (slot, run) = Slot::start(hook, reports.len(), reason, deadline, parent);
+        let hook = slot.span.handle().instrument(run_hook(inner.clone(), run));
+        let (outcome, ended) = match CatchUnwind(Box::pin(hook)).await {
             Ok(ended) => ended,
             Err(panic) => (HookOutcome::Panicked(panic_text(&*panic)), Instant::now()),
         };
@@ -341,8 +405,10 @@ async fn run_phase(
     }
     let mut running = Vec::with_capacity(phase.len());
     for hook in phase.drain(..) {
-        let (slot, run) = Slot::start(hook, reports.len() + running.len(), reason, deadline);
-        running.push((slot, tokio::spawn(run_hook(inner.clone(), run))));
+        let id = reports.len() + running.len();
+        let (slot, run) = Slot::start(hook, id, reason, deadline, parent.clone());
+        let hook = slot.span.handle().instrument(run_hook(inner.clone(), run));
+        running.push((slot, tokio::spawn(hook)));
     }
     for (slot, mut task) in running {
         let (outcome, ended) = match timeout_at(deadline.into(), &mut task).await {

@@ -21,7 +21,8 @@ pub(crate) fn skipped(hook: Hook) -> HookReport {
     // sequence.
     drop_quietly(run);
     let outcome = HookOutcome::Skipped;
-    log::hook_ended(order, &name, Duration::ZERO, &outcome);
+    let span = log::hook_span(log::current_span_id(), order, &name);
+    end_span(&span, order, &name, Duration::ZERO, &outcome);
     HookReport {
         order,
         name,
@@ -48,6 +49,8 @@ pub(crate) struct Slot {
     pub(crate) name: Cow<'static, str>,
     started: Instant,
     pub(crate) limit: Duration,
+    /// The hook's span: its outcome is recorded, and it is closed, when the hook ends.
+    pub(crate) span: log::Span,
 }
 
 /// What a hook runs with.
@@ -66,10 +69,12 @@ impl Slot {
         id: usize,
         reason: &Reason,
         deadline: Instant,
+        parent: Option<tracing::Id>,
     ) -> (Slot, Scheduled) {
         let started = Instant::now();
         let (limit_at, limit) = limit_of(&hook, started, deadline);
-        log::hook_started(hook.order, &hook.name);
+        let span = log::hook_span(parent, hook.order, &hook.name);
+        span.in_scope(|| log::hook_started(hook.order, &hook.name));
         let context = HookContext {
             reason: reason.clone(),
             deadline: limit_at,
@@ -81,6 +86,7 @@ impl Slot {
             name: hook.name,
             started,
             limit,
+            span,
         };
         let scheduled = Scheduled {
             id,
@@ -101,7 +107,7 @@ impl Slot {
             HookOutcome::TimedOut(limit) => limit,
             _ => ended.saturating_duration_since(self.started),
         };
-        log::hook_ended(self.order, &self.name, duration, &outcome);
+        end_span(&self.span, self.order, &self.name, duration, &outcome);
         reports.push(HookReport {
             order: self.order,
             name: self.name,
@@ -116,4 +122,18 @@ pub(crate) fn outcome_of(result: HookResult) -> HookOutcome {
         Ok(()) => HookOutcome::Returned,
         Err(message) => HookOutcome::Failed(message),
     }
+}
+
+/// Records how the hook ended on its span, and logs it there.
+pub(crate) fn end_span(
+    span: &log::Span,
+    order: i32,
+    name: &str,
+    duration: Duration,
+    outcome: &HookOutcome,
+) {
+    // The event first: its line carries the outcome once, not in the span's context too.
+    span.in_scope(|| log::hook_ended(order, name, duration, outcome));
+    span.record("outcome", tracing::field::display(outcome));
+    span.record("duration", tracing::field::debug(duration));
 }

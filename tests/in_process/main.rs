@@ -8,5 +8,6 @@ mod grpc_codegen;
 mod run_async;
 mod sequence;
 mod services;
+mod spans;
 #[cfg(unix)]
 mod unix_socket;

@@ -192,3 +192,302 @@ fn an_empty_service_name_is_refused() {
     }
     assert_eq!(report.exit_code(), 101);
 }
+
+/// Restart policies (`graceful::service_with`): a factory run again after a failure, within a
+/// limit. The real-process form (signals during a back-off, the exit codes) is in
+/// `tests/process/tests/fixtures/restarts.rs`.
+mod restarts {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+
+    use graceful::{Reason, Restart, ServiceOutcome};
+
+    use super::{builder, explode};
+
+    /// No waiting between runs: these tests count, they do not time.
+    fn quick() -> Restart {
+        Restart::on_failure().backoff(Duration::ZERO, Duration::ZERO)
+    }
+
+    #[test]
+    fn a_service_that_fails_twice_then_holds_is_restarted_twice_and_the_run_is_clean() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let handle = shutdown.clone();
+                graceful::service_with("worker", quick(), move || {
+                    let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                    let handle = handle.clone();
+                    async move {
+                        if run <= 2 {
+                            return Err(format!("failure {run}"));
+                        }
+                        handle.trigger();
+                        handle.cancelled().await;
+                        Ok(())
+                    }
+                });
+                shutdown.cancelled().await;
+            })
+            .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(report.reason(), Reason::Triggered);
+        assert_eq!(report.exit_code(), 0, "{report}");
+        let worker = &report.services()[0];
+        assert_eq!(worker.outcome(), &ServiceOutcome::Returned);
+        assert_eq!(worker.restarts(), 2);
+        assert_eq!(worker.last_errors(), ["failure 1", "failure 2"]);
+        assert!(
+            worker
+                .to_string()
+                .contains("after 2 restarts (last errors: failure 1; failure 2)"),
+            "{worker}"
+        );
+        assert!(
+            report
+                .to_string()
+                .contains("1 service (0 not ok, 2 restarts)"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn past_its_limit_the_failure_stops_the_program_with_the_last_error() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let policy = quick().at_most(3, Duration::from_secs(60));
+                graceful::service_with("worker", policy, move || {
+                    let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                    async move { Err::<(), _>(format!("failure {run}")) }
+                });
+                shutdown.cancelled().await;
+            })
+            .unwrap();
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            4,
+            "the first run and 3 restarts"
+        );
+        assert_eq!(
+            report.reason(),
+            Reason::ServiceFailed {
+                service: "worker".into(),
+                error: "failure 4".into()
+            }
+        );
+        assert_eq!(report.exit_code(), 1);
+        let worker = &report.services()[0];
+        assert_eq!(
+            worker.outcome(),
+            &ServiceOutcome::Failed("failure 4".into())
+        );
+        assert_eq!(worker.restarts(), 3);
+        assert!(!worker.during_shutdown());
+        assert_eq!(
+            worker.last_errors(),
+            ["failure 1", "failure 2", "failure 3", "failure 4"]
+        );
+    }
+
+    #[test]
+    fn the_report_keeps_the_last_five_errors() {
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let runs = AtomicU32::new(0);
+                let policy = quick().at_most(7, Duration::from_secs(60));
+                graceful::service_with("worker", policy, move || {
+                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    async move { Err::<(), _>(format!("failure {run}")) }
+                });
+                shutdown.cancelled().await;
+            })
+            .unwrap();
+        let worker = &report.services()[0];
+        assert_eq!(worker.restarts(), 7);
+        assert_eq!(
+            worker.last_errors(),
+            [
+                "failure 4",
+                "failure 5",
+                "failure 6",
+                "failure 7",
+                "failure 8"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panic_is_restarted_like_an_error() {
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let runs = AtomicU32::new(0);
+                let handle = shutdown.clone();
+                graceful::service_with("worker", quick(), move || {
+                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    let handle = handle.clone();
+                    async move {
+                        if run <= 2 {
+                            explode(&format!("boom {run}"));
+                        }
+                        handle.trigger();
+                    }
+                });
+                shutdown.cancelled().await;
+            })
+            .unwrap();
+        assert_eq!(report.exit_code(), 0, "{report}");
+        let worker = &report.services()[0];
+        assert_eq!(worker.restarts(), 2);
+        assert_eq!(
+            worker.last_errors(),
+            ["panicked: boom 1", "panicked: boom 2"]
+        );
+    }
+
+    #[test]
+    fn always_restarts_a_clean_return_too_and_on_failure_does_not() {
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let runs = AtomicU32::new(0);
+                let handle = shutdown.clone();
+                let policy = Restart::always().backoff(Duration::ZERO, Duration::ZERO);
+                graceful::service_with("poller", policy, move || {
+                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    let handle = handle.clone();
+                    async move {
+                        if run == 3 {
+                            handle.trigger();
+                        }
+                    }
+                });
+                let once = AtomicU32::new(0);
+                graceful::service_with("once", quick(), move || {
+                    once.fetch_add(1, Ordering::SeqCst);
+                    async {}
+                });
+                shutdown.cancelled().await;
+            })
+            .unwrap();
+        assert_eq!(report.exit_code(), 0, "{report}");
+        let restarts: Vec<_> = report
+            .services()
+            .iter()
+            .map(|s| (s.name(), s.restarts(), s.outcome().clone()))
+            .collect();
+        assert_eq!(
+            restarts,
+            [
+                ("poller", 2, ServiceOutcome::Returned),
+                ("once", 0, ServiceOutcome::Returned)
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_restarts_once_the_shutdown_has_started() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let handle = shutdown.clone();
+                graceful::service_with("worker", quick(), move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let handle = handle.clone();
+                    async move {
+                        handle.cancelled().await;
+                        Err::<(), _>("failed while draining")
+                    }
+                });
+                shutdown.trigger();
+            })
+            .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let worker = &report.services()[0];
+        assert_eq!(worker.restarts(), 0);
+        assert!(worker.during_shutdown());
+        assert_eq!(
+            worker.outcome(),
+            &ServiceOutcome::Failed("failed while draining".into())
+        );
+        assert_eq!(report.exit_code(), 1);
+    }
+
+    /// The report lists at most 100 services; the restarts of those it leaves out are still
+    /// counted in the summary.
+    #[test]
+    fn the_restarts_of_services_left_out_of_the_report_are_still_counted() {
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let ended = Arc::new(tokio::sync::Semaphore::new(0));
+                for _ in 0..150 {
+                    let runs = AtomicU32::new(0);
+                    let ended = ended.clone();
+                    graceful::service_with("job", quick(), move || {
+                        let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                        let ended = ended.clone();
+                        async move {
+                            if run == 1 {
+                                return Err("first try");
+                            }
+                            ended.add_permits(1);
+                            Ok(())
+                        }
+                    });
+                }
+                let _all = ended.acquire_many(150).await.unwrap();
+                shutdown.trigger();
+            })
+            .unwrap();
+        assert_eq!(report.services().len(), 100);
+        assert_eq!(report.services_left_out(), 50);
+        assert!(report.services().iter().all(|s| s.restarts() == 1));
+        assert!(
+            report
+                .to_string()
+                .contains("150 services (0 not ok, 150 restarts, 50 not listed)"),
+            "{report}"
+        );
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    /// The back-off is a minute; the shutdown starts during it: the service ends at once,
+    /// with its last run's failure, and is not run again.
+    #[test]
+    fn a_shutdown_during_the_backoff_ends_the_service_at_once() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let started = Instant::now();
+        let report = builder()
+            .run_to_report(|shutdown| async move {
+                let minute = Duration::from_secs(60);
+                let policy = Restart::on_failure().backoff(minute, minute);
+                let failed = Arc::new(tokio::sync::Notify::new());
+                let notify = failed.clone();
+                graceful::service_with("worker", policy, move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let notify = notify.clone();
+                    async move {
+                        notify.notify_one();
+                        Err::<(), _>("broker gone")
+                    }
+                });
+                failed.notified().await;
+                shutdown.trigger();
+            })
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10), "{report}");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let worker = &report.services()[0];
+        assert_eq!(worker.restarts(), 0);
+        assert_eq!(
+            worker.outcome(),
+            &ServiceOutcome::Failed("broker gone".into())
+        );
+        assert!(worker.during_shutdown());
+        assert_eq!(report.exit_code(), 1);
+    }
+}

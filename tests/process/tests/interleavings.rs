@@ -527,7 +527,7 @@ fn read_lines(
     })
 }
 
-/// Requests on new connections, one after another, each with when and why it failed.
+/// Requests on new connections, one after another, each failure with when it was seen and why.
 struct Prober {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Vec<(Instant, String)>>,
@@ -540,9 +540,10 @@ impl Prober {
         let thread = std::thread::spawn(move || {
             let mut failures = Vec::new();
             while !stopping.load(Ordering::Acquire) {
-                let at = Instant::now();
+                // A failure is dated by when it was seen: a request that a stop overtook (in
+                // the listener's queue when the server stopped accepting) is the stop's.
                 if let Err(why) = probe(port) {
-                    failures.push((at, why));
+                    failures.push((Instant::now(), why));
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
