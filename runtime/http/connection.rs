@@ -19,7 +19,7 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::task::TaskTracker;
 
 use super::close::CloseOnShutdown;
-use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP2, UNKNOWN};
+use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, UNKNOWN};
 use super::protocol::Sniffed;
 use super::{BoxError, Settings};
 use crate::reason::Reason;
@@ -100,8 +100,15 @@ impl Connections {
     pub(super) fn going_away(&mut self) {
         if !self.told_going_away {
             self.told_going_away = true;
+            // Only HTTP/2 connections act on it (a GOAWAY); waking every HTTP/1 connection's
+            // task for nothing would cost a poll per idle connection. One whose protocol is not
+            // known yet is woken when it is.
             for conn in self.table.values() {
-                conn.raise(GOING_AWAY);
+                if conn.protocol() == HTTP1 {
+                    conn.mark(GOING_AWAY);
+                } else {
+                    conn.raise(GOING_AWAY);
+                }
             }
         }
     }
