@@ -63,6 +63,7 @@ use tower_service::Service;
 #[doc(no_inline)]
 pub use crate::drain::Listener;
 use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
+use crate::servers::{self, Watched};
 use crate::shutdown::Shutdown;
 use crate::sync::lock;
 
@@ -309,6 +310,8 @@ impl<L> Server<L> {
         }
 
         let connections = Arc::new(Connections::default());
+        let watched: Arc<dyn Watched> = connections.clone();
+        let _registered = servers::register(&shutdown, "grpc", listener.local_label(), watched);
         let _cut_on_drop = CutOnDrop {
             connections: connections.clone(),
             shutdown: shutdown.clone(),
@@ -435,6 +438,17 @@ struct Connections {
 impl Connections {
     fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
+    }
+}
+
+impl Watched for Connections {
+    fn open_connections(&self) -> usize {
+        self.open()
+    }
+
+    /// The calls are tonic's: not counted.
+    fn requests_in_flight(&self) -> Option<usize> {
+        None
     }
 }
 

@@ -96,9 +96,11 @@ mod progress;
 mod reason;
 mod report;
 mod sequence;
+mod servers;
 mod services;
 mod shutdown;
 mod signal;
+mod snapshot;
 mod stderr;
 mod sync;
 mod systemd;
@@ -134,6 +136,7 @@ pub use crate::report::{
 pub use crate::services::{Restart, ServiceOutput};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
+pub use crate::snapshot::{Phase, ServerSnapshot, Snapshot};
 
 pub use crate::process::readiness::ready;
 #[cfg(feature = "upgrade")]

@@ -98,6 +98,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         deadline,
     ));
     let hooks = with_progress(inner, &hooks_span, "hooks", hooks).await;
+    inner.progress.hooks_over();
     drop(hooks_span);
     drop(worker);
 

@@ -8,6 +8,7 @@ mod grpc_codegen;
 mod run_async;
 mod sequence;
 mod services;
+mod snapshot;
 mod spans;
 #[cfg(unix)]
 mod unix_socket;
