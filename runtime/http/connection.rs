@@ -209,10 +209,13 @@ impl Connections {
         if self.told_going_away {
             conn.raise(GOING_AWAY);
         }
+        // Locked across the spawn: a snapshot taken while the connection's first request runs
+        // already counts the connection.
+        let mut table = lock(&self.table.0);
         let task = self
             .tasks
             .spawn(self.running.track_future(self.shutdown.scope(connection)));
-        lock(&self.table.0).insert(task.id(), conn);
+        table.insert(task.id(), conn);
     }
 }
 
