@@ -309,9 +309,13 @@ impl<L> Server<L> {
                 .await;
         }
 
-        let connections = Arc::new(Connections::default());
+        let label = servers::label("grpc", listener.local_label());
+        let connections = Arc::new(Connections {
+            label: label.clone(),
+            ..Connections::default()
+        });
         let watched: Arc<dyn Watched> = connections.clone();
-        let _registered = servers::register(&shutdown, "grpc", listener.local_label(), watched);
+        let _registered = servers::register(&shutdown, label, watched);
         let _cut_on_drop = CutOnDrop {
             connections: connections.clone(),
             shutdown: shutdown.clone(),
@@ -429,6 +433,8 @@ impl<S: Stream + Unpin> Stream for UntilCancelled<S> {
 /// The connections of one server: how many are open, and the switch that cuts them.
 #[derive(Default)]
 struct Connections {
+    /// How the server is named (the snapshot, the metrics).
+    label: String,
     open: AtomicUsize,
     /// Set, then `cut` cancelled, when the connections are cut.
     is_cut: AtomicBool,
@@ -574,6 +580,7 @@ struct Connection<I> {
 impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
     fn new(io: I, connections: &Arc<Connections>) -> Self {
         connections.open.fetch_add(1, Ordering::AcqRel);
+        crate::metrics::connection_opened(&connections.label);
         Connection {
             io,
             connections: connections.clone(),
@@ -611,6 +618,7 @@ fn cut_error() -> io::Error {
 impl<I> Drop for Connection<I> {
     fn drop(&mut self) {
         self.connections.open.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::connection_closed(&self.connections.label);
     }
 }
 

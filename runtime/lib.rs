@@ -91,6 +91,7 @@ mod hooks;
 pub mod http;
 mod keep;
 mod log;
+mod metrics;
 mod process;
 mod progress;
 mod reason;

@@ -50,20 +50,24 @@ pub(crate) struct Registered {
     id: u64,
 }
 
-/// Registers a server as `protocol` and where it listens (`local`).
+/// How a server is named: `protocol` and where it listens (`local`), `http 127.0.0.1:3000`.
+#[allow(dead_code)] // used by the integrations, behind their features
+pub(crate) fn label(protocol: &str, local: Option<String>) -> String {
+    match local {
+        Some(local) => format!("{protocol} {local}"),
+        None => protocol.to_owned(),
+    }
+}
+
+/// Registers a server, named `label`.
 #[allow(dead_code)] // used by the integrations, behind their features
 pub(crate) fn register(
     shutdown: &Shutdown,
-    protocol: &str,
-    local: Option<String>,
+    label: String,
     watched: Arc<dyn Watched>,
 ) -> Registered {
     let servers = &shutdown.inner.servers;
     let id = servers.next_id.fetch_add(1, Ordering::Relaxed);
-    let label = match local {
-        Some(local) => format!("{protocol} {local}"),
-        None => protocol.to_owned(),
-    };
     lock(&servers.serving).push((id, label, watched));
     Registered {
         shutdown: shutdown.clone(),

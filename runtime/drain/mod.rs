@@ -34,6 +34,7 @@ pub(crate) fn is_connection_error(error: &io::Error) -> bool {
 pub(crate) fn record_cut(shutdown: &Shutdown, server: &'static str, count: usize) {
     if count > 0 {
         shutdown.inner.record_cut(count);
+        crate::metrics::connections_cut(server, count);
         crate::log::emit!(warn, target: "graceful", connections = count, server, "connections cut: a request still in flight when the server was dropped");
     }
 }

@@ -55,6 +55,8 @@ pub(super) struct Connections {
     table: Arc<Table>,
     /// The server, registered with its run while it serves.
     _registered: Option<Registered>,
+    /// How the server is named (the snapshot, the metrics).
+    label: Arc<str>,
     pub(super) shutdown: Shutdown,
     pub(super) settings: Settings,
     /// Whether the connections were told the shutdown started (GOAWAY for HTTP/2).
@@ -68,6 +70,7 @@ impl Connections {
             running: TaskTracker::new(),
             table: Arc::default(),
             _registered: None,
+            label: Arc::from("http"),
             shutdown,
             settings,
             told_going_away: false,
@@ -76,8 +79,10 @@ impl Connections {
 
     /// Registers the server with its run, as `http` and where it listens, until this drops.
     pub(super) fn register(&mut self, local: Option<String>) {
+        let label = servers::label("http", local);
+        self.label = Arc::from(label.as_str());
         let table: Arc<dyn Watched> = self.table.clone();
-        self._registered = Some(servers::register(&self.shutdown, "http", local, table));
+        self._registered = Some(servers::register(&self.shutdown, label, table));
     }
 
     /// Connections whose task has not been joined.
@@ -151,7 +156,9 @@ impl Connections {
             conn: conn.clone(),
         };
         let task_conn = conn.clone();
+        let open = OpenConnection::new(self.label.clone());
         let connection = async move {
+            let _open = open;
             let conn = task_conn;
             let builder = connection_builder(streams);
             let io = TokioIo::new(Sniffed::new(stream, conn.clone()));
@@ -229,6 +236,23 @@ impl Drop for Connections {
             .count();
         crate::drain::record_cut(&self.shutdown, "HTTP", cut);
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
+    }
+}
+
+/// A connection counted in the `graceful_connections_open` gauge while its task lives (ended
+/// or aborted).
+struct OpenConnection(Arc<str>);
+
+impl OpenConnection {
+    fn new(server: Arc<str>) -> Self {
+        crate::metrics::connection_opened(&server);
+        OpenConnection(server)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        crate::metrics::connection_closed(&self.0);
     }
 }
 

@@ -214,6 +214,7 @@ impl Shutdown {
             }
         });
         if first {
+            crate::metrics::shutdown_started(&reason_of(&self.inner));
             crate::stderr::silence_if_gone();
             self.inner.stop.cancel();
             if let Some(wake) = self.inner.watchdog.get() {
@@ -518,4 +519,12 @@ impl fmt::Debug for Shutdown {
             .field("cancelled", &self.is_cancelled())
             .finish()
     }
+}
+
+/// The reason of the trigger, once there is one.
+fn reason_of(inner: &Inner) -> Reason {
+    inner
+        .trigger
+        .get()
+        .map_or(Reason::Triggered, |trigger| trigger.reason.clone())
 }

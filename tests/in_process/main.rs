@@ -5,6 +5,7 @@
 //! binary, so that the suite links once.
 
 mod grpc_codegen;
+mod metrics;
 mod run_async;
 mod sequence;
 mod services;
