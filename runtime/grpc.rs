@@ -475,7 +475,7 @@ impl Drop for CutOnDrop {
         self.connections.is_cut.store(true, Ordering::Release);
         self.connections.cut.cancel();
         if self.shutdown.is_shutting_down() {
-            crate::drain::record_cut(&self.shutdown, "gRPC", open);
+            crate::drain::record_cut(&self.shutdown, "gRPC", &self.connections.label, open);
         } else {
             crate::log::emit!(debug, target: "graceful", connections = open, "gRPC server dropped: connections cut");
         }

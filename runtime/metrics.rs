@@ -104,10 +104,12 @@ pub(crate) fn connection_closed(server: &str) {
     metrics::gauge!("graceful_connections_open", "server" => server.to_owned()).decrement(1.0);
 }
 
-/// `graceful_connections_cut_total{server}`: `HTTP` or `gRPC`.
-pub(crate) fn connections_cut(server: &'static str, count: usize) {
+/// `graceful_connections_cut_total{server}`: the server's label, as for the open connections
+/// (`http` alone for a connection handed over by a protocol switch).
+pub(crate) fn connections_cut(server: &str, count: usize) {
     #[cfg(feature = "metrics")]
-    metrics::counter!("graceful_connections_cut_total", "server" => server).increment(count as u64);
+    metrics::counter!("graceful_connections_cut_total", "server" => server.to_owned())
+        .increment(count as u64);
 }
 
 /// `graceful_upgrades_total`: an upgrade attempt started.

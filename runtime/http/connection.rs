@@ -234,7 +234,7 @@ impl Drop for Connections {
             .values()
             .filter(|conn| conn.busy())
             .count();
-        crate::drain::record_cut(&self.shutdown, "HTTP", cut);
+        crate::drain::record_cut(&self.shutdown, "HTTP", &self.label, cut);
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
     }
 }

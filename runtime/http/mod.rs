@@ -361,7 +361,7 @@ struct CutOnDrop {
 impl Drop for CutOnDrop {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            crate::drain::record_cut(&shutdown, "HTTP", 1);
+            crate::drain::record_cut(&shutdown, "HTTP", "http", 1);
         }
     }
 }
