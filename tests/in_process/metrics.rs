@@ -1,7 +1,8 @@
 //! The metrics of feature `metrics`, recorded by the facade's debugging recorder, installed for
 //! the thread that runs the whole sequence (a current-thread run): a trigger, a service that
 //! restarts once, an HTTP server with a connection open, a task aborted at the end of the
-//! drain, a hook that returns and one that fails.
+//! drain, a hook that returns and one that fails; and the Prometheus recorder scraped over HTTP
+//! during a drain.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -160,4 +161,98 @@ fn a_shutdown_records_its_reason_phases_hooks_tasks_services_and_connections() {
     assert_eq!(end.get(&cut), None, "{end:#?}");
     let unnamed: Vec<&String> = end.keys().filter(|k| !k.starts_with("graceful_")).collect();
     assert!(unnamed.is_empty(), "{unnamed:?}");
+}
+
+/// Sends `GET path` on a new connection and returns the response's body.
+async fn get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap_or(("", ""));
+    body.to_owned()
+}
+
+/// The Prometheus recorder, scraped over HTTP by a real client during `drain_delay`, while a
+/// request is in flight that the drain then cuts.
+#[test]
+fn prometheus_scraped_during_the_drain_then_after_the_cut() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let scraped = Arc::new(Mutex::new(String::new()));
+    let server = Arc::new(Mutex::new(String::new()));
+    let report = metrics::with_local_recorder(&recorder, || {
+        Builder::new()
+            .signals([])
+            .flavor(Flavor::CurrentThread)
+            .timeout(Duration::from_secs(30))
+            .drain_delay(Duration::from_secs(1))
+            .drain_timeout(Duration::from_millis(300))
+            .run_to_report({
+                let (scraped, server) = (scraped.clone(), server.clone());
+                |shutdown| async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    let port = listener.local_addr().unwrap().port();
+                    *server.lock().unwrap() = format!("http 127.0.0.1:{port}");
+                    let (started, handler_started) = tokio::sync::oneshot::channel::<()>();
+                    let started = Arc::new(Mutex::new(Some(started)));
+                    let app = axum::Router::new()
+                        .route(
+                            "/held",
+                            axum::routing::get(move || async move {
+                                if let Some(started) = started.lock().unwrap().take() {
+                                    let _ = started.send(());
+                                }
+                                // Never answers: cut at the end of the drain.
+                                std::future::pending::<()>().await;
+                            }),
+                        )
+                        .route(
+                            "/metrics",
+                            axum::routing::get(move || async move { handle.render() }),
+                        );
+                    graceful::service("http", graceful::http::serve(listener, app));
+                    let held = tokio::spawn(get(port, "/held"));
+                    handler_started.await.unwrap();
+                    shutdown.trigger();
+                    *scraped.lock().unwrap() = get(port, "/metrics").await;
+                    shutdown.cancelled().await;
+                    drop(held);
+                }
+            })
+            .unwrap()
+    });
+    assert_eq!(report.connections_cut(), 1, "{report:?}");
+    assert_eq!(report.exit_code(), 1, "{report:?}");
+
+    let server = server.lock().unwrap().clone();
+    let scraped = scraped.lock().unwrap().clone();
+    for line in [
+        "graceful_shutdowns_total{reason=\"triggered\"} 1\n".to_owned(),
+        // The held request's connection and the scrape's own.
+        format!("graceful_connections_open{{server=\"{server}\"}} 2\n"),
+        "graceful_services_running{service=\"http\"} 1\n".to_owned(),
+    ] {
+        assert!(scraped.contains(&line), "{line:?} not in:\n{scraped}");
+    }
+    assert!(
+        !scraped.contains("graceful_connections_cut_total"),
+        "{scraped}"
+    );
+
+    let end = recorder.handle().render();
+    for line in [
+        format!("graceful_connections_cut_total{{server=\"{server}\"}} 1\n"),
+        format!("graceful_connections_open{{server=\"{server}\"}} 0\n"),
+        "graceful_tasks_aborted_total 1\n".to_owned(),
+        "graceful_services_running{service=\"http\"} 0\n".to_owned(),
+        "graceful_shutdown_duration_seconds_count 1\n".to_owned(),
+        "graceful_phase_duration_seconds_count{phase=\"drain\"} 1\n".to_owned(),
+    ] {
+        assert!(end.contains(&line), "{line:?} not in:\n{end}");
+    }
 }
