@@ -8,7 +8,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::shutdown::Shutdown;
 use crate::snapshot::ServerSnapshot;
 use crate::sync::lock;
 
@@ -26,7 +25,8 @@ type Serving = (u64, String, Arc<dyn Watched>);
 #[derive(Default)]
 pub(crate) struct Servers {
     next_id: AtomicU64,
-    serving: Mutex<Vec<Serving>>,
+    /// Shared with each registration, which removes its server when it drops.
+    serving: Arc<Mutex<Vec<Serving>>>,
 }
 
 impl Servers {
@@ -46,7 +46,7 @@ impl Servers {
 /// A server registered with its run, until this drops.
 #[allow(dead_code)] // used by the integrations, behind their features
 pub(crate) struct Registered {
-    shutdown: Shutdown,
+    serving: Arc<Mutex<Vec<Serving>>>,
     id: u64,
 }
 
@@ -61,22 +61,17 @@ pub(crate) fn label(protocol: &str, local: Option<String>) -> String {
 
 /// Registers a server, named `label`.
 #[allow(dead_code)] // used by the integrations, behind their features
-pub(crate) fn register(
-    shutdown: &Shutdown,
-    label: String,
-    watched: Arc<dyn Watched>,
-) -> Registered {
-    let servers = &shutdown.inner.servers;
+pub(crate) fn register(servers: &Servers, label: String, watched: Arc<dyn Watched>) -> Registered {
     let id = servers.next_id.fetch_add(1, Ordering::Relaxed);
     lock(&servers.serving).push((id, label, watched));
     Registered {
-        shutdown: shutdown.clone(),
+        serving: servers.serving.clone(),
         id,
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        lock(&self.shutdown.inner.servers.serving).retain(|(id, _, _)| *id != self.id);
+        lock(&self.serving).retain(|(id, _, _)| *id != self.id);
     }
 }

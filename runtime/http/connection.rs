@@ -82,7 +82,11 @@ impl Connections {
         let label = servers::label("http", local);
         self.label = Arc::from(label.as_str());
         let table: Arc<dyn Watched> = self.table.clone();
-        self._registered = Some(servers::register(&self.shutdown, label, table));
+        self._registered = Some(servers::register(
+            &self.shutdown.inner.servers,
+            label,
+            table,
+        ));
     }
 
     /// Connections whose task has not been joined.
