@@ -192,3 +192,57 @@ fn an_http_server_shows_its_open_connection_and_its_request_in_flight() {
         .unwrap();
     assert_eq!(report.exit_code(), 0, "{report:?}");
 }
+
+#[test]
+fn a_grpc_server_shows_its_open_connection_and_no_request_count() {
+    let report = builder()
+        .timeout(Duration::from_secs(30))
+        .drain_delay(Duration::ZERO)
+        .run_to_report(|shutdown| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            graceful::service("grpc", graceful::grpc::Server::new().serve(listener));
+            // A client that connects and sends nothing: an open connection, no call.
+            let client = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let label = format!("grpc 127.0.0.1:{port}");
+            let waited = Instant::now();
+            loop {
+                let snapshot = shutdown.snapshot();
+                let open = snapshot
+                    .servers()
+                    .iter()
+                    .find(|server| server.label() == label)
+                    .map(|server| (server.open_connections(), server.requests_in_flight()));
+                if open == Some((1, None)) {
+                    assert!(
+                        snapshot
+                            .to_string()
+                            .contains(&format!("server {label}: 1 open connection\n")),
+                        "{snapshot}"
+                    );
+                    break;
+                }
+                assert!(waited.elapsed() < Duration::from_secs(10), "{snapshot:?}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            drop(client);
+            // By the hooks the server has ended, and left the snapshot.
+            let handle = shutdown.clone();
+            shutdown.register(1, "servers gone", async move {
+                match handle.snapshot().servers() {
+                    [] => Ok(()),
+                    servers => Err(format!("still registered: {servers:?}")),
+                }
+            });
+            shutdown.trigger();
+            shutdown.cancelled().await;
+        })
+        .unwrap();
+    assert_eq!(report.exit_code(), 0, "{report:?}");
+    assert_eq!(
+        report.hooks()[0].outcome(),
+        &graceful::HookOutcome::Returned
+    );
+}
