@@ -123,6 +123,13 @@ impl Conn {
         self.started.load(Ordering::Acquire) != ended
     }
 
+    /// How many requests are in flight: brought, and their response not yet sent.
+    pub(super) fn in_flight(&self) -> usize {
+        // `ended` first: it never passes `started`.
+        let ended = self.ended.load(Ordering::Acquire);
+        self.started.load(Ordering::Acquire).saturating_sub(ended)
+    }
+
     /// Resolves once the connection has brought more than `count` requests. From the first
     /// call on, every request wakes the task.
     pub(super) async fn more_requests_than(&self, count: usize) {
