@@ -6,6 +6,8 @@
 //! - `/events` is a server-sent-events stream: a tick now and every second.
 //! - `/healthz` answers 200, or 503 once the shutdown has started, with the requests it sees:
 //!   `ok: 3 requests in flight, 17 started`.
+//! - `/shutdown` answers the run's snapshot as text (`Shutdown::snapshot`): the phase, the
+//!   time left, the server's open connections and requests in flight, the tasks and hooks.
 //!
 //! Try it:
 //!
@@ -15,6 +17,7 @@
 //! curl 'localhost:3000/slow?ms=8000' &     # answers after 8 s
 //! kill -TERM <pid>                         # or Ctrl-C in the server's terminal
 //! curl -i localhost:3000/healthz           # within 2 s of the signal: 503
+//! curl localhost:3000/shutdown              # phase: draining, 17.2s left to the deadline ...
 //! ```
 //!
 //! On SIGTERM or SIGINT:
@@ -87,6 +90,7 @@ async fn main(shutdown: graceful::Shutdown) -> Result<(), Box<dyn std::error::Er
         .route("/slow", get(slow))
         .route("/events", get(events))
         .route("/healthz", get(healthz))
+        .route("/shutdown", get(snapshot))
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app);
 
@@ -114,7 +118,7 @@ struct App {
     requests: Arc<Requests>,
 }
 
-/// The requests other than `/healthz`, as `/healthz` reports them.
+/// The requests other than `/healthz` and `/shutdown`, as `/healthz` reports them.
 #[derive(Default)]
 struct Requests {
     in_flight: AtomicUsize,
@@ -183,6 +187,11 @@ async fn healthz(State(app): State<App>) -> (StatusCode, String) {
     )
 }
 
+/// `/shutdown`: what the run is doing, one block of text (see `graceful::Snapshot`).
+async fn snapshot(State(app): State<App>) -> String {
+    format!("{}\n", app.shutdown.snapshot())
+}
+
 /// The access log the server opens in `main` and the `close_access_log` hook closes.
 struct AccessLog {
     path: PathBuf,
@@ -217,12 +226,13 @@ impl AccessLog {
     }
 }
 
-/// Counts the requests (`/healthz` aside) and writes one access-log line per request:
+/// Counts the requests (`/healthz` and `/shutdown` aside) and writes one access-log line per request:
 /// method, path and query, status.
 async fn track(State(app): State<App>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let _in_flight = (uri.path() != "/healthz").then(|| InFlight::enter(&app.requests));
+    let watching = matches!(uri.path(), "/healthz" | "/shutdown");
+    let _in_flight = (!watching).then(|| InFlight::enter(&app.requests));
     let response = next.run(request).await;
     if let Some(log) = ACCESS_LOG.get() {
         log.write(format_args!(

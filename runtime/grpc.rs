@@ -63,6 +63,7 @@ use tower_service::Service;
 #[doc(no_inline)]
 pub use crate::drain::Listener;
 use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
+use crate::servers::{self, Watched};
 use crate::shutdown::Shutdown;
 use crate::sync::lock;
 
@@ -308,7 +309,13 @@ impl<L> Server<L> {
                 .await;
         }
 
-        let connections = Arc::new(Connections::default());
+        let label = servers::label("grpc", listener.local_label());
+        let connections = Arc::new(Connections {
+            label: label.clone(),
+            ..Connections::default()
+        });
+        let watched: Arc<dyn Watched> = connections.clone();
+        let _registered = servers::register(&shutdown.inner.servers, label, watched);
         let _cut_on_drop = CutOnDrop {
             connections: connections.clone(),
             shutdown: shutdown.clone(),
@@ -426,6 +433,8 @@ impl<S: Stream + Unpin> Stream for UntilCancelled<S> {
 /// The connections of one server: how many are open, and the switch that cuts them.
 #[derive(Default)]
 struct Connections {
+    /// How the server is named (the snapshot, the metrics).
+    label: String,
     open: AtomicUsize,
     /// Set, then `cut` cancelled, when the connections are cut.
     is_cut: AtomicBool,
@@ -435,6 +444,17 @@ struct Connections {
 impl Connections {
     fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
+    }
+}
+
+impl Watched for Connections {
+    fn open_connections(&self) -> usize {
+        self.open()
+    }
+
+    /// The calls are tonic's: not counted.
+    fn requests_in_flight(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -455,7 +475,7 @@ impl Drop for CutOnDrop {
         self.connections.is_cut.store(true, Ordering::Release);
         self.connections.cut.cancel();
         if self.shutdown.is_shutting_down() {
-            crate::drain::record_cut(&self.shutdown, "gRPC", open);
+            crate::drain::record_cut(&self.shutdown, "gRPC", &self.connections.label, open);
         } else {
             crate::log::emit!(debug, target: "graceful", connections = open, "gRPC server dropped: connections cut");
         }
@@ -560,6 +580,7 @@ struct Connection<I> {
 impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
     fn new(io: I, connections: &Arc<Connections>) -> Self {
         connections.open.fetch_add(1, Ordering::AcqRel);
+        crate::metrics::connection_opened(&connections.label);
         Connection {
             io,
             connections: connections.clone(),
@@ -597,6 +618,7 @@ fn cut_error() -> io::Error {
 impl<I> Drop for Connection<I> {
     fn drop(&mut self) {
         self.connections.open.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::connection_closed(&self.connections.label);
     }
 }
 

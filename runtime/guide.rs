@@ -10,7 +10,7 @@
 //! | [`configuration`] | the settings, the attribute, the `Builder` and the `GRACEFUL_*` variables, and the rules between them |
 //! | [`hooks`] | `#[graceful::on_shutdown]`, hooks registered at run time, hooks in library crates |
 //! | [`tasks`] | the `Shutdown` handle, tracked tasks, the reason and the report |
-//! | [`observability`] | the `tracing` events, the stderr lines, values kept until the exit |
+//! | [`observability`] | the `tracing` events, the stderr lines, the snapshot, the metrics, values kept until the exit |
 //! | [`services`] | services that live and die together |
 //! | [`http`] | the HTTP integration (feature `http`) |
 //! | [`grpc`] | the gRPC integration (feature `grpc`) |

@@ -95,14 +95,17 @@ mod hooks;
 pub mod http;
 mod keep;
 mod log;
+mod metrics;
 mod process;
 mod progress;
 mod reason;
 mod report;
 mod sequence;
+mod servers;
 mod services;
 mod shutdown;
 mod signal;
+mod snapshot;
 mod stderr;
 mod sync;
 mod systemd;
@@ -134,6 +137,7 @@ pub use crate::report::{
 pub use crate::services::{Restart, ServiceOutput};
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
+pub use crate::snapshot::{Phase, ServerSnapshot, Snapshot};
 
 pub use crate::process::readiness::ready;
 #[cfg(feature = "upgrade")]

@@ -30,6 +30,21 @@ pub(crate) struct Progress {
     schedule: OnceLock<Vec<Named>>,
     /// How many hooks of the schedule have started.
     hooks_started: AtomicUsize,
+    /// How many hooks have ended.
+    hooks_ended: AtomicUsize,
+    /// Whether the hook phase is over.
+    hooks_over: AtomicBool,
+}
+
+/// The hooks as a snapshot shows them.
+pub(crate) struct HooksSeen {
+    /// Whether the hooks have been scheduled (the hook phase has started).
+    pub(crate) scheduled: bool,
+    /// Whether the hook phase is over.
+    pub(crate) over: bool,
+    pub(crate) done: usize,
+    pub(crate) running: Vec<String>,
+    pub(crate) left: Vec<String>,
 }
 
 impl Progress {
@@ -47,7 +62,43 @@ impl Progress {
         self.hooks_started.store(count, Ordering::Release);
     }
 
-    /// Lists the hook `id` among the running ones until the guard drops.
+    /// Records that the hook phase is over.
+    pub(crate) fn hooks_over(&self) {
+        self.hooks_over.store(true, Ordering::Release);
+    }
+
+    /// The hooks done, running and left, for a snapshot.
+    pub(crate) fn hooks_seen(&self, dynamic: &Dynamic) -> HooksSeen {
+        let over = self.hooks_over.load(Ordering::Acquire);
+        let running: Vec<String> = lock(&self.running_hooks)
+            .running
+            .iter()
+            .map(|(_, name)| name.to_string())
+            .collect();
+        let left = |(order, name): &Named| format!("{name} (order {order})");
+        let (scheduled, done, left) = match self.schedule.get() {
+            // Skipped hooks (past the deadline) count as done once the phase is over.
+            Some(schedule) if over => (true, schedule.len(), Vec::new()),
+            Some(schedule) => {
+                let started = self.hooks_started.load(Ordering::Acquire);
+                let left = schedule.iter().skip(started).map(left).collect();
+                (true, self.hooks_ended.load(Ordering::Acquire), left)
+            }
+            None => (
+                false,
+                0,
+                registry::planned(dynamic).iter().map(left).collect(),
+            ),
+        };
+        HooksSeen {
+            scheduled,
+            over,
+            done,
+            running,
+            left,
+        }
+    }
+
     /// Records that hook `id` runs, until the guard drops; `None` once the run is closed (see
     /// [`close`](Self::close)): the hook must not start.
     pub(crate) fn hook_running<'a>(
@@ -114,9 +165,10 @@ pub(crate) struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        lock(&self.progress.running_hooks)
-            .running
-            .retain(|(id, _)| *id != self.id);
+        let mut hooks = lock(&self.progress.running_hooks);
+        hooks.running.retain(|(id, _)| *id != self.id);
+        // Under the lock: a snapshot never sees the hook neither running nor ended.
+        self.progress.hooks_ended.fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -97,6 +97,12 @@ impl Tasks {
         self.tracker.wait().await;
     }
 
+    /// How many tasks still run: exact (the tracker's count), where [`running`](Self::running)
+    /// may still name a task whose future has just ended.
+    pub(crate) fn len(&self) -> usize {
+        self.tracker.len()
+    }
+
     /// Where the tasks still running were spawned, e.g. `task spawned at src/main.rs:12:5`,
     /// oldest first.
     pub(crate) fn running(&self) -> Vec<String> {

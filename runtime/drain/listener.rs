@@ -28,6 +28,20 @@ pub trait Listener: Send + 'static {
 
     /// Accepts the next connection.
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, Self::Addr)>> + Send;
+
+    /// Where the listener accepts, as the [`Snapshot`](crate::Snapshot) names the server
+    /// (`http 127.0.0.1:3000`); `None` (the default) names it by its protocol alone.
+    ///
+    /// ```
+    /// # use graceful::http::Listener;
+    /// # async fn f() -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// assert!(listener.local_label().unwrap().starts_with("127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    fn local_label(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Listener for TcpListener {
@@ -36,6 +50,10 @@ impl Listener for TcpListener {
 
     async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
         TcpListener::accept(self).await
+    }
+
+    fn local_label(&self) -> Option<String> {
+        self.local_addr().ok().map(|addr| addr.to_string())
     }
 }
 
@@ -46,5 +64,10 @@ impl Listener for tokio::net::UnixListener {
 
     async fn accept(&mut self) -> io::Result<(Self::Io, Self::Addr)> {
         tokio::net::UnixListener::accept(self).await
+    }
+
+    fn local_label(&self) -> Option<String> {
+        let addr = self.local_addr().ok()?;
+        Some(addr.as_pathname()?.display().to_string())
     }
 }

@@ -29,11 +29,13 @@ pub(crate) fn is_connection_error(error: &io::Error) -> bool {
     )
 }
 
-/// Counts `count` connections of `server` ("HTTP", "gRPC") cut: closed with a request in
-/// flight. The report counts them, the drain's line says so, the exit code is 1.
-pub(crate) fn record_cut(shutdown: &Shutdown, server: &'static str, count: usize) {
+/// Counts `count` connections of `server` ("HTTP", "gRPC"; named `label` as in the snapshot,
+/// `http 127.0.0.1:3000`) cut: closed with a request in flight. The report counts them, the
+/// drain's line says so, the exit code is 1.
+pub(crate) fn record_cut(shutdown: &Shutdown, server: &'static str, label: &str, count: usize) {
     if count > 0 {
         shutdown.inner.record_cut(count);
+        crate::metrics::connections_cut(label, count);
         crate::log::emit!(warn, target: "graceful", connections = count, server, "connections cut: a request still in flight when the server was dropped");
     }
 }

@@ -77,6 +77,13 @@ impl Conn {
         self.task.wake();
     }
 
+    /// Sets `flags` without waking the connection's task: for what only its requests read
+    /// (an HTTP/1 connection learns of the trigger from the `Connection: close` of its next
+    /// response; its task has nothing to do until the cancel).
+    pub(super) fn mark(&self, flags: u8) {
+        self.state.fetch_or(flags, Ordering::AcqRel);
+    }
+
     /// Resolves with the state once it differs from `seen`.
     pub(super) async fn changed(&self, seen: u8) -> u8 {
         poll_fn(|cx| {
@@ -114,6 +121,13 @@ impl Conn {
         // `ended` first: it never passes `started`.
         let ended = self.ended.load(Ordering::Acquire);
         self.started.load(Ordering::Acquire) != ended
+    }
+
+    /// How many requests are in flight: brought, and their response not yet sent.
+    pub(super) fn in_flight(&self) -> usize {
+        // `ended` first: it never passes `started`.
+        let ended = self.ended.load(Ordering::Acquire);
+        self.started.load(Ordering::Acquire).saturating_sub(ended)
     }
 
     /// Resolves once the connection has brought more than `count` requests. From the first

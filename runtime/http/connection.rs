@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -19,11 +19,13 @@ use tokio::task::{Id, JoinSet};
 use tokio_util::task::TaskTracker;
 
 use super::close::CloseOnShutdown;
-use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP2, UNKNOWN};
+use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, UNKNOWN};
 use super::protocol::Sniffed;
 use super::{BoxError, Settings};
 use crate::reason::Reason;
+use crate::servers::{self, Registered, Watched};
 use crate::shutdown::Shutdown;
+use crate::sync::lock;
 
 /// How long a connection that has not brought a whole request yet may take, after the cancel,
 /// to bring it: one accepted but not read from, or whose request head is still arriving. The
@@ -48,8 +50,13 @@ pub(super) struct Connections {
     /// server's task, and on a loaded machine a thread switch, per connection).
     running: TaskTracker,
     /// The state of each connection whose task has not been joined: how the server signals
-    /// them, and what `drop` counts.
-    table: HashMap<Id, Arc<Conn>>,
+    /// them, what `drop` counts, and what a snapshot reads. Locked by the server's task on
+    /// each connection's open and close, by a snapshot when one is taken; never per request.
+    table: Arc<Table>,
+    /// The server, registered with its run while it serves.
+    _registered: Option<Registered>,
+    /// How the server is named (the snapshot, the metrics).
+    label: Arc<str>,
     pub(super) shutdown: Shutdown,
     pub(super) settings: Settings,
     /// Whether the connections were told the shutdown started (GOAWAY for HTTP/2).
@@ -61,16 +68,30 @@ impl Connections {
         Connections {
             tasks: JoinSet::new(),
             running: TaskTracker::new(),
-            table: HashMap::new(),
+            table: Arc::default(),
+            _registered: None,
+            label: Arc::from("http"),
             shutdown,
             settings,
             told_going_away: false,
         }
     }
 
+    /// Registers the server with its run, as `http` and where it listens, until this drops.
+    pub(super) fn register(&mut self, local: Option<String>) {
+        let label = servers::label("http", local);
+        self.label = Arc::from(label.as_str());
+        let table: Arc<dyn Watched> = self.table.clone();
+        self._registered = Some(servers::register(
+            &self.shutdown.inner.servers,
+            label,
+            table,
+        ));
+    }
+
     /// Connections whose task has not been joined.
     pub(super) fn open(&self) -> usize {
-        self.table.len()
+        lock(&self.table.0).len()
     }
 
     /// Joins a connection's task that ended, if one has; `None` when there is none.
@@ -85,7 +106,7 @@ impl Connections {
                 error.id()
             }
         };
-        self.table.remove(&id);
+        lock(&self.table.0).remove(&id);
         Some(())
     }
 
@@ -100,15 +121,22 @@ impl Connections {
     pub(super) fn going_away(&mut self) {
         if !self.told_going_away {
             self.told_going_away = true;
-            for conn in self.table.values() {
-                conn.raise(GOING_AWAY);
+            // Only HTTP/2 connections act on it (a GOAWAY); waking every HTTP/1 connection's
+            // task for nothing would cost a poll per idle connection. One whose protocol is not
+            // known yet is woken when it is.
+            for conn in lock(&self.table.0).values() {
+                if conn.protocol() == HTTP1 {
+                    conn.mark(GOING_AWAY);
+                } else {
+                    conn.raise(GOING_AWAY);
+                }
             }
         }
     }
 
     /// At the cancel: every connection shuts down gracefully.
     pub(super) fn close(&mut self) {
-        for conn in self.table.values() {
+        for conn in lock(&self.table.0).values() {
             conn.raise(GOING_AWAY | CLOSING);
         }
     }
@@ -139,7 +167,9 @@ impl Connections {
             conn: conn.clone(),
         };
         let task_conn = conn.clone();
+        let open = OpenConnection::new(self.label.clone());
         let connection = async move {
+            let _open = open;
             let conn = task_conn;
             let builder = connection_builder(streams);
             let io = TokioIo::new(Sniffed::new(stream, conn.clone()));
@@ -197,10 +227,13 @@ impl Connections {
         if self.told_going_away {
             conn.raise(GOING_AWAY);
         }
+        // Locked across the spawn: a snapshot taken while the connection's first request runs
+        // already counts the connection.
+        let mut table = lock(&self.table.0);
         let task = self
             .tasks
             .spawn(self.running.track_future(self.shutdown.scope(connection)));
-        self.table.insert(task.id(), conn);
+        table.insert(task.id(), conn);
     }
 }
 
@@ -208,9 +241,43 @@ impl Drop for Connections {
     fn drop(&mut self) {
         // A connection with nothing in flight (idle keep-alive, or no whole request yet) loses
         // nothing when it closes: only those with a request in flight are cut.
-        let cut = self.table.values().filter(|conn| conn.busy()).count();
-        crate::drain::record_cut(&self.shutdown, "HTTP", cut);
+        let cut = lock(&self.table.0)
+            .values()
+            .filter(|conn| conn.busy())
+            .count();
+        crate::drain::record_cut(&self.shutdown, "HTTP", &self.label, cut);
         // `tasks` drops next: every connection's task is aborted, and its socket closed.
+    }
+}
+
+/// A connection counted in the `graceful_connections_open` gauge while its task lives (ended
+/// or aborted).
+struct OpenConnection(Arc<str>);
+
+impl OpenConnection {
+    fn new(server: Arc<str>) -> Self {
+        crate::metrics::connection_opened(&server);
+        OpenConnection(server)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        crate::metrics::connection_closed(&self.0);
+    }
+}
+
+/// The table of a server's open connections, by their task.
+#[derive(Default)]
+struct Table(Mutex<HashMap<Id, Arc<Conn>>>);
+
+impl Watched for Table {
+    fn open_connections(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    fn requests_in_flight(&self) -> Option<usize> {
+        Some(lock(&self.0).values().map(|conn| conn.in_flight()).sum())
     }
 }
 

@@ -242,6 +242,7 @@ where
     B::Error: Into<BoxError>,
 {
     let mut connections = Connections::new(shutdown.clone(), settings);
+    connections.register(listener.local_label());
     // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
     crate::ready();
     let mut going_away = false;
@@ -339,7 +340,7 @@ struct CutOnDrop {
 impl Drop for CutOnDrop {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            crate::drain::record_cut(&shutdown, "HTTP", 1);
+            crate::drain::record_cut(&shutdown, "HTTP", "http", 1);
         }
     }
 }

@@ -70,12 +70,14 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         let delay_end = clock::later(trigger.at, config.drain_delay).min(deadline);
         main.run_until(delay_end).await;
         drop(delay);
+        crate::metrics::phase_ended("delay", trigger.at.elapsed());
     }
 
     // 3. Cancel.
     inner.cancel();
 
     // 4. Drain: the main body and the tracked tasks, at most `drain_timeout`.
+    let drain_started = Instant::now();
     let drain_span = log::drain_span(&span, config.drain_timeout);
     let drained = drain(inner, main, config, deadline, &drain_span);
     let (main_outcome, main_code, aborted) =
@@ -83,12 +85,15 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     drain_span.record("aborted", aborted.len());
     drain_span.record("connections_cut", inner.connections_cut());
     drop(drain_span);
+    crate::metrics::phase_ended("drain", drain_started.elapsed());
+    crate::metrics::tasks_aborted(aborted.len());
 
     // 5. Hooks, phase by phase, each hook in a span of its own inside `hooks`. A terminal that
     //    went away with the signal (`app | tee log` and Ctrl-C) must not make the hooks' own
     //    prints panic.
     crate::stderr::silence_if_gone();
     let hooks = registry::all_hooks(&inner.hooks);
+    let hooks_started = Instant::now();
     let hooks_span = log::hooks_span(&span);
     let hooks = hooks_span.handle().instrument(run_hooks(
         inner,
@@ -98,6 +103,8 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         deadline,
     ));
     let hooks = with_progress(inner, &hooks_span, "hooks", hooks).await;
+    inner.progress.hooks_over();
+    crate::metrics::phase_ended("hooks", hooks_started.elapsed());
     drop(hooks_span);
     drop(worker);
 
@@ -117,6 +124,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     };
     report.exit_code = report::exit_code(&report, main_code.or(trigger.code));
     span.record("exit_code", report.exit_code);
+    crate::metrics::shutdown_ended(report.elapsed);
     report
 }
 

@@ -136,4 +136,5 @@ pub(crate) fn end_span(
     span.in_scope(|| log::hook_ended(order, name, duration, outcome));
     span.record("outcome", tracing::field::display(outcome));
     span.record("duration", tracing::field::debug(duration));
+    crate::metrics::hook_ended(name, outcome, duration);
 }

@@ -90,6 +90,7 @@ fn outcome_of(output: std::thread::Result<Result<(), String>>) -> ServiceOutcome
 impl Ending {
     pub(crate) fn new(shutdown: &Shutdown, name: Cow<'static, str>) -> Self {
         let id = shutdown.inner.services.start();
+        crate::metrics::service_started(&name);
         Ending {
             shutdown: shutdown.clone(),
             id,
@@ -143,6 +144,7 @@ impl Ending {
     }
 
     fn record(&mut self, outcome: ServiceOutcome, during_shutdown: bool) {
+        crate::metrics::service_ended(&self.name);
         let report = ServiceReport {
             name: self.name.clone(),
             outcome,
@@ -198,6 +200,7 @@ where
         }
         restarts.restarted(Instant::now());
         ending.restarts = ending.restarts.saturating_add(1);
+        crate::metrics::service_restarted(&ending.name);
     }
 }
 

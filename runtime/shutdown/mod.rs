@@ -22,6 +22,8 @@ use crate::keep::Kept;
 use crate::progress::Progress;
 use crate::reason::Reason;
 use crate::report::Services;
+use crate::servers::Servers;
+use crate::snapshot::{Phase, Snapshot, TASKS_NAMED};
 use crate::tasks::Label;
 use crate::tasks::Tasks;
 
@@ -82,6 +84,8 @@ pub(crate) struct Inner {
     pub(crate) progress: Progress,
     /// The values of [`Shutdown::keep_until_exit`].
     pub(crate) kept: Kept,
+    /// The servers that serve now (read by [`Shutdown::snapshot`]).
+    pub(crate) servers: Servers,
 }
 
 /// The first trigger: what it was, when, the exit code it asked for, and how long the system
@@ -118,6 +122,7 @@ impl Inner {
             timeout: OnceLock::new(),
             services: Services::default(),
             connections_cut: AtomicUsize::new(0),
+            servers: Servers::default(),
             scoped,
         }
     }
@@ -209,6 +214,7 @@ impl Shutdown {
             }
         });
         if first {
+            crate::metrics::shutdown_started(&reason_of(&self.inner));
             crate::stderr::silence_if_gone();
             self.inner.stop.cancel();
             if let Some(wake) = self.inner.watchdog.get() {
@@ -341,6 +347,51 @@ impl Shutdown {
         self.inner.trigger.get().map(|t| t.reason.clone())
     }
 
+    /// What the run is doing now: the phase, the time left to the deadline, the servers'
+    /// open connections and requests in flight, the tracked tasks still running, the hooks
+    /// done, running and left. Cheap enough for an admin page or a periodic log line: it
+    /// takes a few short locks and walks the servers' connections, and writes nothing that
+    /// requests touch.
+    ///
+    /// ```
+    /// let snapshot = graceful::shutdown().snapshot();
+    /// assert_eq!(snapshot.phase(), graceful::Phase::Running);
+    /// println!("{snapshot}");
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = &self.inner;
+        let hooks = inner.progress.hooks_seen(&inner.hooks);
+        let trigger = inner.trigger();
+        let phase = if trigger.is_none() {
+            Phase::Running
+        } else if !inner.token.is_cancelled() {
+            Phase::Stopping
+        } else if !hooks.scheduled {
+            Phase::Draining
+        } else if !hooks.over {
+            Phase::Hooks
+        } else {
+            Phase::Exiting
+        };
+        let time_left = inner
+            .deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let tasks_running = inner.tasks.len();
+        let mut tasks = inner.tasks.running();
+        tasks.truncate(TASKS_NAMED.min(tasks_running));
+        Snapshot {
+            phase,
+            reason: trigger.map(|trigger| trigger.reason.clone()),
+            time_left,
+            servers: inner.servers.snapshot(),
+            tasks_running,
+            tasks_named: tasks,
+            hooks_done: hooks.done,
+            hooks_running: hooks.running,
+            hooks_left: hooks.left,
+        }
+    }
+
     /// A child of the shutdown token, for libraries that take a `CancellationToken`.
     /// Cancelling the child does not start the shutdown.
     ///
@@ -453,4 +504,12 @@ impl fmt::Debug for Shutdown {
             .field("cancelled", &self.is_cancelled())
             .finish()
     }
+}
+
+/// The reason of the trigger, once there is one.
+fn reason_of(inner: &Inner) -> Reason {
+    inner
+        .trigger
+        .get()
+        .map_or(Reason::Triggered, |trigger| trigger.reason.clone())
 }

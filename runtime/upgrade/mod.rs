@@ -281,6 +281,7 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
     if RUNNING.swap(true, Ordering::AcqRel) {
         return Err(UpgradeError::InProgress);
     }
+    crate::metrics::upgrade_attempted();
     let (send, receive) = tokio::sync::oneshot::channel();
     let attempt = shutdown.clone();
     let spawned = std::thread::Builder::new()
@@ -290,10 +291,14 @@ fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
             // A failed attempt has made room for the next one (see `failed`) before it ends,
             // so systemd may signal its next reload as soon as it hears this one ended.
             let outcome = platform::attempt(&attempt);
+            if outcome.is_err() {
+                crate::metrics::upgrade_failed();
+            }
             systemd::reload_ended(&outcome, &attempt);
             let _ = send.send(outcome);
         });
     if let Err(error) = spawned {
+        crate::metrics::upgrade_failed();
         RUNNING.store(false, Ordering::Release);
         return Err(UpgradeError::Failed(format!(
             "cannot start the upgrade thread: {error}"

@@ -5,9 +5,11 @@
 //! binary, so that the suite links once.
 
 mod grpc_codegen;
+mod metrics;
 mod run_async;
 mod sequence;
 mod services;
+mod snapshot;
 mod spans;
 #[cfg(unix)]
 mod unix_socket;

@@ -759,3 +759,81 @@ fn dropping_a_server_whose_connections_are_idle_is_not_a_cut() {
         "a cut reported\nstdout: {rest}\nstderr: {stderr}"
     );
 }
+
+/// `/shutdown` answers the run's snapshot: before the signal, then during `drain_delay`, with
+/// a slow request in flight on a second connection, the counts are the client's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shutdown_page_counts_the_connections_and_the_request_in_flight() {
+    let (mut service, _dir) = start("snapshot", &[("GRACEFUL_DRAIN_DELAY", "2s")]).await;
+    let port = service.port;
+    let mut page = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let alone = exchange(&mut page, "/shutdown")
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("/shutdown: {error}")));
+    assert_eq!(alone.status, 200, "{alone:?}");
+    assert!(alone.body.starts_with("phase: running\n"), "{alone:?}");
+    // The page's own request is in flight while it answers.
+    let server = format!("server http 127.0.0.1:{port}: ");
+    assert!(
+        alone
+            .body
+            .contains(&format!("{server}1 open connection, 1 request in flight\n")),
+        "{alone:?}"
+    );
+
+    let mut slow = Connection::open(port)
+        .await
+        .unwrap_or_else(|error| service.fail(format_args!("connecting: {error}")));
+    let slow = tokio::spawn(async move { exchange(&mut slow, "/slow?ms=3000").await });
+    let busy = format!("{server}2 open connections, 2 requests in flight\n");
+    let asked = Instant::now();
+    loop {
+        let answer = exchange(&mut page, "/shutdown")
+            .await
+            .unwrap_or_else(|error| service.fail(format_args!("/shutdown: {error}")));
+        if answer.body.contains(&busy) {
+            break;
+        }
+        assert!(
+            asked.elapsed() < SOON,
+            "the slow request never showed: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The signal is delivered while the page is asked: it says `running` until then.
+    let signalled = service.signal(Signal::SIGTERM);
+    let stopping = loop {
+        let answer = exchange(&mut page, "/shutdown")
+            .await
+            .unwrap_or_else(|error| {
+                service.fail(format_args!("/shutdown after the signal: {error}"))
+            });
+        if !answer.body.starts_with("phase: running\n") {
+            break answer;
+        }
+        assert!(signalled.elapsed() < SOON, "no trigger seen: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        stopping
+            .body
+            .starts_with("phase: stopping (received SIGTERM), "),
+        "{stopping:?}"
+    );
+    assert!(
+        stopping.body.contains("s left to the deadline\n"),
+        "{stopping:?}"
+    );
+    assert!(stopping.body.contains(&busy), "{stopping:?}");
+    assert!(stopping.close, "{stopping:?}");
+
+    let slow = slow
+        .await
+        .expect("the client's task")
+        .unwrap_or_else(|error| service.fail(format_args!("the slow request in flight: {error}")));
+    assert_eq!(slow.status, 200, "{slow:?}");
+    service.wait(LINE_TIMEOUT).await.assert_code(0);
+}

@@ -115,35 +115,41 @@ fn assert_reloading(message: &str, before: u64, extend_usec: u64) {
 
 const CHILD: &str = "GRACEFUL_TEST_SYSTEMD_CHILD";
 
-#[test]
-fn stopping_and_extend_timeout_are_sent_only_with_the_feature() {
+/// In the child (this binary run again as the service): starts, triggers its own shutdown,
+/// exits 0, its deadline `GRACEFUL_TIMEOUT` or 7 s. In the test: runs the test `name` as that
+/// child with `env` and systemd's socket, and returns what it sent.
+fn stopping_messages(name: &str, tag: &str, env: &[(&str, &str)]) -> Vec<String> {
     if std::env::var_os(CHILD).is_some() {
-        // The service: starts, triggers its own shutdown, exits 0.
         graceful::Builder::new()
             .timeout(Duration::from_secs(7))
             .signals([])
             .run(|shutdown| async move { shutdown.trigger() })
     }
-
-    let notify = NotifySocket::bind("systemd");
+    let notify = NotifySocket::bind(tag);
     let status = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            &graceful_test_support::test_name(
-                module_path!(),
-                "stopping_and_extend_timeout_are_sent_only_with_the_feature",
-            ),
+            &graceful_test_support::test_name(module_path!(), name),
         ])
         .env(CHILD, "1")
+        .envs(env.iter().copied())
         .env("NOTIFY_SOCKET", &notify.path)
         .status()
         .unwrap();
     assert!(status.success(), "the service exited with {status}");
-
     // The child has exited: whatever it sent is queued on the socket.
-    let messages: Vec<String> = std::iter::from_fn(|| notify.queued())
+    std::iter::from_fn(|| notify.queued())
         .map(|(_, message)| message)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn stopping_and_extend_timeout_are_sent_only_with_the_feature() {
+    let messages = stopping_messages(
+        "stopping_and_extend_timeout_are_sent_only_with_the_feature",
+        "systemd",
+        &[],
+    );
     if cfg!(feature = "systemd") {
         // 7 s deadline + 1 s to exit and be reaped, in microseconds.
         assert_eq!(messages, ["STOPPING=1\nEXTEND_TIMEOUT_USEC=8000000\n"]);
@@ -161,29 +167,11 @@ fn stopping_and_extend_timeout_are_sent_only_with_the_feature() {
 #[cfg(feature = "systemd")]
 #[test]
 fn extend_timeout_holds_a_deadline_of_hours() {
-    if std::env::var_os(CHILD).is_some() {
-        graceful::Builder::new()
-            .signals([])
-            .run(|shutdown| async move { shutdown.trigger() })
-    }
-    let notify = NotifySocket::bind("systemd-hours");
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &graceful_test_support::test_name(
-                module_path!(),
-                "extend_timeout_holds_a_deadline_of_hours",
-            ),
-        ])
-        .env(CHILD, "1")
-        .env("GRACEFUL_TIMEOUT", "2h")
-        .env("NOTIFY_SOCKET", &notify.path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "the service exited with {status}");
-    let messages: Vec<String> = std::iter::from_fn(|| notify.queued())
-        .map(|(_, message)| message)
-        .collect();
+    let messages = stopping_messages(
+        "extend_timeout_holds_a_deadline_of_hours",
+        "systemd-hours",
+        &[("GRACEFUL_TIMEOUT", "2h")],
+    );
     // 2 h deadline + 1 s to exit and be reaped, in microseconds.
     assert_eq!(messages, ["STOPPING=1\nEXTEND_TIMEOUT_USEC=7201000000\n"]);
 }
