@@ -259,7 +259,20 @@ pub(crate) fn hook_started(order: i32, name: &str) {
     emit!(debug, target: "graceful", order, name, "hook started");
 }
 
+/// Set once an escape hatch has claimed the exit and named what ran: the hooks the run then
+/// leaves unstarted are not reported one by one (their lines would come after the exit's own,
+/// which must be the last).
+static HUSHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// An escape hatch is ending the process: the sequence's hook lines stop.
+pub(crate) fn hush() {
+    HUSHED.store(true, std::sync::atomic::Ordering::Release);
+}
+
 pub(crate) fn hook_ended(order: i32, name: &str, duration: Duration, outcome: &HookOutcome) {
+    if HUSHED.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
     match outcome {
         HookOutcome::Returned => {
             emit!(info, target: "graceful", order, name, ?duration, "hook ended");

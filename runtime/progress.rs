@@ -118,6 +118,7 @@ impl Progress {
     /// what it returns (what still runs: the main body, tracked tasks, running hooks) names
     /// every hook the exit cuts.
     pub(crate) fn close(&self, tasks: &Tasks) -> Vec<String> {
+        crate::log::hush();
         let mut hooks = lock(&self.running_hooks);
         hooks.closed = true;
         let mut running = Vec::new();

@@ -120,7 +120,11 @@ pub(crate) fn end_of_run(inner: &Inner) {
     let until = keep_until(inner);
     #[cfg(feature = "upgrade")]
     crate::upgrade::stop_pending(until);
-    inner.kept.drop_all(until);
+    // A new process being stopped may have taken the whole budget: the kept values (a log
+    // guard that flushes the line that says so) still get their margin.
+    inner
+        .kept
+        .drop_all(until.max(clock::later(Instant::now(), KEEP_MARGIN)));
 }
 
 /// An escape hatch (the forced exit, the watchdog): the kept values get [`KEEP_MARGIN`]
@@ -133,7 +137,11 @@ fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
     STATE.leaving();
     #[cfg(feature = "upgrade")]
     crate::upgrade::stop_pending(until);
-    inner.kept.drop_all(until);
+    // A new process being stopped may have taken the whole budget: the kept values (a log
+    // guard that flushes the line that says so) still get their margin.
+    inner
+        .kept
+        .drop_all(until.max(clock::later(Instant::now(), KEEP_MARGIN)));
     if !STATE.finish() {
         // A signal cut the drops short and is exiting the process.
         wait_for_the_winner();

@@ -397,7 +397,13 @@ impl Run {
                     ));
                 }
             }
-            for hook in ["flush", "close"] {
+            // A new process that the old one had to kill (its exit could not wait for the new
+            // one's shutdown: a second signal) names nothing; the old one's line says so.
+            let killed = output
+                .stderr
+                .iter()
+                .any(|line| line.contains(&format!("(pid {pid})")) && line.contains("SIGKILL"));
+            for hook in ["flush", "close"].into_iter().filter(|_| !killed) {
                 let started = output.said(*pid, &format!("hook {hook} started"));
                 let ended = output.said(*pid, &format!("hook {hook} ended"));
                 let named = output
