@@ -405,10 +405,16 @@ pub(crate) fn within(wait: Duration, events: impl FnOnce() + Send + 'static) -> 
             guard(events);
             let _ = done.send(());
         });
-    match spawned {
-        Ok(_) => emitted.recv_timeout(wait).is_ok(),
-        Err(_) => false,
+    let Ok(thread) = spawned else {
+        return false;
+    };
+    if emitted.recv_timeout(wait).is_err() {
+        return false;
     }
+    // Done: its end is a moment away. The process must not exit while a thread of its own
+    // is still ending (Windows then fails the exit itself).
+    let _ = thread.join();
+    true
 }
 
 /// A signal after the shutdown started, with `force_exit` off; on the listener's thread, so
