@@ -51,6 +51,17 @@ fn read_once(snapshotter: &Snapshotter) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// A run on the test's thread (where the local recorder is), with `drain_delay` and a short
+/// drain that cuts what is still in flight.
+fn run(drain_delay: Duration) -> Builder {
+    Builder::new()
+        .signals([])
+        .flavor(Flavor::CurrentThread)
+        .timeout(Duration::from_secs(30))
+        .drain_delay(drain_delay)
+        .drain_timeout(Duration::from_millis(300))
+}
+
 #[test]
 fn a_shutdown_records_its_reason_phases_hooks_tasks_services_and_connections() {
     let recorder = DebuggingRecorder::new();
@@ -59,12 +70,7 @@ fn a_shutdown_records_its_reason_phases_hooks_tasks_services_and_connections() {
     let while_serving = Arc::new(Mutex::new(BTreeMap::new()));
     let server = Arc::new(Mutex::new(String::new()));
     let report = metrics::with_local_recorder(&recorder, || {
-        Builder::new()
-            .signals([])
-            .flavor(Flavor::CurrentThread)
-            .timeout(Duration::from_secs(30))
-            .drain_delay(Duration::ZERO)
-            .drain_timeout(Duration::from_millis(300))
+        run(Duration::ZERO)
             .run_to_report({
                 let (while_serving, server) = (while_serving.clone(), server.clone());
                 let total = total.clone();
@@ -186,12 +192,7 @@ fn prometheus_scraped_during_the_drain_then_after_the_cut() {
     let scraped = Arc::new(Mutex::new(String::new()));
     let server = Arc::new(Mutex::new(String::new()));
     let report = metrics::with_local_recorder(&recorder, || {
-        Builder::new()
-            .signals([])
-            .flavor(Flavor::CurrentThread)
-            .timeout(Duration::from_secs(30))
-            .drain_delay(Duration::from_secs(1))
-            .drain_timeout(Duration::from_millis(300))
+        run(Duration::from_secs(1))
             .run_to_report({
                 let (scraped, server) = (scraped.clone(), server.clone());
                 |shutdown| async move {

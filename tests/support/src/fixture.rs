@@ -156,26 +156,35 @@ impl Fixture {
     /// (killing the child) if the child ends or `timeout` passes first.
     pub fn wait_for_stderr_count(&self, text: &str, count: usize, timeout: Duration) -> Line {
         let wanted = |line: &str| line.contains(text);
-        let waited = self.process.stderr.wait_for_count(wanted, count, timeout);
-        match runtime().block_on(waited) {
-            Some(line) => line,
-            None => self.fail(format_args!(
-                "fewer than {count} lines with {text:?} on stderr within {timeout:?}"
-            )),
-        }
+        self.wait_for_count(&self.process.stderr, wanted, count, timeout)
+            .unwrap_or_else(|| {
+                self.fail(format_args!(
+                    "fewer than {count} lines with {text:?} on stderr within {timeout:?}"
+                ))
+            })
     }
 
     /// Waits until stdout has at least `count` lines starting with `prefix`; fails the test
     /// (killing the child) if the child ends or `timeout` passes first.
     pub fn wait_for_stdout_count(&self, prefix: &str, count: usize, timeout: Duration) -> Line {
         let wanted = |line: &str| line.starts_with(prefix);
-        let waited = self.process.stdout.wait_for_count(wanted, count, timeout);
-        match runtime().block_on(waited) {
-            Some(line) => line,
-            None => self.fail(format_args!(
-                "fewer than {count} lines starting with {prefix:?} on stdout within {timeout:?}"
-            )),
-        }
+        self.wait_for_count(&self.process.stdout, wanted, count, timeout)
+            .unwrap_or_else(|| {
+                self.fail(format_args!(
+                    "fewer than {count} lines starting with {prefix:?} on stdout within {timeout:?}"
+                ))
+            })
+    }
+
+    /// The `count`-th line of `output` that is `wanted`, once it has come within `timeout`.
+    fn wait_for_count(
+        &self,
+        output: &crate::output::Output,
+        wanted: impl Fn(&str) -> bool,
+        count: usize,
+        timeout: Duration,
+    ) -> Option<Line> {
+        runtime().block_on(output.wait_for_count(wanted, count, timeout))
     }
 
     /// How many stdout lines so far start with `prefix`.
