@@ -1,8 +1,8 @@
 //! Locking a mutex that a panic elsewhere may have poisoned, and the primitives of the state
 //! machines that the model checker explores.
 //!
-//! The exit's gate, the hooks that run against an escape hatch's list, and an upgrade's new
-//! process against the exit are written with [`model`]'s types: std's in every build, loom's
+//! The trigger that starts the shutdown once, the exit's gate, the hooks that run against an
+//! escape hatch's list, and an upgrade's new process against the exit are written with [`model`]'s types: std's in every build, loom's
 //! when the crate's unit tests are built with `--cfg graceful_loom`, so that loom runs the same
 //! code under every interleaving (`.ci/model`).
 
@@ -19,12 +19,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// std's primitives, or loom's under the model checker.
 pub(crate) mod model {
     #[cfg(not(all(test, graceful_loom)))]
-    pub(crate) use std::sync::atomic::AtomicU8;
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8};
     #[cfg(not(all(test, graceful_loom)))]
     pub(crate) use std::sync::{Mutex, MutexGuard};
 
     #[cfg(all(test, graceful_loom))]
-    pub(crate) use loom::sync::atomic::AtomicU8;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8};
     #[cfg(all(test, graceful_loom))]
     pub(crate) use loom::sync::{Mutex, MutexGuard};
 

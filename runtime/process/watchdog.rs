@@ -34,7 +34,7 @@ impl Watchdog {
 
     /// Has `wake` called at the trigger (at once if the trigger already came), so that the
     /// thread keeping the watchdog looks at [`left`](Self::left) again.
-    pub(crate) fn wake_with(&self, wake: Box<dyn Fn() + Send + Sync>) {
+    pub(crate) fn wake_with(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) {
         self.shutdown.inner.set_watchdog(wake);
     }
 
@@ -90,7 +90,7 @@ pub(crate) fn start(watchdog: Watchdog) {
     match spawned {
         Ok(thread) => {
             let thread = thread.thread().clone();
-            waker.wake_with(Box::new(move || thread.unpark()));
+            waker.wake_with(std::sync::Arc::new(move || thread.unpark()));
         }
         Err(error) => {
             crate::log::emit!(warn, target: "graceful", %error, "could not start the deadline watchdog thread");

@@ -58,7 +58,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     // 1. Stopping: `is_shutting_down()` is true from the trigger on. The span `shutdown`
     //    covers the sequence (one trace), with a span per phase. The delay's and the drain's
     //    are not entered while the main body is polled: its own spans stay its own.
-    let trigger = inner.trigger().expect("the shutdown has started").clone();
+    let trigger = inner.trigger().expect("the shutdown has started");
     let span = log::shutdown_span(&trigger.reason);
     let deadline = span.in_scope(|| stopping(&trigger, config));
 

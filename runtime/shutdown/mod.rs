@@ -2,6 +2,7 @@
 //! sequence once.
 
 mod current;
+mod latch;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,6 +10,8 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use latch::Latch;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -63,11 +66,10 @@ pub(crate) struct Inner {
     pub(crate) stop: CancellationToken,
     /// Cancelled at step 3 of the sequence: what servers and workers wait on.
     token: CancellationToken,
-    trigger: OnceLock<Trigger>,
+    /// The first trigger, and what wakes the thread that keeps the watchdog at the trigger.
+    trigger: Latch,
     /// The run's global deadline, from the trigger: set when the run starts.
     timeout: OnceLock<Duration>,
-    /// Wakes the thread that keeps the watchdog, at the trigger.
-    watchdog: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Whether a signal was absorbed: one that arrived after a shutdown that something else
     /// started. The next one forces the exit.
     signal_absorbed: AtomicBool,
@@ -112,12 +114,11 @@ impl Inner {
         Inner {
             token: CancellationToken::new(),
             stop: CancellationToken::new(),
-            trigger: OnceLock::new(),
+            trigger: Latch::new(),
             tasks: Arc::default(),
             hooks: Dynamic::new(),
             progress: Progress::default(),
             signal_absorbed: AtomicBool::new(false),
-            watchdog: OnceLock::new(),
             kept: Kept::default(),
             timeout: OnceLock::new(),
             services: Services::default(),
@@ -145,16 +146,11 @@ impl Inner {
     }
 
     /// Registers how to wake the thread that keeps the watchdog, at the trigger.
-    pub(crate) fn set_watchdog(&self, wake: Box<dyn Fn() + Send + Sync>) {
-        if self.watchdog.set(wake).is_err() {
-            return;
-        }
+    pub(crate) fn set_watchdog(&self, wake: latch::Wake) {
         // A trigger that came before the waker was registered may have been missed by the
-        // thread; waking it again is harmless.
-        if let Some(wake) = self.watchdog.get() {
-            if self.trigger.get().is_some() {
-                wake();
-            }
+        // thread: it is woken now.
+        if let Some(wake) = self.trigger.wake_with(wake) {
+            wake();
         }
     }
 
@@ -170,7 +166,7 @@ impl Inner {
         Some(crate::clock::later(trigger.at, timeout))
     }
 
-    pub(crate) fn trigger(&self) -> Option<&Trigger> {
+    pub(crate) fn trigger(&self) -> Option<Trigger> {
         self.trigger.get()
     }
 
@@ -203,25 +199,22 @@ impl Shutdown {
     }
 
     fn start(&self, reason: Reason, code: Option<u8>, limit: Option<Duration>) -> bool {
-        let mut first = false;
-        self.inner.trigger.get_or_init(|| {
-            first = true;
-            Trigger {
-                reason,
-                code,
-                at: Instant::now(),
-                limit,
-            }
-        });
-        if first {
-            crate::metrics::shutdown_started(&reason_of(&self.inner));
-            crate::stderr::silence_if_gone();
-            self.inner.stop.cancel();
-            if let Some(wake) = self.inner.watchdog.get() {
-                wake();
-            }
+        let trigger = Trigger {
+            reason,
+            code,
+            at: Instant::now(),
+            limit,
+        };
+        let Some(wake) = self.inner.trigger.start(trigger) else {
+            return false;
+        };
+        crate::metrics::shutdown_started(&reason_of(&self.inner));
+        crate::stderr::silence_if_gone();
+        self.inner.stop.cancel();
+        if let Some(wake) = wake {
+            wake();
         }
-        first
+        true
     }
 
     /// Waits until the shutdown starts: step 1 of the sequence, at the trigger, before
@@ -301,7 +294,7 @@ impl Shutdown {
     /// }
     /// ```
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.trigger.get().is_some()
+        self.inner.trigger.is_set()
     }
 
     /// Starts the shutdown, as a signal would. Does nothing if it has started already.
@@ -344,7 +337,7 @@ impl Shutdown {
     /// }
     /// ```
     pub fn reason(&self) -> Option<Reason> {
-        self.inner.trigger.get().map(|t| t.reason.clone())
+        self.inner.trigger.get().map(|t| t.reason)
     }
 
     /// What the run is doing now: the phase, the time left to the deadline, the servers'
@@ -511,5 +504,5 @@ fn reason_of(inner: &Inner) -> Reason {
     inner
         .trigger
         .get()
-        .map_or(Reason::Triggered, |trigger| trigger.reason.clone())
+        .map_or(Reason::Triggered, |trigger| trigger.reason)
 }

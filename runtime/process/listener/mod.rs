@@ -78,10 +78,10 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
         return;
     }
     let inner = &shutdown.inner;
-    let reason = inner.trigger().map(|trigger| &trigger.reason);
+    let reason = inner.trigger().map(|trigger| trigger.reason);
     let by_signal = matches!(reason, Some(Reason::Signal(_)));
     if !by_signal && inner.absorb_signal() {
-        if let Some(reason) = reason {
+        if let Some(reason) = &reason {
             log::absorbed(signal, reason);
         }
         return;

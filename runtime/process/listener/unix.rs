@@ -85,7 +85,7 @@ pub(super) fn listen(
             let (woken, wake) = UnixStream::pair()?;
             woken.set_nonblocking(true)?;
             wake.set_nonblocking(true)?;
-            watchdog.wake_with(Box::new(move || {
+            watchdog.wake_with(std::sync::Arc::new(move || {
                 // A full socket already holds a wake-up: nothing is lost.
                 let _ = (&wake).write(&[0]);
             }));
