@@ -15,6 +15,7 @@ use crate::report::ServiceOutcome;
 use crate::report::{HookOutcome, MainOutcome, Report};
 use crate::signal::Signal;
 use crate::stderr;
+use crate::tasks::Listed;
 
 /// Hands one event to the subscriber. Nothing the subscriber does may abort what emitted it:
 /// the usual `tracing_subscriber::fmt()` panics when stdout and stderr are gone (`app 2>&1 |
@@ -334,11 +335,15 @@ pub(crate) fn main_drop_panicked(message: &str) {
     ));
 }
 
-pub(crate) fn aborted(tasks: &[String], connections_cut: usize, drain_timeout: Duration) {
-    if tasks.is_empty() && connections_cut == 0 {
+pub(crate) fn aborted(tasks: &Listed, connections_cut: usize, drain_timeout: Duration) {
+    if tasks.len() == 0 && connections_cut == 0 {
         return;
     }
-    let list = tasks.join(", ");
+    let list = tasks.labels.join(", ");
+    let list = match tasks.left_out {
+        0 => list,
+        more => format!("{list} and {more} more"),
+    };
     let cut = match connections_cut {
         0 => String::new(),
         1 => "; 1 connection cut".to_owned(),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::hooks::registry::{self, Dynamic};
 use crate::sync::model::{Mutex, lock};
-use crate::tasks::Tasks;
+use crate::tasks::{LISTED, Tasks};
 
 /// A hook's order and name, as the lines that list hooks show them.
 type Named = (i32, Cow<'static, str>);
@@ -125,7 +125,7 @@ impl Progress {
         if self.main_running.load(Ordering::Acquire) {
             running.push("main".to_owned());
         }
-        running.extend(tasks.running());
+        running.extend(tasks.running(LISTED).into_lines());
         running.extend(hooks.running.iter().map(|(_, name)| format!("hook {name}")));
         running
     }
@@ -138,7 +138,7 @@ impl Progress {
         if self.main_running.load(Ordering::Acquire) {
             running.push("main".to_owned());
         }
-        running.extend(tasks.running());
+        running.extend(tasks.running(LISTED).into_lines());
         let hooks = lock(&self.running_hooks);
         running.extend(hooks.running.iter().map(|(_, name)| format!("hook {name}")));
         running

@@ -41,6 +41,8 @@ pub struct Report {
     pub(crate) services_left_out: LeftOut,
     pub(crate) hooks: Vec<HookReport>,
     pub(crate) aborted: Vec<String>,
+    /// Tasks aborted but not listed (see [`Report::aborted_left_out`]).
+    pub(crate) aborted_left_out: usize,
     pub(crate) connections_cut: usize,
     pub(crate) elapsed: Duration,
     pub(crate) exit_code: u8,
@@ -203,7 +205,9 @@ impl Report {
         self.connections_cut
     }
 
-    /// The tasks the drain aborted (the main body appears as `main`).
+    /// The tasks the drain aborted, oldest first (the main body appears as `main`, first):
+    /// at most 100 tasks besides `main`; the others are counted by
+    /// [`aborted_left_out`](Self::aborted_left_out).
     ///
     /// ```
     /// # let report = graceful::Builder::new().signals([]).run_to_report(|_| async {}).unwrap();
@@ -211,6 +215,28 @@ impl Report {
     /// ```
     pub fn aborted(&self) -> &[String] {
         &self.aborted
+    }
+
+    /// How many tasks the drain aborted that [`aborted`](Self::aborted) does not list: the
+    /// report keeps the names of the oldest, so that its size does not grow with the work.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let report = graceful::Builder::new()
+    ///     .signals([])
+    ///     .drain_timeout(Duration::from_millis(50))
+    ///     .run_to_report(|_| async {
+    ///         for _ in 0..150 {
+    ///             graceful::spawn(std::future::pending::<()>());
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(report.aborted().len(), 100);
+    /// assert_eq!(report.aborted_left_out(), 50);
+    /// ```
+    pub fn aborted_left_out(&self) -> usize {
+        self.aborted_left_out
     }
 
     /// From the trigger to the end of the last hook.
@@ -403,7 +429,7 @@ impl fmt::Display for Headline<'_> {
             f.write_str("), ")?;
         }
         let hooks = report.hooks.len();
-        let aborted = report.aborted.len();
+        let aborted = report.aborted.len() + report.aborted_left_out;
         write!(
             f,
             "{hooks} hook{} ({failed} not ok), {aborted} task{} aborted, ",
@@ -442,6 +468,9 @@ impl fmt::Display for Report {
         }
         for task in &self.aborted {
             write!(f, "\n  aborted {task}")?;
+        }
+        if self.aborted_left_out > 0 {
+            write!(f, "\n  and {} more task(s) aborted", self.aborted_left_out)?;
         }
         Ok(())
     }

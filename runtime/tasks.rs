@@ -10,6 +10,7 @@
 //! tasks that still run.
 
 use std::borrow::Cow;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Mutex;
@@ -103,30 +104,78 @@ impl Tasks {
         self.tracker.len()
     }
 
-    /// Where the tasks still running were spawned, e.g. `task spawned at src/main.rs:12:5`,
-    /// oldest first.
-    pub(crate) fn running(&self) -> Vec<String> {
-        self.unfinished(|_| {})
+    /// Where the oldest `limit` tasks still running were spawned, e.g. `task spawned at
+    /// src/main.rs:12:5`, oldest first, and how many others still run.
+    pub(crate) fn running(&self, limit: usize) -> Listed {
+        self.unfinished(limit, |_| {})
     }
 
-    /// Aborts every task still running and returns their labels, oldest first.
-    pub(crate) fn abort_all(&self) -> Vec<String> {
-        self.unfinished(AbortHandle::abort)
+    /// Aborts every task still running; returns the labels of the oldest [`LISTED`], oldest
+    /// first, and how many others it aborted.
+    pub(crate) fn abort_all(&self) -> Listed {
+        self.unfinished(LISTED, AbortHandle::abort)
     }
 
-    /// The labels of the unfinished tasks, oldest first, after calling `each` on each.
-    fn unfinished(&self, each: impl Fn(&AbortHandle)) -> Vec<String> {
-        let mut unfinished = Vec::new();
+    /// Calls `each` on every unfinished task; returns the labels of the `limit` oldest and
+    /// counts the others. Only the labels listed are formatted: the drain of a million tasks
+    /// does not build a million strings.
+    fn unfinished(&self, limit: usize, each: impl Fn(&AbortHandle)) -> Listed {
+        // The oldest `limit` so far, the youngest of them on top.
+        let mut oldest = BinaryHeap::with_capacity(limit.min(LISTED) + 1);
+        let mut unfinished = 0;
         for shard in &self.shards {
             for entry in &lock(shard).entries {
-                if !entry.abort.is_finished() {
-                    each(&entry.abort);
-                    unfinished.push((entry.id, label(&entry.label)));
+                if entry.abort.is_finished() {
+                    continue;
+                }
+                each(&entry.abort);
+                unfinished += 1;
+                let older = oldest.peek().is_none_or(|(id, _)| entry.id < *id);
+                if oldest.len() < limit || (limit > 0 && older) {
+                    oldest.push((entry.id, label(&entry.label)));
+                    if oldest.len() > limit {
+                        oldest.pop();
+                    }
                 }
             }
         }
-        unfinished.sort_unstable_by_key(|(id, _)| *id);
-        unfinished.into_iter().map(|(_, label)| label).collect()
+        let labels: Vec<String> = oldest
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(_, label)| label)
+            .collect();
+        Listed {
+            left_out: unfinished - labels.len(),
+            labels,
+        }
+    }
+}
+
+/// How many aborted tasks a report names; the others are counted.
+pub(crate) const LISTED: usize = 100;
+
+/// Tasks named by their labels, oldest first, and how many others were left out.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    pub(crate) labels: Vec<String>,
+    pub(crate) left_out: usize,
+}
+
+impl Listed {
+    /// How many tasks, listed or not.
+    pub(crate) fn len(&self) -> usize {
+        self.labels.len() + self.left_out
+    }
+
+    /// The labels, and `N more tasks` after them when some were left out: for a line.
+    pub(crate) fn into_lines(self) -> Vec<String> {
+        let mut lines = self.labels;
+        match self.left_out {
+            0 => {}
+            1 => lines.push("1 more task".to_owned()),
+            more => lines.push(format!("{more} more tasks")),
+        }
+        lines
     }
 }
 

@@ -23,6 +23,7 @@ use crate::report::{self, HookOutcome, HookReport, MainOutcome, Report};
 use crate::sequence::slot::{Scheduled, Slot, outcome_of, skipped};
 use crate::shutdown::{Inner, Shutdown, Trigger};
 use crate::systemd;
+use crate::tasks::Listed;
 use crate::unwind::{CatchUnwind, join_error_text, panic_text};
 
 /// How long the drain waits for aborted tasks to be dropped.
@@ -117,7 +118,8 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         services,
         services_left_out,
         hooks,
-        aborted,
+        aborted: aborted.labels,
+        aborted_left_out: aborted.left_out,
         connections_cut: inner.connections_cut(),
         elapsed: trigger.at.elapsed(),
         exit_code: 0,
@@ -184,7 +186,7 @@ async fn drain(
     config: &Config,
     deadline: Instant,
     span: &log::Span,
-) -> (MainOutcome, Option<u8>, Vec<String>) {
+) -> (MainOutcome, Option<u8>, Listed) {
     let drain_end = clock::later(Instant::now(), config.drain_timeout).min(deadline);
     let drained = timeout_at(drain_end.into(), async {
         main.run_to_end().await;
@@ -192,13 +194,13 @@ async fn drain(
     })
     .await
     .is_ok();
-    let mut aborted = Vec::new();
+    let mut aborted = Listed::default();
     if !drained {
+        aborted = inner.tasks.abort_all();
         if main.outcome.is_none() {
             main.outcome = Some(MainOutcome::Aborted);
-            aborted.push("main".to_owned());
+            aborted.labels.insert(0, "main".to_owned());
         }
-        aborted.extend(inner.tasks.abort_all());
     }
     let (outcome, code) = main.drop_body();
     if !drained {

@@ -370,8 +370,8 @@ impl Shutdown {
             .deadline()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()));
         let tasks_running = inner.tasks.len();
-        let mut tasks = inner.tasks.running();
-        tasks.truncate(TASKS_NAMED.min(tasks_running));
+        let mut tasks = inner.tasks.running(TASKS_NAMED).labels;
+        tasks.truncate(tasks_running);
         Snapshot {
             phase,
             reason: trigger.map(|trigger| trigger.reason.clone()),

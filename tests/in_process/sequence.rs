@@ -272,6 +272,39 @@ fn the_drain_aborts_what_ignores_the_token_and_reports_it_by_name() {
 }
 
 #[test]
+fn the_report_names_the_oldest_aborted_tasks_and_counts_the_others() {
+    let report = builder()
+        .drain_timeout(Duration::from_millis(100))
+        .run_to_report(|shutdown| async move {
+            // Each task names the line it was spawned on: the oldest are listed.
+            graceful::spawn(std::future::pending::<()>());
+            for _ in 0..249 {
+                graceful::spawn(std::future::pending::<()>());
+            }
+            shutdown.trigger();
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    // `main`, then the 100 oldest tasks; the other 150 are counted, and count.
+    assert_eq!(report.aborted().len(), 101, "{report}");
+    assert_eq!(report.aborted()[0], "main");
+    // The oldest, spawned on its own line, comes first; the others share one line.
+    let (oldest, others) = (&report.aborted()[1], &report.aborted()[2..]);
+    assert!(
+        others
+            .iter()
+            .all(|task| task == &others[0] && task != oldest),
+        "{report}"
+    );
+    assert_eq!(report.aborted_left_out(), 150);
+    assert!(!report.is_clean());
+    assert_eq!(report.exit_code(), 1);
+    let text = report.to_string();
+    assert!(text.contains("251 tasks aborted"), "{text}");
+    assert!(text.contains("and 150 more task(s) aborted"), "{text}");
+}
+
+#[test]
 fn a_hook_registered_after_the_hooks_started_does_not_run() {
     let report = builder()
         .run_to_report(|_| async {
