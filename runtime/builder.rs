@@ -417,6 +417,7 @@ where
 }
 
 async fn start(shutdown: &Shutdown, config: &Config, main: BoxedMain<'_>) -> Report {
+    let _sampled = crate::metrics::Sampler::start(shutdown);
     let main = main(shutdown.clone());
     sequence::run(shutdown, config, main).await
 }

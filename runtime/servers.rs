@@ -72,6 +72,10 @@ pub(crate) fn register(servers: &Servers, label: String, watched: Arc<dyn Watche
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        lock(&self.serving).retain(|(id, _, _)| *id != self.id);
+        let mut serving = lock(&self.serving);
+        if let Some(at) = serving.iter().position(|(id, _, _)| *id == self.id) {
+            let (_, label, _) = serving.remove(at);
+            crate::metrics::server_ended(&label);
+        }
     }
 }

@@ -184,7 +184,8 @@ async fn get(port: u16, path: &str) -> String {
 }
 
 /// The Prometheus recorder, scraped over HTTP by a real client during `drain_delay`, while a
-/// request is in flight that the drain then cuts.
+/// request is in flight that the drain then cuts; the sampled gauges (requests in flight,
+/// tracked tasks) show it while it is, and zero at the end.
 #[test]
 fn prometheus_scraped_during_the_drain_then_after_the_cut() {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
@@ -192,7 +193,7 @@ fn prometheus_scraped_during_the_drain_then_after_the_cut() {
     let scraped = Arc::new(Mutex::new(String::new()));
     let server = Arc::new(Mutex::new(String::new()));
     let report = metrics::with_local_recorder(&recorder, || {
-        run(Duration::from_secs(1))
+        run(Duration::from_secs(2))
             .run_to_report({
                 let (scraped, server) = (scraped.clone(), server.clone());
                 |shutdown| async move {
@@ -220,7 +221,22 @@ fn prometheus_scraped_during_the_drain_then_after_the_cut() {
                     let held = tokio::spawn(get(port, "/held"));
                     handler_started.await.unwrap();
                     shutdown.trigger();
-                    *scraped.lock().unwrap() = get(port, "/metrics").await;
+                    // The requests in flight and the tracked tasks are sampled: scraped until
+                    // a sample taken while the held request is in flight is there.
+                    let in_flight =
+                        format!("graceful_requests_in_flight{{server=\"http 127.0.0.1:{port}\"}} ");
+                    for _ in 0..200 {
+                        let metrics = get(port, "/metrics").await;
+                        let sampled = metrics.lines().any(|line| {
+                            line.strip_prefix(&in_flight)
+                                .is_some_and(|value| value.parse::<f64>().unwrap() >= 1.0)
+                        });
+                        *scraped.lock().unwrap() = metrics;
+                        if sampled {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                     shutdown.cancelled().await;
                     drop(held);
                 }
@@ -237,9 +253,18 @@ fn prometheus_scraped_during_the_drain_then_after_the_cut() {
         // The held request's connection and the scrape's own.
         format!("graceful_connections_open{{server=\"{server}\"}} 2\n"),
         "graceful_services_running{service=\"http\"} 1\n".to_owned(),
+        // The held request (the scrape's own may be in flight too), and the tracked task of
+        // the service that serves.
+        format!("graceful_requests_in_flight{{server=\"{server}\"}} "),
+        "graceful_tasks_running ".to_owned(),
     ] {
         assert!(scraped.contains(&line), "{line:?} not in:\n{scraped}");
     }
+    let tasks = scraped
+        .lines()
+        .find_map(|line| line.strip_prefix("graceful_tasks_running "))
+        .map(|value| value.parse::<f64>().unwrap());
+    assert!(tasks.is_some_and(|tasks| tasks >= 1.0), "{scraped}");
     assert!(
         !scraped.contains("graceful_connections_cut_total"),
         "{scraped}"
@@ -253,6 +278,8 @@ fn prometheus_scraped_during_the_drain_then_after_the_cut() {
         "graceful_services_running{service=\"http\"} 0\n".to_owned(),
         "graceful_shutdown_duration_seconds_count 1\n".to_owned(),
         "graceful_phase_duration_seconds_count{phase=\"drain\"} 1\n".to_owned(),
+        format!("graceful_requests_in_flight{{server=\"{server}\"}} 0\n"),
+        "graceful_tasks_running 0\n".to_owned(),
     ] {
         assert!(end.contains(&line), "{line:?} not in:\n{end}");
     }
