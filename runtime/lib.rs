@@ -129,12 +129,12 @@ pub use crate::config::{
     ENV_DRAIN_DELAY, ENV_DRAIN_TIMEOUT, ENV_TIMEOUT, ENV_UPGRADE_TIMEOUT, Flavor, StartError,
 };
 pub use crate::hooks::registry::IntoHook;
-pub use crate::hooks::{HookContext, HookOutput, MainOutput};
+pub use crate::hooks::{Fallible, HookContext, MainOutput};
 pub use crate::reason::Reason;
 pub use crate::report::{
     HookOutcome, HookReport, MainOutcome, Report, ServiceOutcome, ServiceReport,
 };
-pub use crate::services::{Restart, ServiceOutput};
+pub use crate::services::Restart;
 pub use crate::shutdown::Shutdown;
 pub use crate::signal::Signal;
 pub use crate::snapshot::{Phase, ServerSnapshot, Snapshot};
@@ -236,7 +236,7 @@ pub fn service<F>(name: impl Into<Cow<'static, str>>, fut: F)
 where
     F: std::future::IntoFuture,
     F::IntoFuture: Send + 'static,
-    F::Output: ServiceOutput,
+    F::Output: Fallible,
 {
     shutdown().service(name, fut);
 }
@@ -267,7 +267,7 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::IntoFuture + 'static,
     Fut::IntoFuture: Send + 'static,
-    Fut::Output: ServiceOutput,
+    Fut::Output: Fallible,
 {
     shutdown().service_with(name, policy, factory);
 }

@@ -156,7 +156,7 @@ pub fn hook(item: &TokenStream, function: &ItemFn, config: &HookConfig) -> Token
             quote!(Blocking),
         )
     };
-    // `box_hook` and `blocking_result` require `HookOutput` of the output (and
+    // `box_hook` and `blocking_result` require `Fallible` of the output (and
     // `box_hook` a `Send` future): their errors belong on the return type.
     let call = call_at(output(sig), quote!(#ident), arg);
     let call = call_at(output(sig), convert, call);

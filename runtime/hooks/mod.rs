@@ -102,35 +102,44 @@ impl fmt::Debug for HookContext {
     }
 }
 
-/// What a shutdown hook may return: `()`, or `Result<(), E>` where `E: Display` (the message
-/// goes into the report). Sealed: implemented for these types only.
+/// What a shutdown hook and a [`service`](crate::service()) may return: `()`, or
+/// `Result<(), E>` where `E: Display` (the message goes into the report; a service's `Err`
+/// before the shutdown starts it, with the error as its reason). Sealed: implemented for these
+/// types only.
 ///
 /// ```standalone_crate
 /// #[graceful::on_shutdown]
 /// fn close() -> Result<(), std::io::Error> {
 ///     Ok(())
 /// }
+///
+/// async fn consume() {
+///     graceful::service("consumer", async {
+///         // consume until the broker goes away
+///         Err::<(), _>("broker connection lost")
+///     });
+/// }
 /// # fn main() {}
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "a shutdown hook must return `()` or `Result<(), E>` with `E: Display`, not `{Self}`",
-    label = "this type is not a hook result",
+    message = "a shutdown hook or a service must return `()` or `Result<(), E>` with `E: Display`, not `{Self}`",
+    label = "this type is not a hook's or a service's result",
     note = "return `Result<(), E>` where `E` implements `Display`, e.g. `std::io::Error` or `String`"
 )]
-pub trait HookOutput: sealed::Sealed {
+pub trait Fallible: sealed::Sealed {
     /// The outcome, with the error's `Display` text.
     #[doc(hidden)]
-    fn into_hook_result(self) -> Result<(), String>;
+    fn into_result(self) -> Result<(), String>;
 }
 
-impl HookOutput for () {
-    fn into_hook_result(self) -> Result<(), String> {
+impl Fallible for () {
+    fn into_result(self) -> Result<(), String> {
         Ok(())
     }
 }
 
-impl<E: fmt::Display> HookOutput for Result<(), E> {
-    fn into_hook_result(self) -> Result<(), String> {
+impl<E: fmt::Display> Fallible for Result<(), E> {
+    fn into_result(self) -> Result<(), String> {
         self.map_err(|e| e.to_string())
     }
 }
@@ -186,7 +195,7 @@ impl MainOutput for ExitCode {
 }
 
 mod sealed {
-    /// Keeps [`HookOutput`](super::HookOutput) and [`MainOutput`](super::MainOutput) closed:
+    /// Keeps [`Fallible`](super::Fallible) and [`MainOutput`](super::MainOutput) closed:
     /// the set of accepted return types can grow without breaking anyone.
     pub trait Sealed {}
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::hooks::{HookContext, HookOutput};
+use crate::hooks::{Fallible, HookContext};
 use crate::sync::lock;
 
 /// A hook's outcome, with the error's text.
@@ -56,14 +56,14 @@ inventory::collect!(StaticHook);
 pub fn box_hook<F, R>(fut: F) -> BoxFuture
 where
     F: Future<Output = R> + Send + 'static,
-    R: HookOutput,
+    R: Fallible,
 {
-    Box::pin(async move { fut.await.into_hook_result() })
+    Box::pin(async move { fut.await.into_result() })
 }
 
 /// Turns a blocking hook's output into a [`HookResult`].
-pub fn blocking_result<R: HookOutput>(output: R) -> HookResult {
-    output.into_hook_result()
+pub fn blocking_result<R: Fallible>(output: R) -> HookResult {
+    output.into_result()
 }
 
 /// A hook registered at run time: given its context, the future to run.
@@ -199,7 +199,7 @@ pub enum ContextHook {}
 impl<F> IntoHook<FutureHook> for F
 where
     F: Future + Send + 'static,
-    F::Output: HookOutput,
+    F::Output: Fallible,
 {
     fn into_hook(self) -> DynamicFn {
         Box::new(move |_context| box_hook(self))
@@ -210,7 +210,7 @@ impl<C, F> IntoHook<(ContextHook, F)> for C
 where
     C: FnOnce(HookContext) -> F + Send + 'static,
     F: Future + Send + 'static,
-    F::Output: HookOutput,
+    F::Output: Fallible,
 {
     fn into_hook(self) -> DynamicFn {
         Box::new(move |context| box_hook(self(context)))

@@ -12,60 +12,18 @@ mod restart;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::fmt;
 use std::future::IntoFuture;
 use std::time::Instant;
 
 pub use self::restart::Restart;
 use self::restart::Restarts;
+use crate::hooks::Fallible;
 use crate::log;
 use crate::reason::Reason;
 use crate::report::{LAST_ERRORS, ServiceOutcome, ServiceReport};
 use crate::shutdown::Shutdown;
 use crate::tasks::Label;
 use crate::unwind::{CatchUnwind, panic_text};
-
-/// What a service may return: `()`, or `Result<(), E>` where `E: Display` (an `Err` before
-/// the shutdown starts it, with the error as its reason). Sealed: implemented for these
-/// types only.
-///
-/// ```no_run
-/// # async fn f() {
-/// graceful::service("consumer", async {
-///     // consume until the broker goes away
-///     Err::<(), _>("broker connection lost")
-/// });
-/// # }
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "a service must return `()` or `Result<(), E>` with `E: Display`, not `{Self}`",
-    label = "this type is not a service result",
-    note = "return `Result<(), E>` where `E` implements `Display`, e.g. `std::io::Error` or `String`"
-)]
-pub trait ServiceOutput: sealed::Sealed {
-    /// The outcome, with the error's `Display` text.
-    #[doc(hidden)]
-    fn into_service_result(self) -> Result<(), String>;
-}
-
-impl ServiceOutput for () {
-    fn into_service_result(self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl<E: fmt::Display> ServiceOutput for Result<(), E> {
-    fn into_service_result(self) -> Result<(), String> {
-        self.map_err(|error| error.to_string())
-    }
-}
-
-mod sealed {
-    pub trait Sealed {}
-
-    impl Sealed for () {}
-    impl<E> Sealed for Result<(), E> {}
-}
 
 /// Records how a service ended; if its future is dropped before it ends (the drain aborted
 /// it), records that. Keeps its restarts and last errors for the report.
@@ -172,13 +130,13 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: IntoFuture + 'static,
     Fut::IntoFuture: Send + 'static,
-    Fut::Output: ServiceOutput,
+    Fut::Output: Fallible,
 {
     let after_return = policy.after_return();
     let mut restarts = Restarts::new(policy);
     loop {
         // The factory is called inside the caught future: its panic is a failed run too.
-        let run = async { factory().into_future().await.into_service_result() };
+        let run = async { factory().into_future().await.into_result() };
         let outcome = outcome_of(CatchUnwind(Box::pin(run)).await);
         ending.note(&outcome);
         let wanted = after_return || !outcome.is_success();
@@ -240,7 +198,7 @@ impl Shutdown {
     where
         F: IntoFuture,
         F::IntoFuture: Send + 'static,
-        F::Output: ServiceOutput,
+        F::Output: Fallible,
     {
         let fut = fut.into_future();
         let name = name.into();
@@ -255,8 +213,7 @@ impl Shutdown {
         }
         let ending = Ending::new(self, name.clone());
         self.spawn_tracked(Label::Service(name), async move {
-            let output =
-                CatchUnwind(Box::pin(async move { fut.await.into_service_result() })).await;
+            let output = CatchUnwind(Box::pin(async move { fut.await.into_result() })).await;
             ending.ended(output);
         });
     }
@@ -300,7 +257,7 @@ impl Shutdown {
         F: FnMut() -> Fut + Send + 'static,
         Fut: IntoFuture + 'static,
         Fut::IntoFuture: Send + 'static,
-        Fut::Output: ServiceOutput,
+        Fut::Output: Fallible,
     {
         let name = name.into();
         assert!(
