@@ -13,7 +13,7 @@ use crate::report::Report;
 use crate::sequence;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
-use crate::stderr;
+use crate::util::stderr;
 
 /// What `run` and `run_to_report` say when called on a thread that already runs a tokio
 /// runtime, instead of tokio's panic.

@@ -65,7 +65,7 @@ pub use crate::drain::Listener;
 use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
 use crate::servers::{self, Watched};
 use crate::shutdown::Shutdown;
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 #[doc(no_inline)]
 pub use tonic_health::ServingStatus;

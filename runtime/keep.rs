@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
 use crate::log;
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// The kept values of one run, in the order they were kept.
 #[derive(Default)]

@@ -81,7 +81,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
-mod clock;
 mod config;
 #[cfg(any(feature = "http", feature = "grpc"))]
 mod drain;
@@ -106,13 +105,11 @@ mod services;
 mod shutdown;
 mod signal;
 mod snapshot;
-mod stderr;
-mod sync;
 mod systemd;
 mod tasks;
-mod unwind;
 #[cfg(feature = "upgrade")]
 mod upgrade;
+mod util;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -14,8 +14,8 @@ use crate::reason::Reason;
 use crate::report::ServiceOutcome;
 use crate::report::{HookOutcome, MainOutcome, Report};
 use crate::signal::Signal;
-use crate::stderr;
 use crate::tasks::Listed;
+use crate::util::stderr;
 
 /// Hands one event to the subscriber. Nothing the subscriber does may abort what emitted it:
 /// the usual `tracing_subscriber::fmt()` panics when stdout and stderr are gone (`app 2>&1 |

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::hooks::registry::{self, Dynamic};
-use crate::sync::model::{Mutex, lock};
 use crate::tasks::{LISTED, Tasks};
+use crate::util::sync::model::{Mutex, lock};
 
 /// A hook's order and name, as the lines that list hooks show them.
 type Named = (i32, Cow<'static, str>);

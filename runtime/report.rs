@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::reason::Reason;
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// The account of one shutdown: why it started, how the main body ended, every hook with its
 /// outcome and duration, the tasks the drain aborted, and the exit code.

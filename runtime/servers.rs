@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::snapshot::ServerSnapshot;
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// What a server tells a snapshot, read at snapshot time.
 pub(crate) trait Watched: Send + Sync {

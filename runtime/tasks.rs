@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::task::TaskTracker;
 
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// How many lists the entries are spread over: more than the spawning threads of a typical
 /// machine, few enough to walk at the drain.

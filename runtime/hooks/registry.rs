@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::hooks::{Fallible, HookContext};
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// A hook's outcome, with the error's text.
 pub type HookResult = Result<(), String>;

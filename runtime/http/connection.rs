@@ -25,7 +25,7 @@ use super::{BoxError, Settings};
 use crate::reason::Reason;
 use crate::servers::{self, Registered, Watched};
 use crate::shutdown::Shutdown;
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// How long a connection that has not brought a whole request yet may take, after the cancel,
 /// to bring it: one accepted but not read from, or whose request head is still arriving. The

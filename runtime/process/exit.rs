@@ -11,10 +11,10 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::clock;
 use crate::log;
 use crate::shutdown::Inner;
-use crate::sync::model::AtomicU8;
+use crate::util::clock;
+use crate::util::sync::model::AtomicU8;
 
 /// Nobody has claimed the exit.
 const FREE: u8 = 0;

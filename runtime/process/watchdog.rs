@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::clock;
 use crate::log;
 use crate::process::exit;
 use crate::shutdown::Shutdown;
+use crate::util::clock;
 
 /// How long past the global deadline the watchdog waits for the sequence to report before it
 /// exits the process itself.

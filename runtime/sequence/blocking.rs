@@ -21,8 +21,8 @@ use crate::reason::Reason;
 use crate::report::{HookOutcome, HookReport};
 use crate::sequence::slot::{self, Slot, outcome_of};
 use crate::shutdown::Inner;
-use crate::sync::lock;
-use crate::unwind::panic_text;
+use crate::util::sync::lock;
+use crate::util::unwind::panic_text;
 
 /// Whether `hook` is a plain `fn`, which this module can run.
 pub(crate) fn is_blocking(hook: &Hook) -> bool {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use tokio::time::{sleep_until, timeout_at};
 
-use crate::clock;
 use crate::config::Config;
 use crate::hooks::registry::{self, Hook, HookFn, Run};
 use crate::log;
@@ -24,7 +23,8 @@ use crate::sequence::slot::{Scheduled, Slot, outcome_of, skipped};
 use crate::shutdown::{Inner, Shutdown, Trigger};
 use crate::systemd;
 use crate::tasks::Listed;
-use crate::unwind::{CatchUnwind, join_error_text, panic_text};
+use crate::util::clock;
+use crate::util::unwind::{CatchUnwind, join_error_text, panic_text};
 
 /// How long the drain waits for aborted tasks to be dropped.
 const ABORTED_DROP_WAIT: Duration = Duration::from_secs(1);
@@ -92,7 +92,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     // 5. Hooks, phase by phase, each hook in a span of its own inside `hooks`. A terminal that
     //    went away with the signal (`app | tee log` and Ctrl-C) must not make the hooks' own
     //    prints panic.
-    crate::stderr::silence_if_gone();
+    crate::util::stderr::silence_if_gone();
     let hooks = registry::all_hooks(&inner.hooks);
     let hooks_started = Instant::now();
     let hooks_span = log::hooks_span(&span);

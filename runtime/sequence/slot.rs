@@ -4,13 +4,13 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use crate::clock;
 use crate::hooks::HookContext;
 use crate::hooks::registry::{Hook, HookResult, Run};
 use crate::log;
 use crate::reason::Reason;
 use crate::report::{HookOutcome, HookReport};
-use crate::unwind::drop_quietly;
+use crate::util::clock;
+use crate::util::unwind::drop_quietly;
 
 /// The report of a hook whose phase came after the deadline.
 pub(crate) fn skipped(hook: Hook) -> HookReport {

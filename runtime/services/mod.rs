@@ -23,7 +23,7 @@ use crate::reason::Reason;
 use crate::report::{LAST_ERRORS, ServiceOutcome, ServiceReport};
 use crate::shutdown::Shutdown;
 use crate::tasks::Label;
-use crate::unwind::{CatchUnwind, panic_text};
+use crate::util::unwind::{CatchUnwind, panic_text};
 
 /// Records how a service ended; if its future is dropped before it ends (the drain aborted
 /// it), records that. Keeps its restarts and last errors for the report.

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use tokio::runtime::{Handle, Id};
 
 use super::{Inner, Shutdown};
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 tokio::task_local! {
     /// The handle of a [`Builder::run_async`](crate::Builder::run_async) run, in its main body

@@ -4,14 +4,14 @@
 //! Both live under one lock so that a trigger and the waker's registration, on two threads at
 //! once, cannot miss each other: with two independent cells (two `OnceLock`s), each side can
 //! set its own and read the other's as still empty, and the watchdog sleeps through the
-//! trigger. Written with [`model`](crate::sync::model)'s types, so that loom explores it
+//! trigger. Written with [`model`](crate::util::sync::model)'s types, so that loom explores it
 //! (`.ci/model`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::shutdown::Trigger;
-use crate::sync::model::{AtomicBool, Mutex, lock};
+use crate::util::sync::model::{AtomicBool, Mutex, lock};
 
 /// What wakes the thread that keeps the watchdog.
 pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;

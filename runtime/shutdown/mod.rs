@@ -163,7 +163,7 @@ impl Inner {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let trigger = self.trigger.get()?;
         let timeout = self.timeout.get().copied().unwrap_or(Duration::ZERO);
-        Some(crate::clock::later(trigger.at, timeout))
+        Some(crate::util::clock::later(trigger.at, timeout))
     }
 
     pub(crate) fn trigger(&self) -> Option<Trigger> {
@@ -209,7 +209,7 @@ impl Shutdown {
             return false;
         };
         crate::metrics::shutdown_started(&reason_of(&self.inner));
-        crate::stderr::silence_if_gone();
+        crate::util::stderr::silence_if_gone();
         self.inner.stop.cancel();
         if let Some(wake) = wake {
             wake();

@@ -21,8 +21,8 @@ use std::time::Duration;
 use crate::config::DEFAULT_UPGRADE_TIMEOUT;
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
-use crate::sync::lock;
 use crate::systemd;
+use crate::util::sync::lock;
 
 /// Why an upgrade did not happen.
 ///

@@ -3,7 +3,7 @@
 //! stops it. The start and its registration are one step under one lock, so that no exit slips
 //! in between (model-checked in this module's tests).
 
-use crate::sync::model::{Mutex, lock};
+use crate::util::sync::model::{Mutex, lock};
 
 /// The slot; `S` is how to ask the attempt to stop its new process.
 pub(super) struct Pending<S> {

@@ -21,9 +21,9 @@ use super::{START, TIMEOUT, UpgradeError, failed};
 use crate::log;
 use crate::reason::Reason;
 use crate::shutdown::Shutdown;
-use crate::sync::lock;
 use crate::systemd;
 use crate::upgrade::sockets::{self, CHANNEL, ENV_UPGRADE_FROM, READY_MESSAGE};
+use crate::util::sync::lock;
 
 /// How long the processes of a new process's group get between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(1);

@@ -120,7 +120,7 @@ mod disposition {
     use signal_hook::SigId;
 
     use crate::signal::Signal;
-    use crate::sync::lock;
+    use crate::util::sync::lock;
 
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Before {

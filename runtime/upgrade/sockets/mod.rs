@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::shutdown::Shutdown;
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// The name, in `LISTEN_FDNAMES`, of the readiness channel an upgraded process inherits;
 /// reserved: no [`listen`] may use it.
