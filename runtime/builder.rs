@@ -7,7 +7,7 @@ use crate::config::{Config, Flavor, Settings, StartError};
 use crate::hooks::MainOutput;
 use crate::log;
 use crate::process::exit;
-use crate::process::listener::{self, Listener};
+use crate::process::listener::{self, SignalListener};
 use crate::process::watchdog::Watchdog;
 use crate::report::Report;
 use crate::sequence;
@@ -394,7 +394,7 @@ fn listen(
     shutdown: &Shutdown,
     config: &Config,
     watchdog: Option<Watchdog>,
-) -> Result<Option<Listener>, StartError> {
+) -> Result<Option<SignalListener>, StartError> {
     let (signals, upgrade) = (&config.signals, config.upgrade);
     listener::start(shutdown, signals, config.force_exit, upgrade, watchdog)
         .map_err(|error| StartError::new(format!("cannot listen for signals: {error}")))

@@ -62,7 +62,7 @@ use tower_service::Service;
 
 #[doc(no_inline)]
 pub use crate::drain::Listener;
-use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
+use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, is_connection_error};
 use crate::servers::{self, Watched};
 use crate::shutdown::Shutdown;
 use crate::util::sync::lock;
@@ -71,9 +71,6 @@ use crate::util::sync::lock;
 pub use tonic_health::ServingStatus;
 #[doc(no_inline)]
 pub use tonic_health::server::HealthReporter;
-
-/// The error type of a boxed service error, as tonic writes it.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A tonic gRPC server that drains with the shutdown: health NOT_SERVING at the trigger,
 /// GOAWAY and no new connection at the cancel, calls in flight run until `drain_timeout`,

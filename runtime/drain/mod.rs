@@ -12,6 +12,9 @@ pub use listener::Listener;
 
 use crate::shutdown::Shutdown;
 
+/// A service's error, boxed, as hyper and tonic write it.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// How long a server rests after an accept error such as `EMFILE` (too many open files), as
 /// axum and hyper do: the connections that end meanwhile free descriptors, and the server does
 /// not spin on the error.

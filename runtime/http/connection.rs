@@ -18,10 +18,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::{Id, JoinSet};
 use tokio_util::task::TaskTracker;
 
+use super::ConnSettings;
 use super::close::CloseOnShutdown;
 use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, UNKNOWN};
 use super::protocol::Sniffed;
-use super::{BoxError, Settings};
+use crate::drain::BoxError;
 use crate::reason::Reason;
 use crate::servers::{self, Registered, Watched};
 use crate::shutdown::Shutdown;
@@ -52,19 +53,19 @@ pub(super) struct Connections {
     /// The state of each connection whose task has not been joined: how the server signals
     /// them, what `drop` counts, and what a snapshot reads. Locked by the server's task on
     /// each connection's open and close, by a snapshot when one is taken; never per request.
-    table: Arc<Table>,
+    table: Arc<ConnTable>,
     /// The server, registered with its run while it serves.
     _registered: Option<Registered>,
     /// How the server is named (the snapshot, the metrics).
     label: Arc<str>,
     pub(super) shutdown: Shutdown,
-    pub(super) settings: Settings,
+    pub(super) settings: ConnSettings,
     /// Whether the connections were told the shutdown started (GOAWAY for HTTP/2).
     told_going_away: bool,
 }
 
 impl Connections {
-    pub(super) fn new(shutdown: Shutdown, settings: Settings) -> Self {
+    pub(super) fn new(shutdown: Shutdown, settings: ConnSettings) -> Self {
         Connections {
             tasks: JoinSet::new(),
             running: TaskTracker::new(),
@@ -269,9 +270,9 @@ impl Drop for OpenConnection {
 
 /// The table of a server's open connections, by their task.
 #[derive(Default)]
-struct Table(Mutex<HashMap<Id, Arc<Conn>>>);
+struct ConnTable(Mutex<HashMap<Id, Arc<Conn>>>);
 
-impl Watched for Table {
+impl Watched for ConnTable {
     fn open_connections(&self) -> usize {
         lock(&self.0).len()
     }

@@ -62,7 +62,6 @@
 //! [`connections_cut`]: crate::Report::connections_cut
 
 use std::convert::Infallible;
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
@@ -81,10 +80,8 @@ mod connection;
 mod protocol;
 
 pub use crate::drain::Listener;
-use crate::drain::{ACCEPT_ERROR_PAUSE, is_connection_error};
+use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, is_connection_error};
 use connection::Connections;
-
-pub(super) type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// How long a client may take to send a whole request head, in normal operation, before its
 /// connection is closed (as hyper's default; see [`Serve::header_read_timeout`]).
@@ -201,7 +198,7 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
     fn into_future(mut self) -> Self::IntoFuture {
-        let settings = Settings {
+        let settings = ConnSettings {
             header_read_timeout: self.header_read_timeout,
         };
         ready_router(&mut self.service);
@@ -221,7 +218,7 @@ fn ready_router<S: 'static>(service: &mut S) {
 
 /// What each connection is served with.
 #[derive(Clone, Copy)]
-pub(super) struct Settings {
+pub(super) struct ConnSettings {
     header_read_timeout: Duration,
 }
 
@@ -230,7 +227,7 @@ async fn run<S, B, L>(
     mut listener: L,
     service: S,
     shutdown: Shutdown,
-    settings: Settings,
+    settings: ConnSettings,
 ) -> io::Result<()>
 where
     L: Listener,

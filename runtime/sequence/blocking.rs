@@ -31,13 +31,13 @@ pub(crate) fn is_blocking(hook: &Hook) -> bool {
 
 /// What the blocking thread and the sequence's task share.
 struct Batch {
-    state: Mutex<State>,
+    state: Mutex<BatchState>,
     /// Notified when the thread is done with the batch, or starts a hook that must be watched
     /// sooner than the sequence planned to look.
     changed: Notify,
 }
 
-struct State {
+struct BatchState {
     /// The hooks not started yet, in order.
     queue: std::collections::VecDeque<Hook>,
     /// The hooks' reports, in order, as they end.
@@ -140,7 +140,7 @@ pub(crate) async fn run(
             span: log::Span::default(),
         };
         let batch = Arc::new(Batch {
-            state: Mutex::new(State {
+            state: Mutex::new(BatchState {
                 reports: Vec::with_capacity(pending.len()),
                 queue: std::mem::take(&mut pending).into(),
                 current: Some((0, current)),

@@ -18,14 +18,14 @@ pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// The first trigger, set once, and the watchdog's waker.
 pub(crate) struct Latch {
-    state: Mutex<State>,
+    state: Mutex<Latched>,
     /// Whether the trigger is set: read without the lock by
     /// [`is_set`](Latch::is_set), which workers may poll.
     set: AtomicBool,
 }
 
 #[derive(Default)]
-struct State {
+struct Latched {
     trigger: Option<Trigger>,
     wake: Option<Wake>,
 }
@@ -33,7 +33,7 @@ struct State {
 impl Latch {
     pub(crate) fn new() -> Self {
         Latch {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Latched::default()),
             set: AtomicBool::new(false),
         }
     }

@@ -262,10 +262,11 @@ pub(crate) fn on_signal(shutdown: &Shutdown, signal: Signal) {
     }
 }
 
-type HookOutcome = tokio::sync::oneshot::Receiver<Result<u32, UpgradeError>>;
+/// Where an attempt's outcome arrives: the new process's pid, or why it failed.
+type AttemptOutcome = tokio::sync::oneshot::Receiver<Result<u32, UpgradeError>>;
 
 /// Starts an attempt on a thread of its own; its outcome arrives on the receiver.
-fn begin(shutdown: &Shutdown) -> Result<HookOutcome, UpgradeError> {
+fn begin(shutdown: &Shutdown) -> Result<AttemptOutcome, UpgradeError> {
     if cfg!(not(unix)) {
         return Err(UpgradeError::Unsupported);
     }

@@ -100,12 +100,12 @@ async fn run(shutdown: &Shutdown) -> Result<u32, UpgradeError> {
 
 /// How the exit asks the attempt to stop its new process (until when it may take), and waits
 /// until it has.
-type Stop = (tokio_mpsc::UnboundedSender<Instant>, mpsc::Receiver<()>);
+type StopRequest = (tokio_mpsc::UnboundedSender<Instant>, mpsc::Receiver<()>);
 
 #[cfg(not(all(test, graceful_loom)))]
-static PENDING: Pending<Stop> = Pending::new();
+static PENDING: Pending<StopRequest> = Pending::new();
 #[cfg(all(test, graceful_loom))]
-static PENDING: std::sync::LazyLock<Pending<Stop>> = std::sync::LazyLock::new(Pending::new);
+static PENDING: std::sync::LazyLock<Pending<StopRequest>> = std::sync::LazyLock::new(Pending::new);
 
 /// A run starts: upgrades may start new processes again.
 pub(super) fn reset() {

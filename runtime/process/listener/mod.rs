@@ -20,11 +20,11 @@ use crate::signal::Signal;
 /// The running listener; dropping it stops its thread and puts back what a signal did before
 /// the listener started (on Unix: terminate the process, be ignored, or call the handler that
 /// was there).
-pub(crate) struct Listener {
+pub(crate) struct SignalListener {
     stop: platform::Stop,
 }
 
-impl Drop for Listener {
+impl Drop for SignalListener {
     fn drop(&mut self) {
         self.stop.stop();
     }
@@ -40,7 +40,7 @@ pub(crate) fn start(
     force_exit: bool,
     upgrade: Option<Signal>,
     watchdog: Option<Watchdog>,
-) -> io::Result<Option<Listener>> {
+) -> io::Result<Option<SignalListener>> {
     let signals = platform::distinct(&[signals, upgrade.as_slice()].concat());
     let watchdog = platform::keep(watchdog);
     if signals.is_empty() && watchdog.is_none() {
@@ -57,7 +57,7 @@ pub(crate) fn start(
         }
     };
     let stop = platform::listen(signals, on_signal, watchdog)?;
-    Ok(Some(Listener { stop }))
+    Ok(Some(SignalListener { stop }))
 }
 
 /// The first signal starts the shutdown. A signal after a shutdown that a signal started

@@ -135,19 +135,19 @@ mod disposition {
         Unknown,
     }
 
-    struct Table {
+    struct Dispositions {
         before: HashMap<i32, Before>,
         /// The actions that terminate the process again, while no listener runs.
         defaults: HashMap<i32, SigId>,
     }
 
-    static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+    static TABLE: Mutex<Option<Dispositions>> = Mutex::new(None);
 
     /// Before a listener registers `signal`: records what it did, the first time, and
     /// removes the default action put back when an earlier listener stopped.
     pub(super) fn record(signal: i32) {
         let mut table = lock(&TABLE);
-        let table = table.get_or_insert_with(|| Table {
+        let table = table.get_or_insert_with(|| Dispositions {
             before: HashMap::new(),
             defaults: HashMap::new(),
         });

@@ -8,7 +8,7 @@ use nix::sys::socket::{
     AddressFamily, SockType, SockaddrLike, SockaddrStorage, getsockname, getsockopt, sockopt,
 };
 
-use super::{CHANNEL, ENV_UPGRADE_FROM, Family, Held, Inherited, Table};
+use super::{CHANNEL, ENV_UPGRADE_FROM, Family, Held, Inherited, SocketTable};
 
 /// What systemd's name for a socket without one is.
 const UNNAMED: &str = "unknown";
@@ -124,7 +124,7 @@ fn open_files_limit() -> u64 {
 }
 
 /// Reads the environment, and takes or marks the sockets it passes.
-pub(super) fn take(table: &mut Table) -> Result<(), String> {
+pub(super) fn take(table: &mut SocketTable) -> Result<(), String> {
     let Some(passed) = passed()? else {
         return Ok(());
     };
@@ -162,7 +162,7 @@ pub(super) fn take(table: &mut Table) -> Result<(), String> {
 }
 
 /// Every socket passed by the process this one upgrades is this process's: taken now.
-fn take_from_upgrade(table: &mut Table, passed: &Passed) {
+fn take_from_upgrade(table: &mut SocketTable, passed: &Passed) {
     // Unsets LISTEN_FDS and LISTEN_PID, so that no program this one starts takes them for
     // its own; marks each socket taken close-on-exec.
     let mut fds = listenfd::ListenFd::from_env();
@@ -200,7 +200,7 @@ fn take_from_upgrade(table: &mut Table, passed: &Passed) {
 /// The inherited socket named `name`, taken for a `listen` of `family`, with where it came
 /// from. One of another kind is an error that says what it is, and stays where it is.
 pub(super) fn claim(
-    table: &mut Table,
+    table: &mut SocketTable,
     name: &str,
     family: Family,
 ) -> io::Result<Option<(OwnedFd, &'static str)>> {

@@ -42,7 +42,7 @@ pub(crate) const ENV_UPGRADE_FROM: &str = "GRACEFUL_UPGRADE_FROM";
 /// The longest name systemd accepts in `FileDescriptorName=`.
 const NAME_MAX: usize = 255;
 
-static TABLE: Mutex<Table> = Mutex::new(Table::new());
+static TABLE: Mutex<SocketTable> = Mutex::new(SocketTable::new());
 
 /// An inherited socket no [`listen`] has claimed yet.
 #[cfg(unix)]
@@ -71,7 +71,7 @@ impl Held {
     }
 }
 
-struct Table {
+struct SocketTable {
     /// Whether the environment has been read.
     taken: bool,
     /// Why the inherited sockets were refused (a malformed `LISTEN_FDS`): every `listen` says it.
@@ -91,9 +91,9 @@ struct Table {
     channel: Option<std::os::unix::net::UnixDatagram>,
 }
 
-impl Table {
+impl SocketTable {
     const fn new() -> Self {
-        Table {
+        SocketTable {
             taken: false,
             refused: None,
             #[cfg(unix)]
@@ -124,7 +124,7 @@ pub(crate) fn take_inherited() -> Result<(), String> {
 }
 
 /// Reads the environment the first time; then says whether it was refused.
-fn take(table: &mut Table) -> io::Result<()> {
+fn take(table: &mut SocketTable) -> io::Result<()> {
     if !std::mem::replace(&mut table.taken, true) {
         #[cfg(unix)]
         if let Err(why) = inherit::take(table) {
@@ -399,11 +399,11 @@ fn register(name: &str) -> io::Result<()> {
 }
 
 #[cfg(unix)]
-type Kept = (String, std::os::fd::OwnedFd);
+type KeptSocket = (String, std::os::fd::OwnedFd);
 #[cfg(not(unix))]
-type Kept = String;
+type KeptSocket = String;
 
-fn arm_release(kept: Kept) {
+fn arm_release(kept: KeptSocket) {
     let arm = {
         let mut table = lock(&TABLE);
         table.listening.push(kept);
