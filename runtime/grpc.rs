@@ -312,7 +312,7 @@ impl<L> Server<L> {
             ..Connections::default()
         });
         let watched: Arc<dyn Watched> = connections.clone();
-        let _registered = servers::register(&shutdown.inner.servers, label, watched);
+        let _registered = servers::register(shutdown.inner.servers(), label, watched);
         let _cut_on_drop = CutOnDrop {
             connections: connections.clone(),
             shutdown: shutdown.clone(),

@@ -68,8 +68,8 @@ pub(crate) fn server_ended(server: &str) {
 #[cfg(feature = "metrics")]
 fn sample(shutdown: &Shutdown) {
     let inner = &shutdown.inner;
-    metrics::gauge!("graceful_tasks_running").set(inner.tasks.len() as f64);
-    for server in inner.servers.snapshot() {
+    metrics::gauge!("graceful_tasks_running").set(inner.tasks().len() as f64);
+    for server in inner.servers().snapshot() {
         if let Some(requests) = server.requests_in_flight {
             metrics::gauge!("graceful_requests_in_flight", "server" => server.label)
                 .set(requests as f64);

@@ -123,7 +123,7 @@ pub(crate) fn end_of_run(inner: &Inner) {
     // A new process being stopped may have taken the whole budget: the kept values (a log
     // guard that flushes the line that says so) still get their margin.
     inner
-        .kept
+        .kept()
         .drop_all(until.max(clock::later(Instant::now(), KEEP_MARGIN)));
 }
 
@@ -140,7 +140,7 @@ fn leave(inner: &Inner, code: u8, until: Instant) -> ! {
     // A new process being stopped may have taken the whole budget: the kept values (a log
     // guard that flushes the line that says so) still get their margin.
     inner
-        .kept
+        .kept()
         .drop_all(until.max(clock::later(Instant::now(), KEEP_MARGIN)));
     if !STATE.finish() {
         // A signal cut the drops short and is exiting the process.

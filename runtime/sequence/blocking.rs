@@ -272,8 +272,8 @@ fn work(
             batch.changed.notify_one();
         }
 
-        inner.progress.hooks_started(id + 1);
-        let outcome = match inner.progress.hook_running(id, slot.name.clone()) {
+        inner.progress().hooks_started(id + 1);
+        let outcome = match inner.progress().hook_running(id, slot.name.clone()) {
             Some(running) => {
                 let result = catch_unwind(AssertUnwindSafe(|| function(scheduled.context)));
                 drop(running);

@@ -93,7 +93,7 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
     //    went away with the signal (`app | tee log` and Ctrl-C) must not make the hooks' own
     //    prints panic.
     crate::util::stderr::silence_if_gone();
-    let hooks = registry::all_hooks(&inner.hooks);
+    let hooks = registry::all_hooks(inner.hooks());
     let hooks_started = Instant::now();
     let hooks_span = log::hooks_span(&span);
     let hooks = hooks_span.handle().instrument(run_hooks(
@@ -104,14 +104,14 @@ pub(crate) async fn run(shutdown: &Shutdown, config: &Config, main: MainFuture<'
         deadline,
     ));
     let hooks = with_progress(inner, &hooks_span, "hooks", hooks).await;
-    inner.progress.hooks_over();
+    inner.progress().hooks_over();
     crate::metrics::phase_ended("hooks", hooks_started.elapsed());
     drop(hooks_span);
     drop(worker);
 
     // 6. Report; the caller logs it and exits. A code the main body asked for wins over the
     //    trigger's: it is the body's last word.
-    let (services, services_left_out) = inner.services.reports();
+    let (services, services_left_out) = inner.services().reports();
     let mut report = Report {
         reason: trigger.reason,
         main: main_outcome,
@@ -154,7 +154,7 @@ async fn with_progress<F: Future>(
                 if loud && ticks % PROGRESS_LOUD_EVERY != 0 {
                     continue;
                 }
-                let waiting = inner.progress.waiting_for(&inner.tasks);
+                let waiting = inner.progress().waiting_for(inner.tasks());
                 span.in_scope(|| log::still_waiting(name, elapsed, &waiting, loud));
             }
         }
@@ -190,13 +190,13 @@ async fn drain(
     let drain_end = clock::later(Instant::now(), config.drain_timeout).min(deadline);
     let drained = timeout_at(drain_end.into(), async {
         main.run_to_end().await;
-        inner.tasks.all_done().await;
+        inner.tasks().all_done().await;
     })
     .await
     .is_ok();
     let mut aborted = Listed::default();
     if !drained {
-        aborted = inner.tasks.abort_all();
+        aborted = inner.tasks().abort_all();
         if main.outcome.is_none() {
             main.outcome = Some(MainOutcome::Aborted);
             aborted.labels.insert(0, "main".to_owned());
@@ -208,7 +208,7 @@ async fn drain(
         // are, so that what their drop records (a service aborted, connections cut) is in
         // the report.
         let dropped_by = clock::later(Instant::now(), ABORTED_DROP_WAIT).min(deadline);
-        let _ = timeout_at(dropped_by.into(), inner.tasks.all_done()).await;
+        let _ = timeout_at(dropped_by.into(), inner.tasks().all_done()).await;
         span.in_scope(|| log::aborted(&aborted, inner.connections_cut(), config.drain_timeout));
     }
     (outcome, code, aborted)
@@ -228,7 +228,7 @@ impl<'i, 'm> Main<'i, 'm> {
     /// Polls the body once. The hooks are logged then: a `#[graceful::main]` body is where
     /// users install their tracing subscriber.
     async fn start(inner: &'i Inner, body: MainFuture<'m>) -> Self {
-        inner.progress.set_main_running(true);
+        inner.progress().set_main_running(true);
         let mut main = Main {
             inner,
             body: CatchUnwind(body),
@@ -247,13 +247,13 @@ impl<'i, 'm> Main<'i, 'm> {
     /// Runs the body until the shutdown starts; a body that ends starts it.
     async fn run_until_trigger(&mut self, shutdown: &Shutdown) {
         if self.outcome.is_none() {
-            match self.poll_until(self.inner.stop.cancelled()).await {
+            match self.poll_until(shutdown.shutting_down()).await {
                 Some(output) => self.ended(output),
                 None => return,
             }
         }
         let reason = reason_for(self.outcome.as_ref().expect("it ended"));
-        shutdown.begin(reason, None);
+        shutdown.start(reason, None, None);
     }
 
     /// Runs the body until `end`, if it still runs and there is time left to wait (the timer
@@ -292,7 +292,7 @@ impl<'i, 'm> Main<'i, 'm> {
     }
 
     fn ended(&mut self, output: std::thread::Result<MainResult>) {
-        self.inner.progress.set_main_running(false);
+        self.inner.progress().set_main_running(false);
         let outcome = match output {
             Ok(Ok(requested)) => {
                 self.code = requested;
@@ -317,7 +317,7 @@ impl<'i, 'm> Main<'i, 'm> {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(body))) {
             log::main_drop_panicked(&panic_text(&*panic));
         }
-        inner.progress.set_main_running(false);
+        inner.progress().set_main_running(false);
         (outcome.unwrap_or(MainOutcome::Aborted), code)
     }
 }
@@ -341,7 +341,7 @@ async fn run_hooks(
 ) -> Vec<HookReport> {
     let mut reports = Vec::with_capacity(hooks.len());
     let schedule = hooks.iter().map(|hook| (hook.order, hook.name.clone()));
-    inner.progress.schedule(schedule.collect());
+    inner.progress().schedule(schedule.collect());
     let mut hooks = hooks.into_iter().peekable();
     let mut phase = Vec::new();
     while let Some(first) = hooks.next() {
@@ -372,7 +372,7 @@ async fn run_hooks(
                 }
                 batch.push(hook);
             }
-            inner.progress.hooks_started(reports.len() + 1);
+            inner.progress().hooks_started(reports.len() + 1);
             blocking::run(inner, worker, batch, reason, deadline, &mut reports).await;
             if phase.is_empty() {
                 continue;
@@ -400,7 +400,7 @@ async fn run_phase(
     deadline: Instant,
     reports: &mut Vec<HookReport>,
 ) {
-    inner.progress.hooks_started(reports.len() + phase.len());
+    inner.progress().hooks_started(reports.len() + phase.len());
     let parent = log::current_span_id();
     if phase.len() == 1 {
         let hook = phase.pop().expect("a phase of one hook");
@@ -448,7 +448,7 @@ async fn run_hook(inner: Arc<Inner>, scheduled: Scheduled) -> (HookOutcome, Inst
         limit,
     } = scheduled;
     let limit_at = context.deadline;
-    let Some(_running) = inner.progress.hook_running(id, context.name.clone()) else {
+    let Some(_running) = inner.progress().hook_running(id, context.name.clone()) else {
         // An escape hatch is ending the process: it named what ran, and this hook was not.
         return (HookOutcome::Skipped, Instant::now());
     };
@@ -501,7 +501,7 @@ mod tests {
         });
         let limit = Duration::from_millis(300);
         let started = Instant::now();
-        assert!(shutdown.begin_within(Reason::Signal(Signal::CTRL_CLOSE), Some(limit)));
+        assert!(shutdown.start(Reason::Signal(Signal::CTRL_CLOSE), None, Some(limit)));
         let report = runtime.block_on(run(&shutdown, &config, Box::pin(async { Ok(None) })));
         let elapsed = started.elapsed();
         assert!(

@@ -47,7 +47,7 @@ fn outcome_of(output: std::thread::Result<Result<(), String>>) -> ServiceOutcome
 
 impl Ending {
     pub(crate) fn new(shutdown: &Shutdown, name: Cow<'static, str>) -> Self {
-        let id = shutdown.inner.services.start();
+        let id = shutdown.inner.services().start();
         crate::metrics::service_started(&name);
         Ending {
             shutdown: shutdown.clone(),
@@ -96,7 +96,7 @@ impl Ending {
             _ => None,
         };
         // A failure before the shutdown starts it (errgroup); after, it is only reported.
-        let started = reason.is_some_and(|reason| self.shutdown.begin(reason, None));
+        let started = reason.is_some_and(|reason| self.shutdown.start(reason, None, None));
         log::service_ended(&name, &outcome, started, self.restarts);
         self.record(outcome, during_shutdown);
     }
@@ -110,7 +110,7 @@ impl Ending {
             restarts: self.restarts,
             last_errors: std::mem::take(&mut self.last_errors).into(),
         };
-        self.shutdown.inner.services.ended(self.id, report);
+        self.shutdown.inner.services().ended(self.id, report);
     }
 }
 

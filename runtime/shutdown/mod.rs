@@ -56,16 +56,17 @@ pub struct Shutdown {
 
 /// The state one run shares between the handles, the signal listener and the sequence.
 ///
-/// Each part has one owner. The trigger, the tokens, the deadline and the counters are this
-/// module's, private behind methods. The others are types of the modules that write them:
-/// the hooks registered at run time (`registry`), the tracked tasks (`tasks`), the services'
-/// ends (`report`), how far the sequence has got (`progress`), the values kept until exit
-/// (`keep`).
+/// Every part is private, and each has one owner. The trigger, the two tokens, the deadline
+/// and the counters are this module's, behind methods that say what they do. The others are
+/// types of the modules that write them, handed out by reference: the hooks registered at run
+/// time (`registry`), the tracked tasks (`tasks`), the services' ends (`report`), how far the
+/// sequence has got (`progress`), the values kept until exit (`keep`), the servers that serve
+/// (`servers`).
 pub(crate) struct Inner {
     /// Cancelled by the first trigger: what the sequence waits on.
-    pub(crate) stop: CancellationToken,
+    on_trigger: CancellationToken,
     /// Cancelled at step 3 of the sequence: what servers and workers wait on.
-    token: CancellationToken,
+    on_cancel: CancellationToken,
     /// The first trigger, and what wakes the thread that keeps the watchdog at the trigger.
     trigger: Latch,
     /// The run's global deadline, from the trigger: set when the run starts.
@@ -78,16 +79,16 @@ pub(crate) struct Inner {
     /// Whether the run is one of [`Builder::run_async`](crate::Builder::run_async), on a
     /// runtime that is not ours: its tasks carry the handle in a task-local.
     scoped: bool,
-    pub(crate) hooks: Dynamic,
-    pub(crate) tasks: Arc<Tasks>,
+    hooks: Dynamic,
+    tasks: Arc<Tasks>,
     /// How each service ended.
-    pub(crate) services: Services,
+    services: Services,
     /// How far the sequence has got (named by the forced exit and the watchdog).
-    pub(crate) progress: Progress,
+    progress: Progress,
     /// The values of [`Shutdown::keep_until_exit`].
-    pub(crate) kept: Kept,
+    kept: Kept,
     /// The servers that serve now (read by [`Shutdown::snapshot`]).
-    pub(crate) servers: Servers,
+    servers: Servers,
 }
 
 /// The first trigger: what it was, when, the exit code it asked for, and how long the system
@@ -112,8 +113,8 @@ impl Trigger {
 impl Inner {
     fn new(scoped: bool) -> Self {
         Inner {
-            token: CancellationToken::new(),
-            stop: CancellationToken::new(),
+            on_cancel: CancellationToken::new(),
+            on_trigger: CancellationToken::new(),
             trigger: Latch::new(),
             tasks: Arc::default(),
             hooks: Dynamic::new(),
@@ -126,6 +127,37 @@ impl Inner {
             servers: Servers::default(),
             scoped,
         }
+    }
+
+    /// The hooks registered at run time.
+    pub(crate) fn hooks(&self) -> &Dynamic {
+        &self.hooks
+    }
+
+    /// The tracked tasks.
+    pub(crate) fn tasks(&self) -> &Arc<Tasks> {
+        &self.tasks
+    }
+
+    /// How each service ended.
+    pub(crate) fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// How far the sequence has got.
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// The values kept until exit.
+    pub(crate) fn kept(&self) -> &Kept {
+        &self.kept
+    }
+
+    /// The servers that serve now.
+    #[allow(dead_code)] // used by the integrations and the metrics, behind their features
+    pub(crate) fn servers(&self) -> &Servers {
+        &self.servers
     }
 
     /// Counts `count` connections cut by the end of the drain (reported, exit code 1).
@@ -171,7 +203,7 @@ impl Inner {
     }
 
     pub(crate) fn cancel(&self) {
-        self.token.cancel();
+        self.on_cancel.cancel();
     }
 
     /// For an escape hatch that exits: no hook starts from now on; what still runs (the
@@ -187,18 +219,11 @@ impl Inner {
 }
 
 impl Shutdown {
-    /// Starts the shutdown unless it has started already. Returns whether this call started it.
-    pub(crate) fn begin(&self, reason: Reason, code: Option<u8>) -> bool {
-        self.start(reason, code, None)
-    }
-
-    /// [`begin`](Self::begin), for a trigger after which the system ends the process within
-    /// `limit` whatever it does: the shutdown's deadline is cut to fit.
-    pub(crate) fn begin_within(&self, reason: Reason, limit: Option<Duration>) -> bool {
-        self.start(reason, None, limit)
-    }
-
-    fn start(&self, reason: Reason, code: Option<u8>, limit: Option<Duration>) -> bool {
+    /// Starts the shutdown unless it has started already; returns whether this call started
+    /// it. `code` is the exit code asked for (used if the shutdown is otherwise clean);
+    /// `limit`, for a trigger after which the system ends the process within that time
+    /// whatever it does (Windows' console events): the shutdown's deadline is cut to fit.
+    pub(crate) fn start(&self, reason: Reason, code: Option<u8>, limit: Option<Duration>) -> bool {
         let trigger = Trigger {
             reason,
             code,
@@ -210,7 +235,7 @@ impl Shutdown {
         };
         crate::metrics::shutdown_started(&reason_of(&self.inner));
         crate::util::stderr::silence_if_gone();
-        self.inner.stop.cancel();
+        self.inner.on_trigger.cancel();
         if let Some(wake) = wake {
             wake();
         }
@@ -229,7 +254,7 @@ impl Shutdown {
     /// # }
     /// ```
     pub fn shutting_down(&self) -> WaitForCancellationFuture<'_> {
-        self.inner.stop.cancelled()
+        self.inner.on_trigger.cancelled()
     }
 
     /// Keeps `value` alive until the process exits: it is dropped after the report is
@@ -256,7 +281,7 @@ impl Shutdown {
     /// # }
     /// ```
     pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.inner.token.cancelled()
+        self.inner.on_cancel.cancelled()
     }
 
     /// Like [`cancelled`](Self::cancelled), but owns its handle, so it is `'static`: what
@@ -270,7 +295,7 @@ impl Shutdown {
     /// with_graceful_shutdown(graceful::shutdown().cancelled_owned());
     /// ```
     pub fn cancelled_owned(&self) -> WaitForCancellationFutureOwned {
-        self.inner.token.clone().cancelled_owned()
+        self.inner.on_cancel.clone().cancelled_owned()
     }
 
     /// Whether the token is cancelled (step 3 has happened).
@@ -281,7 +306,7 @@ impl Shutdown {
     /// }
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.inner.token.is_cancelled()
+        self.inner.on_cancel.is_cancelled()
     }
 
     /// Whether the shutdown has started (step 1): true from the trigger on, through
@@ -311,7 +336,7 @@ impl Shutdown {
     /// }
     /// ```
     pub fn trigger(&self) {
-        self.begin(Reason::Triggered, None);
+        self.start(Reason::Triggered, None, None);
     }
 
     /// Starts the shutdown and asks for exit code `code`, used when the shutdown is otherwise
@@ -326,7 +351,7 @@ impl Shutdown {
     /// }
     /// ```
     pub fn trigger_with_code(&self, code: u8) {
-        self.begin(Reason::Triggered, Some(code));
+        self.start(Reason::Triggered, Some(code), None);
     }
 
     /// Why the shutdown started, once it has.
@@ -357,7 +382,7 @@ impl Shutdown {
         let trigger = inner.trigger();
         let phase = if trigger.is_none() {
             Phase::Running
-        } else if !inner.token.is_cancelled() {
+        } else if !inner.on_cancel.is_cancelled() {
             Phase::Stopping
         } else if !hooks.scheduled {
             Phase::Draining
@@ -393,7 +418,7 @@ impl Shutdown {
     /// assert!(!token.is_cancelled());
     /// ```
     pub fn child_token(&self) -> CancellationToken {
-        self.inner.token.child_token()
+        self.inner.on_cancel.child_token()
     }
 
     /// Spawns a tracked task on the current tokio runtime; the shutdown waits for it (step 4,

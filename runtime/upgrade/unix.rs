@@ -296,7 +296,7 @@ fn hand_over(shutdown: &Shutdown, pid: u32) -> Result<(), Failure> {
     }
     // systemd hears of the new main process before this one starts its exit.
     systemd::main_pid(pid, true);
-    if shutdown.begin(Reason::Upgrade, None) {
+    if shutdown.start(Reason::Upgrade, None, None) {
         return Ok(());
     }
     systemd::main_pid(std::process::id(), false);

@@ -70,7 +70,7 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
     let limit = platform::system_limit(signal);
     #[cfg(not(windows))]
     let limit = None;
-    if shutdown.begin_within(Reason::Signal(signal), limit) {
+    if shutdown.start(Reason::Signal(signal), None, limit) {
         return;
     }
     if !force_exit {
