@@ -84,7 +84,7 @@ impl Connections {
         self.label = Arc::from(label.as_str());
         let table: Arc<dyn Watched> = self.table.clone();
         self._registered = Some(servers::register(
-            &self.shutdown.inner.servers(),
+            self.shutdown.inner.servers(),
             label,
             table,
         ));
