@@ -403,11 +403,18 @@ fn on_the_way_out(event: impl FnOnce() + Send + 'static) {
 /// did not end in time (the thread goes on, and the process may exit under it). A writer
 /// that blocks (a full pipe nobody reads) cannot hold the caller past `wait`.
 pub(crate) fn within(wait: Duration, events: impl FnOnce() + Send + 'static) -> bool {
+    // The subscriber of this thread (its scoped one, or the global one) goes with the events.
+    let dispatch = dispatcher::get_default(dispatcher::Dispatch::clone);
+    if dispatch.is::<NoSubscriber>() {
+        // No subscriber: nothing can block, and no thread is worth starting.
+        guard(events);
+        return true;
+    }
     let (done, emitted) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("graceful-exit-log".to_owned())
         .spawn(move || {
-            guard(events);
+            dispatcher::with_default(&dispatch, || guard(events));
             let _ = done.send(());
         });
     let Ok(thread) = spawned else {
