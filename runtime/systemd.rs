@@ -7,40 +7,11 @@
 //! Nothing is sent without the feature, or without `NOTIFY_SOCKET` (what systemd sets for a
 //! `Type=notify` or `Type=notify-reload` service).
 //!
-//! # An upgrade is a reload
-//!
-//! Every message of an upgrade is sent by the process being upgraded, the main process until
-//! the hand-over, so that systemd's default `NotifyAccess=main` accepts all of them:
-//!
-//! 1. when the attempt starts, `RELOADING=1`, `MONOTONIC_USEC=` (`CLOCK_MONOTONIC` in µs, in the
-//!    same datagram: systemd only takes a `RELOADING=1` stamped after the moment it sent the
-//!    signal as the answer to it) and `EXTEND_TIMEOUT_USEC=` (`upgrade_timeout` plus 2 s, so a
-//!    `TimeoutStartSec=`, which also bounds reloads, shorter than our own bound does not fail
-//!    the reload while the new process starts);
-//! 2. once the new process is ready, `MAINPID=<new pid>` and `READY=1` in one datagram: systemd
-//!    takes the new main process first, then ends the reload (`systemctl reload` returns);
-//!    `STATUS=` (empty) goes with them when an earlier upgrade had left its failure there;
-//! 3. if the upgrade fails, `READY=1` and `STATUS=upgrade failed: <why>`: the old process
-//!    serves on, as ready as before, and `systemctl status` says why.
-//!
-//! The new process sends nothing during the upgrade (its readiness goes to the old process
-//! over their channel): systemd refuses any message from it under `NotifyAccess=main` until it
-//! is the main process, and after the hand-over the old process sends nothing either (no
-//! `STOPPING=1`, which would stop the service that just took over). An upgrade that is refused
-//! (one already running, the shutdown started) sends nothing; a shutdown that starts during
-//! the attempt sends `STOPPING=1`, which ends a reload in systemd's eyes, and no `READY=1`.
-//!
-//! The notify-reload protocol has no message for a reload that failed: systemd fails a reload
-//! only when `READY=1` does not come within `TimeoutStartSec=`. Waiting for that was rejected:
-//! `systemctl reload` would hang for `TimeoutStartSec=` (90 s by default) after the failure is
-//! known, and systemd 253 to 258 never end such a reload (they log "Reload operation timed
-//! out" every `TimeoutStartSec=` and keep the unit reloading, so later reloads cannot finish:
-//! systemd issue #37515, fixed in 259). systemd-oomd and systemd-coredump end their reloads
-//! with `READY=1` whatever their new configuration held. `ERRNO=` is not sent: it is for a
-//! service that failed, and this one still serves. A deploy script that must know compares
-//! `MainPID` before and after `systemctl reload`: it changes exactly when the upgrade
-//! succeeded. The failure's `READY=1` is sent once another upgrade may start: systemd may send
-//! the signal of its next reload as soon as it has it.
+//! An upgrade is told as a reload, every message from the process being upgraded (systemd's
+//! main process until the hand-over): `RELOADING=1` with `MONOTONIC_USEC=` and
+//! `EXTEND_TIMEOUT_USEC=` when the attempt starts, `MAINPID=` with `READY=1` once the new
+//! process is ready, `READY=1` with `STATUS=` when it failed. Why each, and what systemd does
+//! with it, is in the systemd guide (`docs/systemd.md`).
 
 use std::time::Duration;
 
@@ -48,13 +19,14 @@ use std::time::Duration;
 use crate::shutdown::Shutdown;
 
 /// How much longer than our deadline systemd is asked to wait: time to exit and be reaped.
-/// The watchdog exits the process at the latest 100 ms after the deadline.
+/// The watchdog exits the process at the latest its own grace after the deadline, well within
+/// this margin.
 #[cfg(all(feature = "systemd", unix))]
 const EXIT_MARGIN: Duration = Duration::from_secs(1);
 
 /// How much longer than `upgrade_timeout` systemd is asked to wait for the end of a reload: a
-/// new process that is not ready in time is stopped (SIGTERM, SIGKILL 1 s later) before the
-/// failure is told.
+/// new process that is not ready in time is stopped (SIGTERM, then SIGKILL after the
+/// upgrade's stop grace) before the failure is told.
 #[cfg(all(feature = "systemd", feature = "upgrade", unix))]
 const RELOAD_MARGIN: Duration = Duration::from_secs(2);
 

@@ -486,7 +486,7 @@ mod tests {
 
     /// A trigger after which the system ends the process (Windows' Ctrl-Close) cuts the
     /// deadline: a hook that would run for a minute is abandoned at the cut deadline, not at
-    /// the configured 25 s.
+    /// the configured timeout.
     #[test]
     fn a_trigger_with_a_system_limit_cuts_the_deadline() {
         let runtime = tokio::runtime::Builder::new_current_thread()

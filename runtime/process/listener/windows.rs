@@ -30,8 +30,8 @@ impl Stop {
 /// the trigger to the exit, whatever `timeout` says. Windows ends the process about 5 s
 /// after it sent one of these events, whatever the handler does (the handler routine's
 /// documentation; tokio's handler keeps the event's thread waiting so that the process
-/// lives until then). Cut to 4 s, the hooks are skipped or timed out at the deadline, the
-/// watchdog holds it even if the runtime is stuck (100 ms later), and the process reports
+/// lives until then). Cut to a second less, the hooks are skipped or timed out at the deadline,
+/// the watchdog holds it even if the runtime is stuck (its grace later), and the process reports
 /// and exits with its own code before the system kills it with its own.
 const SYSTEM_LIMIT: Duration = Duration::from_secs(4);
 
