@@ -12,9 +12,8 @@ use tracing::subscriber::NoSubscriber;
 use crate::hooks::registry::{self, HookFn};
 use crate::reason::Reason;
 use crate::report::ServiceOutcome;
-use crate::report::{HookOutcome, MainOutcome, Report};
+use crate::report::{HookOutcome, Listed, MainOutcome, Report};
 use crate::signal::Signal;
-use crate::tasks::Listed;
 use crate::util::stderr;
 
 /// Hands one event to the subscriber. Nothing the subscriber does may abort what emitted it:

@@ -4,8 +4,9 @@
 //!
 //! Nothing here is called per request or per task: the open connections move when a
 //! connection opens or closes, and the gauges that would otherwise cost a write per request
-//! or per task (the requests in flight, the tracked tasks) are sampled by a task of the run,
-//! every [`SAMPLE_EVERY`] and once more as the run ends, from what the snapshot reads.
+//! or per task (the requests in flight, the tracked tasks) are sampled by a task of the run
+//! (`builder`'s `Sampler`), every second and once more as the run ends, from what the
+//! snapshot reads.
 
 #![cfg_attr(not(feature = "metrics"), allow(unused_variables, dead_code))]
 
@@ -13,49 +14,7 @@ use std::time::Duration;
 
 use crate::reason::Reason;
 use crate::report::HookOutcome;
-use crate::shutdown::Shutdown;
-
-/// How often the sampled gauges are read.
-pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-/// The task that samples the gauges of one run, from its start to its end: dropped with the
-/// run, it samples once more (the tasks and requests left, zero after a clean drain) and stops.
-pub(crate) struct Sampler {
-    #[cfg(feature = "metrics")]
-    task: tokio::task::JoinHandle<()>,
-    #[cfg(feature = "metrics")]
-    shutdown: Shutdown,
-}
-
-impl Sampler {
-    /// Starts sampling `shutdown`'s run, on the current runtime.
-    pub(crate) fn start(shutdown: &Shutdown) -> Sampler {
-        #[cfg(feature = "metrics")]
-        {
-            let sampled = shutdown.clone();
-            let task = tokio::spawn(async move {
-                loop {
-                    sample(&sampled);
-                    tokio::time::sleep(SAMPLE_EVERY).await;
-                }
-            });
-            Sampler {
-                task,
-                shutdown: shutdown.clone(),
-            }
-        }
-        #[cfg(not(feature = "metrics"))]
-        Sampler {}
-    }
-}
-
-#[cfg(feature = "metrics")]
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        self.task.abort();
-        sample(&self.shutdown);
-    }
-}
+use crate::snapshot::ServerSnapshot;
 
 /// `graceful_requests_in_flight{server}`: zero once the server has ended (its requests are
 /// over, or were cut).
@@ -64,15 +23,17 @@ pub(crate) fn server_ended(server: &str) {
     metrics::gauge!("graceful_requests_in_flight", "server" => server.to_owned()).set(0.0);
 }
 
-/// `graceful_tasks_running` and `graceful_requests_in_flight{server}`, read now.
-#[cfg(feature = "metrics")]
-fn sample(shutdown: &Shutdown) {
-    let inner = &shutdown.inner;
-    metrics::gauge!("graceful_tasks_running").set(inner.tasks().len() as f64);
-    for server in inner.servers().snapshot() {
-        if let Some(requests) = server.requests_in_flight {
-            metrics::gauge!("graceful_requests_in_flight", "server" => server.label)
-                .set(requests as f64);
+/// `graceful_tasks_running` and `graceful_requests_in_flight{server}`: the tracked tasks
+/// running and each server's requests in flight, as a snapshot reads them.
+pub(crate) fn sampled(tasks_running: usize, servers: Vec<ServerSnapshot>) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::gauge!("graceful_tasks_running").set(tasks_running as f64);
+        for server in servers {
+            if let Some(requests) = server.requests_in_flight {
+                metrics::gauge!("graceful_requests_in_flight", "server" => server.label)
+                    .set(requests as f64);
+            }
         }
     }
 }

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::hooks::registry::{self, Dynamic};
-use crate::tasks::{LISTED, Tasks};
+use crate::report::LISTED_TASKS;
+use crate::tasks::Tasks;
 use crate::util::sync::model::{Mutex, lock};
 
 /// A hook's order and name, as the lines that list hooks show them.
@@ -125,7 +126,7 @@ impl Progress {
         if self.main_running.load(Ordering::Acquire) {
             running.push("main".to_owned());
         }
-        running.extend(tasks.running(LISTED).into_lines());
+        running.extend(tasks.running(LISTED_TASKS).into_lines());
         running.extend(hooks.running.iter().map(|(_, name)| format!("hook {name}")));
         running
     }
@@ -138,7 +139,7 @@ impl Progress {
         if self.main_running.load(Ordering::Acquire) {
             running.push("main".to_owned());
         }
-        running.extend(tasks.running(LISTED).into_lines());
+        running.extend(tasks.running(LISTED_TASKS).into_lines());
         let hooks = lock(&self.running_hooks);
         running.extend(hooks.running.iter().map(|(_, name)| format!("hook {name}")));
         running

@@ -659,6 +659,34 @@ impl ServiceReport {
     }
 }
 
+/// How many aborted tasks a report names; the others are counted.
+pub(crate) const LISTED_TASKS: usize = 100;
+
+/// Tasks named by their labels, oldest first, and how many others were left out.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    pub(crate) labels: Vec<String>,
+    pub(crate) left_out: usize,
+}
+
+impl Listed {
+    /// How many tasks, listed or not.
+    pub(crate) fn len(&self) -> usize {
+        self.labels.len() + self.left_out
+    }
+
+    /// The labels, and `N more tasks` after them when some were left out: for a line.
+    pub(crate) fn into_lines(self) -> Vec<String> {
+        let mut lines = self.labels;
+        match self.left_out {
+            0 => {}
+            1 => lines.push("1 more task".to_owned()),
+            more => lines.push(format!("{more} more tasks")),
+        }
+        lines
+    }
+}
+
 /// How many services a report lists; the others are counted.
 pub(crate) const LISTED_SERVICES: usize = 100;
 

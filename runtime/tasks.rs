@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::task::TaskTracker;
 
+use crate::report::{LISTED_TASKS, Listed};
 use crate::util::sync::lock;
 
 /// How many lists the entries are spread over: more than the spawning threads of a typical
@@ -110,10 +111,10 @@ impl Tasks {
         self.unfinished(limit, |_| {})
     }
 
-    /// Aborts every task still running; returns the labels of the oldest [`LISTED`], oldest
+    /// Aborts every task still running; returns the labels of the oldest [`LISTED_TASKS`], oldest
     /// first, and how many others it aborted.
     pub(crate) fn abort_all(&self) -> Listed {
-        self.unfinished(LISTED, AbortHandle::abort)
+        self.unfinished(LISTED_TASKS, AbortHandle::abort)
     }
 
     /// Calls `each` on every unfinished task; returns the labels of the `limit` oldest and
@@ -121,7 +122,7 @@ impl Tasks {
     /// does not build a million strings.
     fn unfinished(&self, limit: usize, each: impl Fn(&AbortHandle)) -> Listed {
         // The oldest `limit` so far, the youngest of them on top.
-        let mut oldest = BinaryHeap::with_capacity(limit.min(LISTED) + 1);
+        let mut oldest = BinaryHeap::with_capacity(limit.min(LISTED_TASKS) + 1);
         let mut unfinished = 0;
         for shard in &self.shards {
             for entry in &lock(shard).entries {
@@ -148,34 +149,6 @@ impl Tasks {
             left_out: unfinished - labels.len(),
             labels,
         }
-    }
-}
-
-/// How many aborted tasks a report names; the others are counted.
-pub(crate) const LISTED: usize = 100;
-
-/// Tasks named by their labels, oldest first, and how many others were left out.
-#[derive(Debug, Default)]
-pub(crate) struct Listed {
-    pub(crate) labels: Vec<String>,
-    pub(crate) left_out: usize,
-}
-
-impl Listed {
-    /// How many tasks, listed or not.
-    pub(crate) fn len(&self) -> usize {
-        self.labels.len() + self.left_out
-    }
-
-    /// The labels, and `N more tasks` after them when some were left out: for a line.
-    pub(crate) fn into_lines(self) -> Vec<String> {
-        let mut lines = self.labels;
-        match self.left_out {
-            0 => {}
-            1 => lines.push("1 more task".to_owned()),
-            more => lines.push(format!("{more} more tasks")),
-        }
-        lines
     }
 }
 

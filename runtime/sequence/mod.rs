@@ -18,11 +18,11 @@ use crate::config::Config;
 use crate::hooks::registry::{self, Hook, HookFn, Run};
 use crate::log;
 use crate::reason::Reason;
+use crate::report::Listed;
 use crate::report::{self, HookOutcome, HookReport, MainOutcome, Report};
 use crate::sequence::slot::{Scheduled, Slot, outcome_of, skipped};
 use crate::shutdown::{Inner, Shutdown, Trigger};
 use crate::systemd;
-use crate::tasks::Listed;
 use crate::util::clock;
 use crate::util::unwind::{CatchUnwind, join_error_text, panic_text};
 
