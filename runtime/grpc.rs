@@ -307,13 +307,13 @@ impl<L> Server<L> {
         }
 
         let label = servers::label("grpc", listener.local_label());
-        let connections = Arc::new(Connections {
+        let connections = Arc::new(OpenConnections {
             label: label.clone(),
-            ..Connections::default()
+            ..OpenConnections::default()
         });
         let watched: Arc<dyn Watched> = connections.clone();
         let _registered = servers::register(shutdown.inner.servers(), label, watched);
-        let _cut_on_drop = CutOnDrop {
+        let _cut_on_drop = CutAllOnDrop {
             connections: connections.clone(),
             shutdown: shutdown.clone(),
         };
@@ -429,7 +429,7 @@ impl<S: Stream + Unpin> Stream for UntilCancelled<S> {
 
 /// The connections of one server: how many are open, and the switch that cuts them.
 #[derive(Default)]
-struct Connections {
+struct OpenConnections {
     /// How the server is named (the snapshot, the metrics).
     label: String,
     open: AtomicUsize,
@@ -438,13 +438,13 @@ struct Connections {
     cut: CancellationToken,
 }
 
-impl Connections {
+impl OpenConnections {
     fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
 }
 
-impl Watched for Connections {
+impl Watched for OpenConnections {
     fn open_connections(&self) -> usize {
         self.open()
     }
@@ -458,12 +458,12 @@ impl Watched for Connections {
 /// Cuts the connections still open when `serve` is dropped (the drain ran out of time) and
 /// counts them in the report, synchronously, so that the count is there when the report is
 /// made. When `serve` ends by itself, every connection has closed already.
-struct CutOnDrop {
-    connections: Arc<Connections>,
+struct CutAllOnDrop {
+    connections: Arc<OpenConnections>,
     shutdown: Shutdown,
 }
 
-impl Drop for CutOnDrop {
+impl Drop for CutAllOnDrop {
     fn drop(&mut self) {
         let open = self.connections.open();
         if open == 0 {
@@ -484,7 +484,7 @@ impl Drop for CutOnDrop {
 /// must not wait that long).
 struct Incoming<Li: Listener> {
     state: Arc<Mutex<Accepting<Li>>>,
-    connections: Arc<Connections>,
+    connections: Arc<OpenConnections>,
 }
 
 /// An accept in progress, which owns the listener and hands it back.
@@ -570,12 +570,12 @@ fn set_nodelay<I: 'static>(io: &I) {
 /// tonic's connection task (which tonic detaches) ends and closes the socket.
 struct Connection<I> {
     io: I,
-    connections: Arc<Connections>,
+    connections: Arc<OpenConnections>,
     cut: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
-    fn new(io: I, connections: &Arc<Connections>) -> Self {
+    fn new(io: I, connections: &Arc<OpenConnections>) -> Self {
         connections.open.fetch_add(1, Ordering::AcqRel);
         crate::metrics::connection_opened(&connections.label);
         Connection {

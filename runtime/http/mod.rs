@@ -318,7 +318,7 @@ where
     F::Output: Send + 'static,
 {
     let shutdown = Shutdown::current();
-    let cut = CutOnDrop {
+    let cut = CutIfAborted {
         shutdown: Some(shutdown.clone()),
     };
     shutdown.spawn(async move {
@@ -330,11 +330,11 @@ where
 }
 
 /// Counts one connection cut when dropped armed: an upgraded connection's task aborted.
-struct CutOnDrop {
+struct CutIfAborted {
     shutdown: Option<Shutdown>,
 }
 
-impl Drop for CutOnDrop {
+impl Drop for CutIfAborted {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             crate::drain::record_cut(&shutdown, "HTTP", "http", 1);

@@ -7,10 +7,10 @@ use crate::util::sync::model::{Mutex, lock};
 
 /// The slot; `S` is how to ask the attempt to stop its new process.
 pub(super) struct Pending<S> {
-    state: Mutex<Slot<S>>,
+    state: Mutex<Attempt<S>>,
 }
 
-struct Slot<S> {
+struct Attempt<S> {
     /// Set once this process (or the run) is ending: no attempt starts a new process then.
     exiting: bool,
     stop: Option<S>,
@@ -25,7 +25,7 @@ impl<S> Pending<S> {
     #[cfg(not(all(test, graceful_loom)))]
     pub(super) const fn new() -> Self {
         Pending {
-            state: Mutex::new(Slot {
+            state: Mutex::new(Attempt {
                 exiting: false,
                 stop: None,
                 group: None,
@@ -36,7 +36,7 @@ impl<S> Pending<S> {
     #[cfg(all(test, graceful_loom))]
     pub(super) fn new() -> Self {
         Pending {
-            state: Mutex::new(Slot {
+            state: Mutex::new(Attempt {
                 exiting: false,
                 stop: None,
                 group: None,
