@@ -12,8 +12,10 @@
 //!    flight run on; `serve` returns once every connection has closed.
 //! 3. **At the end of the drain** (`drain_timeout`): if `serve` still runs then, the drain
 //!    drops it, and every connection still open is cut (its socket closed: the client's
-//!    calls fail at once, they do not hang until the process exits) and counted in the
-//!    [`Report`](crate::Report) (`1 connection cut`, exit code 1).
+//!    calls fail at once, they do not hang until the process exits); those with a call in
+//!    flight are counted in the [`Report`](crate::Report) (`1 connection cut`, exit code 1),
+//!    as many as the calls in flight and at most the connections open. An idle connection is
+//!    not a cut.
 //!
 //! ```no_run,standalone_crate
 //! #[graceful::main(drain_delay = "5s", drain_timeout = "20s", timeout = "25s")]
@@ -40,7 +42,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -108,6 +110,8 @@ pub struct Server<L = Identity> {
     shutdown: Arc<OnceLock<Shutdown>>,
     /// The shutdown [`with_shutdown`](Server::with_shutdown) chose, if any.
     chosen: Option<Shutdown>,
+    /// The calls in flight, counted by every service added.
+    calls: Arc<Calls>,
 }
 
 impl Server<Identity> {
@@ -146,10 +150,14 @@ impl<L> Server<L> {
         let health = HealthReporter::new();
         let mut routes = RoutesBuilder::default();
         let shutdown = Arc::new(OnceLock::new());
-        routes.add_service(HealthServer::new(DrainedHealth {
-            inner: HealthService::from_health_reporter(health.clone()),
-            shutdown: shutdown.clone(),
-        }));
+        let calls = Arc::new(Calls::default());
+        routes.add_service(Counted {
+            inner: HealthServer::new(DrainedHealth {
+                inner: HealthService::from_health_reporter(health.clone()),
+                shutdown: shutdown.clone(),
+            }),
+            calls: calls.clone(),
+        });
         Server {
             tonic,
             routes,
@@ -157,6 +165,7 @@ impl<L> Server<L> {
             health,
             shutdown,
             chosen: None,
+            calls,
         }
     }
 
@@ -187,18 +196,22 @@ impl<L> Server<L> {
     /// # }
     /// let server = graceful::grpc::Server::new().add_service(WorkServer::new(MyWork));
     /// ```
-    pub fn add_service<S>(mut self, service: S) -> Self
+    pub fn add_service<S, ResBody>(mut self, service: S) -> Self
     where
-        S: Service<Request<Body>, Error = Infallible>
+        S: Service<Request<Body>, Response = Response<ResBody>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
-        S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
     {
-        self.routes.add_service(service);
+        self.routes.add_service(Counted {
+            inner: service,
+            calls: self.calls.clone(),
+        });
         if !self.names.contains(&S::NAME) {
             self.names.push(S::NAME);
         }
@@ -298,6 +311,7 @@ impl<L> Server<L> {
             health,
             shutdown: serving_under,
             chosen: _,
+            calls,
         } = self;
         let _ = serving_under.set(shutdown.clone());
         for name in &names {
@@ -309,6 +323,7 @@ impl<L> Server<L> {
         let label = servers::label("grpc", listener.local_label());
         let connections = Arc::new(OpenConnections {
             label: label.clone(),
+            calls,
             ..OpenConnections::default()
         });
         let watched: Arc<dyn Watched> = connections.clone();
@@ -436,6 +451,8 @@ struct OpenConnections {
     /// Set, then `cut` cancelled, when the connections are cut.
     is_cut: AtomicBool,
     cut: CancellationToken,
+    /// The calls in flight, on any of the connections.
+    calls: Arc<Calls>,
 }
 
 impl OpenConnections {
@@ -449,15 +466,18 @@ impl Watched for OpenConnections {
         self.open()
     }
 
-    /// The calls are tonic's: not counted.
     fn requests_in_flight(&self) -> Option<usize> {
-        None
+        Some(self.calls.in_flight())
     }
 }
 
-/// Cuts the connections still open when `serve` is dropped (the drain ran out of time) and
-/// counts them in the report, synchronously, so that the count is there when the report is
-/// made. When `serve` ends by itself, every connection has closed already.
+/// Cuts the connections still open when `serve` is dropped (the drain ran out of time, or the
+/// caller dropped it) and counts in the report, synchronously, those that had a call in
+/// flight, so that the count is there when the report is made: as many as the calls in flight,
+/// at most the connections open (which connection carries which call is tonic's; a
+/// connection with several calls may count for more than one of the idle ones). Connections
+/// without a call are closed and not counted, as HTTP's idle connections are not. When
+/// `serve` ends by itself, every connection has closed already.
 struct CutAllOnDrop {
     connections: Arc<OpenConnections>,
     shutdown: Shutdown,
@@ -469,13 +489,126 @@ impl Drop for CutAllOnDrop {
         if open == 0 {
             return;
         }
+        let busy = open.min(self.connections.calls.in_flight());
         self.connections.is_cut.store(true, Ordering::Release);
         self.connections.cut.cancel();
-        if self.shutdown.is_shutting_down() {
-            crate::drain::record_cut(&self.shutdown, "gRPC", &self.connections.label, open);
+        if busy > 0 {
+            crate::drain::record_cut(&self.shutdown, "gRPC", &self.connections.label, busy);
         } else {
-            crate::log::emit!(debug, target: "graceful", connections = open, "gRPC server dropped: connections cut");
+            crate::log::emit!(debug, target: "graceful", connections = open, "gRPC server dropped: its idle connections closed");
         }
+    }
+}
+
+/// The calls in flight on a server: started, and their response not yet sent to its end (or
+/// dropped).
+#[derive(Default)]
+struct Calls(AtomicUsize);
+
+impl Calls {
+    fn in_flight(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// A call in flight until dropped.
+struct Call(Arc<Calls>);
+
+impl Call {
+    fn start(calls: &Arc<Calls>) -> Call {
+        calls.0.fetch_add(1, Ordering::AcqRel);
+        Call(calls.clone())
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A service of the server, its calls counted from the request to the end of the response's
+/// body (a stream's last message).
+#[derive(Clone)]
+struct Counted<S> {
+    inner: S,
+    calls: Arc<Calls>,
+}
+
+impl<S: NamedService> NamedService for Counted<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> Service<Request<Body>> for Counted<S>
+where
+    S: Service<Request<Body>, Response = Response<B>>,
+{
+    type Response = Response<CallBody<B>>;
+    type Error = S::Error;
+    type Future = CallFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let call = Call::start(&self.calls);
+        CallFuture {
+            inner: self.inner.call(request),
+            call: Some(call),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of [`Counted`]: an error ends the call here.
+    struct CallFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<Call>,
+    }
+}
+
+impl<F, B, E> Future for CallFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<CallBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let call = this.call.take();
+        Poll::Ready(Ok(response.map(|body| CallBody { body, _call: call })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response's body: its call is in flight until it has been sent or dropped.
+    struct CallBody<B> {
+        #[pin]
+        body: B,
+        _call: Option<Call>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for CallBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

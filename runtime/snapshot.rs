@@ -85,8 +85,9 @@ impl ServerSnapshot {
         self.open_connections
     }
 
-    /// The requests received whose response has not been sent yet; `None` where the server
-    /// does not count them (gRPC: its calls are tonic's).
+    /// The requests received whose response has not been sent yet (for gRPC, the calls whose
+    /// response, a stream's last message included, has not been sent); `None` where the
+    /// server does not count them.
     ///
     /// ```
     /// # let snapshot = graceful::shutdown().snapshot();

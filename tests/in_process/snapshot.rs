@@ -1,5 +1,6 @@
 //! `Shutdown::snapshot` taken inside a run: before the trigger, during the drain, during a
-//! hook, and with an HTTP server holding a request in flight for a real client.
+//! hook, and with an HTTP server and a gRPC server holding a request in flight for a real
+//! client; and a gRPC server dropped with an idle connection.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -193,42 +194,94 @@ fn an_http_server_shows_its_open_connection_and_its_request_in_flight() {
     assert_eq!(report.exit_code(), 0, "{report:?}");
 }
 
+mod work {
+    include!("../../examples/proto/graceful.example.rs");
+}
+
+/// The `Work` service of the examples, whose `Slow` holds its call until the shutdown's cancel.
+struct HeldWork(graceful::Shutdown);
+
+#[tonic::async_trait]
+impl work::work_server::Work for HeldWork {
+    async fn slow(
+        &self,
+        request: tonic::Request<work::SlowRequest>,
+    ) -> Result<tonic::Response<work::SlowReply>, tonic::Status> {
+        self.0.cancelled().await;
+        Ok(tonic::Response::new(work::SlowReply {
+            ms: request.into_inner().ms,
+        }))
+    }
+
+    type TicksStream = futures_util::stream::Empty<Result<work::Tick, tonic::Status>>;
+
+    async fn ticks(
+        &self,
+        _: tonic::Request<work::TicksRequest>,
+    ) -> Result<tonic::Response<Self::TicksStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not here"))
+    }
+}
+
+/// Waits until the server labelled `label` shows `(open connections, calls in flight)`.
+async fn until_shown(shutdown: &graceful::Shutdown, label: &str, wanted: (usize, Option<usize>)) {
+    let waited = Instant::now();
+    loop {
+        let snapshot = shutdown.snapshot();
+        let shown = snapshot
+            .servers()
+            .iter()
+            .find(|server| server.label() == label)
+            .map(|server| (server.open_connections(), server.requests_in_flight()));
+        if shown == Some(wanted) {
+            return;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(10), "{snapshot:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[test]
-fn a_grpc_server_shows_its_open_connection_and_no_request_count() {
+fn a_grpc_server_shows_its_open_connections_and_its_calls_in_flight() {
     let report = builder()
         .timeout(Duration::from_secs(30))
         .drain_delay(Duration::ZERO)
         .run_to_report(|shutdown| async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = listener.local_addr().unwrap().port();
-            graceful::service("grpc", graceful::grpc::Server::new().serve(listener));
+            let server = graceful::grpc::Server::new().add_service(
+                work::work_server::WorkServer::new(HeldWork(shutdown.clone())),
+            );
+            graceful::service("grpc", server.serve(listener));
+            let label = format!("grpc 127.0.0.1:{port}");
             // A client that connects and sends nothing: an open connection, no call.
-            let client = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            let idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .unwrap();
-            let label = format!("grpc 127.0.0.1:{port}");
-            let waited = Instant::now();
-            loop {
-                let snapshot = shutdown.snapshot();
-                let open = snapshot
-                    .servers()
-                    .iter()
-                    .find(|server| server.label() == label)
-                    .map(|server| (server.open_connections(), server.requests_in_flight()));
-                if open == Some((1, None)) {
-                    assert!(
-                        snapshot
-                            .to_string()
-                            .contains(&format!("server {label}: 1 open connection\n")),
-                        "{snapshot}"
-                    );
-                    break;
-                }
-                assert!(waited.elapsed() < Duration::from_secs(10), "{snapshot:?}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            drop(client);
-            // By the hooks the server has ended, and left the snapshot.
+            until_shown(&shutdown, &label, (1, Some(0))).await;
+            let text = shutdown.snapshot().to_string();
+            assert!(
+                text.contains(&format!(
+                    "server {label}: 1 open connection, 0 requests in flight\n"
+                )),
+                "{text}"
+            );
+            drop(idle);
+            // A call held until the cancel: one connection, one call in flight.
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+            let call = tokio::spawn(async move {
+                work::work_client::WorkClient::new(channel)
+                    .slow(work::SlowRequest { ms: 7 })
+                    .await
+                    .map(|reply| reply.into_inner().ms)
+            });
+            until_shown(&shutdown, &label, (1, Some(1))).await;
+            // By the hooks the call has been answered and the server has ended.
             let handle = shutdown.clone();
             shutdown.register(1, "servers gone", async move {
                 match handle.snapshot().servers() {
@@ -238,6 +291,7 @@ fn a_grpc_server_shows_its_open_connection_and_no_request_count() {
             });
             shutdown.trigger();
             shutdown.cancelled().await;
+            assert_eq!(call.await.unwrap().unwrap(), 7);
         })
         .unwrap();
     assert_eq!(report.exit_code(), 0, "{report:?}");
@@ -245,4 +299,41 @@ fn a_grpc_server_shows_its_open_connection_and_no_request_count() {
         report.hooks()[0].outcome(),
         &graceful::HookOutcome::Returned
     );
+}
+
+/// A gRPC server dropped after the trigger while its only connection is idle (the call it
+/// carried was answered) has cut nothing: the run is clean, as for HTTP.
+#[test]
+fn dropping_a_grpc_server_with_an_idle_connection_is_not_a_cut() {
+    let report = builder()
+        .run_to_report(|shutdown| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let server = graceful::grpc::Server::new()
+                .add_service(work::work_server::WorkServer::new(HeldWork(shutdown.clone())))
+                .serve(listener);
+            let label = format!("grpc 127.0.0.1:{port}");
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                .unwrap()
+                .connect_lazy();
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            tokio::select! {
+                served = server => panic!("the server ended first: {served:?}"),
+                () = async {
+                    // One call answered (its connection was accepted): the connection stays
+                    // open, idle.
+                    let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+                    health.check(request).await.unwrap();
+                    let open = shutdown.snapshot().servers().iter().find(|server| server.label() == label).map(|server| server.open_connections());
+                    assert_eq!(open, Some(1));
+                    // Dropped once the shutdown has started, the connection still idle.
+                    shutdown.trigger();
+                } => {}
+            }
+            // The server is dropped here, its connection idle.
+            drop(channel);
+        })
+        .unwrap();
+    assert_eq!(report.connections_cut(), 0, "{report:?}");
+    assert_eq!(report.exit_code(), 0, "{report:?}");
 }
