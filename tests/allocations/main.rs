@@ -6,11 +6,13 @@
 //! socket on the test's thread that writes requests and reads responses into a fixed buffer,
 //! so that it allocates nothing itself: what is counted between the first and the last
 //! request is the server's. Over the same keep-alive requests, graceful must not allocate
-//! more than the anchor.
+//! more than the anchor. The same over HTTP/2 with prior knowledge: the client writes frames
+//! encoded by hand (each request a HEADERS frame of indexed HPACK fields, on a stream of its
+//! own) and reads the server's frames until each stream's end.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
 use axum::Router;
 use axum::routing::get;
@@ -80,7 +82,7 @@ fn request(stream: &mut TcpStream, buffer: &mut [u8; 1024]) {
     }
 }
 
-/// The allocations of `REQUESTS` keep-alive requests to `server`.
+/// The allocations of `REQUESTS` keep-alive HTTP/1 requests to `server`.
 fn allocations_for(server: Server) -> usize {
     let port = start(server);
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -101,6 +103,9 @@ fn allocations_for(server: Server) -> usize {
     allocations
 }
 
+/// The counter is the process's: one measurement at a time, whatever the test threads.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Allocations the count may hold that are no request's: the process-wide counter also sees
 /// a timer wheel's level or a waker's slot taken once in the run. One allocation a request would
 /// add `REQUESTS`.
@@ -108,10 +113,143 @@ const ONE_OFF: usize = 10;
 
 #[test]
 fn graceful_allocates_no_more_than_axum_per_http1_request() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let axum = allocations_for(Server::Axum);
     let graceful = allocations_for(Server::Graceful);
     assert!(
         graceful <= axum + ONE_OFF,
         "graceful::http::serve made {graceful} allocations for {REQUESTS} requests, axum::serve {axum}"
+    );
+}
+
+/// HTTP/2's connection preface, then an empty SETTINGS frame.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// The header block of `GET /` over `http`, for `127.0.0.1`: `:method GET`, `:scheme http`,
+/// `:path /` indexed from HPACK's static table, `:authority` a literal with its name indexed,
+/// not added to the dynamic table (so that every request's block is the same bytes).
+const HEADER_BLOCK: &[u8] = b"\x82\x86\x84\x01\x09127.0.0.1";
+
+const HEADERS: u8 = 0x1;
+const DATA: u8 = 0x0;
+const SETTINGS: u8 = 0x4;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const ACK: u8 = 0x1;
+
+/// Writes a frame's 9-byte header and `payload` into `out`; the length written.
+fn frame(out: &mut [u8], kind: u8, flags: u8, stream: u32, payload: &[u8]) -> usize {
+    let length = payload.len();
+    out[..3].copy_from_slice(&(length as u32).to_be_bytes()[1..]);
+    out[3] = kind;
+    out[4] = flags;
+    out[5..9].copy_from_slice(&stream.to_be_bytes());
+    out[9..9 + length].copy_from_slice(payload);
+    9 + length
+}
+
+/// An HTTP/2 connection of the test's client: a socket and a fixed buffer of what it read.
+struct H2 {
+    stream: TcpStream,
+    buffer: [u8; 16 * 1024],
+    filled: usize,
+    next_stream: u32,
+}
+
+impl H2 {
+    fn connect(port: u16) -> H2 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream.write_all(PREFACE).unwrap();
+        H2 {
+            stream,
+            buffer: [0; 16 * 1024],
+            filled: 0,
+            next_stream: 1,
+        }
+    }
+
+    /// Sends `GET /` on a new stream and reads frames until that stream ends with its body
+    /// (`hello`), acknowledging the server's SETTINGS on the way; allocates nothing.
+    fn request(&mut self) {
+        let id = self.next_stream;
+        self.next_stream += 2;
+        let mut out = [0u8; 64];
+        let written = frame(
+            &mut out,
+            HEADERS,
+            END_STREAM | END_HEADERS,
+            id,
+            HEADER_BLOCK,
+        );
+        self.stream.write_all(&out[..written]).unwrap();
+        let mut body = 0;
+        loop {
+            while self.filled >= 9 {
+                let length = usize::from(self.buffer[0]) << 16
+                    | usize::from(self.buffer[1]) << 8
+                    | usize::from(self.buffer[2]);
+                if self.filled < 9 + length {
+                    break;
+                }
+                let (kind, flags) = (self.buffer[3], self.buffer[4]);
+                let stream =
+                    u32::from_be_bytes(self.buffer[5..9].try_into().unwrap()) & 0x7fff_ffff;
+                let mut done = false;
+                if kind == SETTINGS && flags & ACK == 0 {
+                    let written = frame(&mut out, SETTINGS, ACK, 0, &[]);
+                    self.stream.write_all(&out[..written]).unwrap();
+                }
+                if kind == DATA && stream == id {
+                    assert_eq!(&self.buffer[9..9 + length], &b"hello"[body..body + length]);
+                    body += length;
+                    done = flags & END_STREAM != 0;
+                }
+                self.buffer.copy_within(9 + length..self.filled, 0);
+                self.filled -= 9 + length;
+                if done {
+                    assert_eq!(body, 5, "the whole body");
+                    return;
+                }
+            }
+            let read = self.stream.read(&mut self.buffer[self.filled..]).unwrap();
+            assert!(read > 0, "the server closed the connection");
+            self.filled += read;
+        }
+    }
+}
+
+/// The allocations of `REQUESTS` HTTP/2 requests to `server`, each on a stream of its own, on
+/// one connection.
+fn h2_allocations_for(server: Server) -> usize {
+    let port = start(server);
+    let mut connection = H2::connect(port);
+    for _ in 0..WARM_UP {
+        connection.request();
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..REQUESTS {
+        connection.request();
+    }
+    let allocations = region.change().allocations;
+    println!(
+        "{server:?}: {allocations} allocations for {REQUESTS} HTTP/2 requests ({:.2} a request)",
+        allocations as f64 / REQUESTS as f64
+    );
+    allocations
+}
+
+#[test]
+fn graceful_allocates_no_more_than_axum_per_http2_request() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let axum = h2_allocations_for(Server::Axum);
+    let graceful = h2_allocations_for(Server::Graceful);
+    assert!(
+        graceful <= axum + ONE_OFF,
+        "graceful::http::serve made {graceful} allocations for {REQUESTS} HTTP/2 requests, axum::serve {axum}"
     );
 }
