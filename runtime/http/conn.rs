@@ -27,6 +27,9 @@ const PROTOCOL: u8 = 0b11;
 pub(super) const GOING_AWAY: u8 = 0b100;
 /// The server stopped accepting: the connection shuts down gracefully.
 pub(super) const CLOSING: u8 = 0b1000;
+/// Set with [`CLOSING`] when the shutdown is an upgrade's: an idle keep-alive connection
+/// lingers for the request its client may already be sending.
+pub(super) const LINGER: u8 = 0b1_0000;
 
 pub(super) struct Conn {
     shutdown: Shutdown,

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use super::ConnSettings;
 use super::close::CloseOnShutdown;
-use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, UNKNOWN};
+use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, LINGER, UNKNOWN};
 use super::protocol::Sniffed;
 use crate::drain::BoxError;
 use crate::reason::Reason;
@@ -135,10 +135,15 @@ impl Connections {
         }
     }
 
-    /// At the cancel: every connection shuts down gracefully.
+    /// At the cancel: every connection shuts down gracefully (after a linger, if the shutdown
+    /// is an upgrade's). The reason is read once here, not by each connection.
     pub(super) fn close(&mut self) {
+        let mut flags = GOING_AWAY | CLOSING;
+        if self.shutdown.reason() == Some(Reason::Upgrade) {
+            flags |= LINGER;
+        }
         for conn in lock(&self.table.0).values() {
-            conn.raise(GOING_AWAY | CLOSING);
+            conn.raise(flags);
         }
     }
 
@@ -209,7 +214,7 @@ impl Connections {
                     }
                 }
             }
-            if ended.is_none() && conn.shutdown().reason() == Some(Reason::Upgrade) {
+            if ended.is_none() && seen & LINGER != 0 {
                 ended = linger_after_upgrade(connection.as_mut(), &conn).await;
             }
             let ended = match ended {
