@@ -417,7 +417,11 @@ where
 }
 
 async fn start(shutdown: &Shutdown, config: &Config, main: BoxedMain<'_>) -> Report {
-    let _sampled = Sampler::start(shutdown);
+    let sampled = shutdown.clone();
+    let _sampler = crate::metrics::Sampler::start(move || {
+        let inner = &sampled.inner;
+        (inner.tasks().len(), inner.servers().snapshot())
+    });
     let main = main(shutdown.clone());
     sequence::run(shutdown, config, main).await
 }
@@ -441,53 +445,3 @@ fn runtime(
     builder.build()
 }
 
-/// How often the sampled gauges of the metrics are read.
-#[cfg(feature = "metrics")]
-const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The task that samples the gauges of one run (feature `metrics`), from its start to its end:
-/// dropped with the run, it samples once more (the tasks and requests left, zero after a clean
-/// drain) and stops. Nothing without the feature.
-struct Sampler {
-    #[cfg(feature = "metrics")]
-    task: tokio::task::JoinHandle<()>,
-    #[cfg(feature = "metrics")]
-    shutdown: Shutdown,
-}
-
-impl Sampler {
-    /// Starts sampling `shutdown`'s run, on the current runtime.
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-    fn start(shutdown: &Shutdown) -> Sampler {
-        #[cfg(feature = "metrics")]
-        {
-            let sampled = shutdown.clone();
-            let task = tokio::spawn(async move {
-                loop {
-                    sample(&sampled);
-                    tokio::time::sleep(SAMPLE_EVERY).await;
-                }
-            });
-            Sampler {
-                task,
-                shutdown: shutdown.clone(),
-            }
-        }
-        #[cfg(not(feature = "metrics"))]
-        Sampler {}
-    }
-}
-
-#[cfg(feature = "metrics")]
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        self.task.abort();
-        sample(&self.shutdown);
-    }
-}
-
-#[cfg(feature = "metrics")]
-fn sample(shutdown: &Shutdown) {
-    let inner = &shutdown.inner;
-    crate::metrics::sampled(inner.tasks().len(), inner.servers().snapshot());
-}

@@ -5,8 +5,7 @@
 //! Nothing here is called per request or per task: the open connections move when a
 //! connection opens or closes, and the gauges that would otherwise cost a write per request
 //! or per task (the requests in flight, the tracked tasks) are sampled by a task of the run
-//! (`builder`'s `Sampler`), every second and once more as the run ends, from what the
-//! snapshot reads.
+//! ([`Sampler`]), every second and once more as the run ends, from what the snapshot reads.
 
 #![cfg_attr(not(feature = "metrics"), allow(unused_variables, dead_code))]
 
@@ -15,6 +14,59 @@ use std::time::Duration;
 use crate::reason::Reason;
 use crate::report::HookOutcome;
 use crate::snapshot::ServerSnapshot;
+
+/// How often the sampled gauges are read.
+#[cfg(feature = "metrics")]
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// What a sample reads: the tracked tasks running, and each server as a snapshot sees it.
+#[cfg(feature = "metrics")]
+type Read = Box<dyn Fn() -> (usize, Vec<ServerSnapshot>) + Send + Sync>;
+
+/// The task that samples the gauges of one run, from its start to its end: dropped with the
+/// run, it samples once more (the tasks and requests left, zero after a clean drain) and
+/// stops. Nothing without the feature.
+pub(crate) struct Sampler {
+    #[cfg(feature = "metrics")]
+    task: tokio::task::JoinHandle<()>,
+    #[cfg(feature = "metrics")]
+    read: std::sync::Arc<Read>,
+}
+
+impl Sampler {
+    /// Starts sampling what `read` returns, on the current runtime.
+    pub(crate) fn start(
+        read: impl Fn() -> (usize, Vec<ServerSnapshot>) + Send + Sync + 'static,
+    ) -> Sampler {
+        #[cfg(feature = "metrics")]
+        {
+            let read: std::sync::Arc<Read> = std::sync::Arc::new(Box::new(read));
+            let sampled = read.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    let (tasks, servers) = sampled();
+                    sampled_now(tasks, servers);
+                    tokio::time::sleep(SAMPLE_EVERY).await;
+                }
+            });
+            Sampler { task, read }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            drop(read);
+            Sampler {}
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.task.abort();
+        let (tasks, servers) = (self.read)();
+        sampled_now(tasks, servers);
+    }
+}
 
 /// `graceful_requests_in_flight{server}`: zero once the server has ended (its requests are
 /// over, or were cut).
@@ -25,7 +77,7 @@ pub(crate) fn server_ended(server: &str) {
 
 /// `graceful_tasks_running` and `graceful_requests_in_flight{server}`: the tracked tasks
 /// running and each server's requests in flight, as a snapshot reads them.
-pub(crate) fn sampled(tasks_running: usize, servers: Vec<ServerSnapshot>) {
+fn sampled_now(tasks_running: usize, servers: Vec<ServerSnapshot>) {
     #[cfg(feature = "metrics")]
     {
         metrics::gauge!("graceful_tasks_running").set(tasks_running as f64);

@@ -16,6 +16,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::{Id, JoinSet};
+use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 
 use super::ConnSettings;
@@ -165,8 +166,9 @@ impl Connections {
         let settings = self.settings;
         // The handlers of HTTP/2 streams run on tasks of their own; they are given the
         // server's handle only if `graceful::shutdown()` would not find it anyway.
+        let ambient = self.shutdown.is_ambient();
         let streams = Streams {
-            scope: (!self.shutdown.is_ambient()).then(|| self.shutdown.clone()),
+            scope: (!ambient).then(|| self.shutdown.clone()),
         };
         let service = CloseOnShutdown {
             inner: TowerToHyperService::new(service),
@@ -236,9 +238,14 @@ impl Connections {
         // Locked across the spawn: a snapshot taken while the connection's first request runs
         // already counts the connection.
         let mut table = lock(&self.table.0);
-        let task = self
-            .tasks
-            .spawn(self.running.track_future(self.shutdown.scope(connection)));
+        // The connection's task carries the server's handle only if `graceful::shutdown()`
+        // would not find it anyway: a task-local is entered and left at every poll.
+        let connection = if ambient {
+            Either::Left(connection)
+        } else {
+            Either::Right(self.shutdown.scope(connection))
+        };
+        let task = self.tasks.spawn(self.running.track_future(connection));
         table.insert(task.id(), conn);
     }
 }
