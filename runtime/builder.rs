@@ -444,4 +444,3 @@ fn runtime(
     }
     builder.build()
 }
-
