@@ -291,12 +291,15 @@ impl Process {
         }
     }
 
-    /// Sends `signal` to the child; returns when the signal was sent.
+    /// Sends `signal` to the child; returns the instant just before it was sent. Taken before
+    /// `kill`: the child may act on the signal (and a client of it see that) before the
+    /// sending thread runs again, and nothing it does can be earlier than this instant.
     pub fn signal(&self, signal: Signal) -> Instant {
+        let sent = Instant::now();
         if let Err(error) = kill(self.pid, signal) {
             self.fail(format_args!("cannot send {signal}: {error}"));
         }
-        Instant::now()
+        sent
     }
 
     /// Sends `signal`, then waits until the kernel has delivered it: it is no longer pending
