@@ -1,5 +1,5 @@
-//! What a shutdown hook receives and returns: [`HookContext`], [`HookOutput`], and the
-//! main body's [`MainOutput`].
+//! What a shutdown hook receives and returns: [`HookContext`], [`Fallible`] (what a service
+//! returns too), and the main body's [`MainOutput`].
 
 pub(crate) mod registry;
 
