@@ -64,7 +64,7 @@ use tower_service::Service;
 
 #[doc(no_inline)]
 pub use crate::drain::Listener;
-use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, is_connection_error};
+use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, Tracked, is_connection_error};
 use crate::servers::{self, Watched};
 use crate::shutdown::Shutdown;
 use crate::util::sync::lock;
@@ -543,7 +543,7 @@ impl<S, B> Service<Request<Body>> for Counted<S>
 where
     S: Service<Request<Body>, Response = Response<B>>,
 {
-    type Response = Response<CallBody<B>>;
+    type Response = Response<Tracked<B, Call>>;
     type Error = S::Error;
     type Future = CallFuture<S::Future>;
 
@@ -573,42 +573,13 @@ impl<F, B, E> Future for CallFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<CallBody<B>>, E>;
+    type Output = Result<Response<Tracked<B, Call>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
         let call = this.call.take();
-        Poll::Ready(Ok(response.map(|body| CallBody { body, _call: call })))
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A response's body: its call is in flight until it has been sent or dropped.
-    struct CallBody<B> {
-        #[pin]
-        body: B,
-        _call: Option<Call>,
-    }
-}
-
-impl<B: http_body::Body> http_body::Body for CallBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
+        Poll::Ready(Ok(response.map(|body| Tracked::new(body, call))))
     }
 }
 

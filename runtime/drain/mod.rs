@@ -1,11 +1,14 @@
 //! The drain's rules that both servers follow (features `http` and `grpc`), written once: what
 //! a server accepts connections from ([`Listener`]), which accept errors are a connection's
-//! and which the listener's (after which the server rests before accepting again), and how the
-//! connections cut at the end of the drain are counted.
+//! and which the listener's (after which the server rests before accepting again), how the
+//! connections cut at the end of the drain are counted, and the response body that keeps a
+//! request counted in flight until it has been sent.
 
 mod listener;
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub use listener::Listener;
@@ -40,5 +43,41 @@ pub(crate) fn record_cut(shutdown: &Shutdown, server: &'static str, label: &str,
         shutdown.inner.record_cut(count);
         crate::metrics::connections_cut(label, count);
         crate::log::emit!(warn, target: "graceful", connections = count, server, "connections cut: a request still in flight when the server was dropped");
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response's body that keeps `guard` until it has been sent to its end or dropped: what
+    /// keeps a request (HTTP) or a call (gRPC) counted in flight while its body streams.
+    pub(crate) struct Tracked<B, G> {
+        #[pin]
+        body: B,
+        guard: Option<G>,
+    }
+}
+
+impl<B, G> Tracked<B, G> {
+    pub(crate) fn new(body: B, guard: Option<G>) -> Self {
+        Tracked { body, guard }
+    }
+}
+
+impl<B: http_body::Body, G> http_body::Body for Tracked<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }

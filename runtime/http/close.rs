@@ -15,6 +15,7 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::service::TowerToHyperService;
 
 use super::conn::Conn;
+use crate::drain::Tracked;
 
 /// The service as hyper calls it: it counts the request on its connection and marks the
 /// HTTP/1 responses `Connection: close` once the shutdown has started.
@@ -27,7 +28,7 @@ impl<S, B> hyper::service::Service<Request<Incoming>> for CloseOnShutdown<S>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone,
 {
-    type Response = Response<Tracked<B>>;
+    type Response = Response<Tracked<B, InFlight>>;
     type Error = S::Error;
     type Future =
         CloseFuture<<TowerToHyperService<S> as hyper::service::Service<Request<Incoming>>>::Future>;
@@ -74,7 +75,7 @@ impl<F, B, E> Future for CloseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<Tracked<B>>, E>;
+    type Output = Result<Response<Tracked<B, InFlight>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -95,35 +96,6 @@ where
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         let in_flight = this.in_flight.take();
-        Poll::Ready(Ok(response.map(|body| Tracked { body, in_flight })))
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A response's body: its request is in flight until it has been sent or dropped.
-    pub(super) struct Tracked<B> {
-        #[pin]
-        body: B,
-        in_flight: Option<InFlight>,
-    }
-}
-
-impl<B: http_body::Body> http_body::Body for Tracked<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        self.project().body.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
+        Poll::Ready(Ok(response.map(|body| Tracked::new(body, in_flight))))
     }
 }
