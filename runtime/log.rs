@@ -400,7 +400,9 @@ fn on_the_way_out(event: impl FnOnce() + Send + 'static) {
 
 /// Runs `events` on a thread of its own and waits for them at most `wait`; false if they
 /// did not end in time (the thread goes on, and the process may exit under it). A writer
-/// that blocks (a full pipe nobody reads) cannot hold the caller past `wait`.
+/// that blocks (a full pipe nobody reads) cannot hold the caller past `wait`. Without a
+/// subscriber the events run here: they only write graceful's own stderr lines, which never
+/// block for long.
 pub(crate) fn within(wait: Duration, events: impl FnOnce() + Send + 'static) -> bool {
     // The subscriber of this thread (its scoped one, or the global one) goes with the events.
     let dispatch = dispatcher::get_default(dispatcher::Dispatch::clone);
