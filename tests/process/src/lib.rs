@@ -91,3 +91,13 @@ impl Rendezvous {
         true
     }
 }
+
+/// A value for `graceful::keep_until_exit` that prints "kept value dropped" when it is dropped:
+/// the last step of the exit.
+pub struct Announce;
+
+impl Drop for Announce {
+    fn drop(&mut self) {
+        println!("kept value dropped");
+    }
+}

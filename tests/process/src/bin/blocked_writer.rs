@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use graceful_process_tests::{env, ready};
+use graceful_process_tests::{Announce, env, ready};
 use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -53,15 +53,6 @@ async fn main(shutdown: graceful::Shutdown) {
     if env("FIXTURE_HOLD").is_some() {
         // Holds the drain, so that the signals come while it runs.
         std::future::pending::<()>().await;
-    }
-}
-
-/// Says when it is dropped: the last step of the exit, after the summary.
-struct Announce;
-
-impl Drop for Announce {
-    fn drop(&mut self) {
-        println!("kept value dropped");
     }
 }
 

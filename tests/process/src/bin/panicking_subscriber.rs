@@ -5,7 +5,7 @@
 //! those panics may abort the sequence: every hook still runs, and the exit code is the one of
 //! a clean shutdown.
 
-use graceful_process_tests::ready;
+use graceful_process_tests::{Announce, ready};
 use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -37,15 +37,6 @@ async fn main(shutdown: graceful::Shutdown) {
     graceful::keep_until_exit(Announce);
     ready();
     shutdown.cancelled().await;
-}
-
-/// Says when it is dropped: the last step of the exit.
-struct Announce;
-
-impl Drop for Announce {
-    fn drop(&mut self) {
-        println!("kept value dropped");
-    }
 }
 
 #[graceful::on_shutdown(order = 10)]
