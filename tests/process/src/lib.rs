@@ -101,3 +101,14 @@ impl Drop for Announce {
         println!("kept value dropped");
     }
 }
+
+/// Installs `tracing_subscriber`'s fmt subscriber as the global default: stderr, DEBUG and
+/// above, no colour, no time, so that the tests can match whole lines.
+pub fn log_to_stderr() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+        .with_ansi(false)
+        .without_time()
+        .init();
+}

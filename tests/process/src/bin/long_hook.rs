@@ -4,16 +4,11 @@
 
 use std::time::Duration;
 
-use graceful_process_tests::{flag, ready};
+use graceful_process_tests::{flag, log_to_stderr, ready};
 
 #[graceful::main]
 async fn main(shutdown: graceful::Shutdown) {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    log_to_stderr();
     if flag("SLOW_DRAIN") {
         let worker = shutdown.clone();
         graceful::service("worker", async move {

@@ -1,15 +1,10 @@
 //! Like `traced`, without the macro: the subscriber is installed before `Builder::run`, so
 //! the start-up events (the registered hooks) have somewhere to go.
 
-use graceful_process_tests::ready;
+use graceful_process_tests::{log_to_stderr, ready};
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    log_to_stderr();
     graceful::Builder::new().run(|shutdown| async move {
         ready();
         shutdown.cancelled().await;
