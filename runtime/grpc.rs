@@ -42,7 +42,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -64,7 +64,7 @@ use tower_service::Service;
 
 #[doc(no_inline)]
 pub use crate::drain::Listener;
-use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, Tracked, is_connection_error};
+use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, Tracked, TrackedFuture, is_connection_error};
 use crate::servers::{self, Watched};
 use crate::shutdown::Shutdown;
 use crate::util::sync::lock;
@@ -545,7 +545,7 @@ where
 {
     type Response = Response<Tracked<B, Call>>;
     type Error = S::Error;
-    type Future = CallFuture<S::Future>;
+    type Future = TrackedFuture<S::Future, Call>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -553,33 +553,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let call = Call::start(&self.calls);
-        CallFuture {
-            inner: self.inner.call(request),
-            call: Some(call),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response of [`Counted`]: an error ends the call here.
-    struct CallFuture<F> {
-        #[pin]
-        inner: F,
-        call: Option<Call>,
-    }
-}
-
-impl<F, B, E> Future for CallFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Tracked<B, Call>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
-        let call = this.call.take();
-        Poll::Ready(Ok(response.map(|body| Tracked::new(body, call))))
+        TrackedFuture::new(self.inner.call(request), call)
     }
 }
 

@@ -115,10 +115,10 @@ pub(crate) fn outcome_label(outcome: &HookOutcome) -> &'static str {
     }
 }
 
-/// `graceful_shutdowns_total{reason}`: a shutdown started.
-pub(crate) fn shutdown_started(reason: &Reason) {
+/// `graceful_shutdowns_total{reason}`: a shutdown started, `reason` its [`reason_label`].
+pub(crate) fn shutdown_started(reason: &'static str) {
     #[cfg(feature = "metrics")]
-    metrics::counter!("graceful_shutdowns_total", "reason" => reason_label(reason)).increment(1);
+    metrics::counter!("graceful_shutdowns_total", "reason" => reason).increment(1);
 }
 
 /// `graceful_shutdown_duration_seconds`: from the trigger to the report.

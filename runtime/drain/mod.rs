@@ -6,9 +6,10 @@
 
 mod listener;
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 pub use listener::Listener;
@@ -57,8 +58,43 @@ pin_project_lite::pin_project! {
 }
 
 impl<B, G> Tracked<B, G> {
-    pub(crate) fn new(body: B, guard: Option<G>) -> Self {
-        Tracked { body, guard }
+    /// What keeps the request counted, until the body is sent.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn guard(&self) -> Option<&G> {
+        self.guard.as_ref()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A service's response future whose body, once there is one, keeps `guard` ([`Tracked`]);
+    /// an error ends the request at once (the guard drops with the future).
+    pub(crate) struct TrackedFuture<F, G> {
+        #[pin]
+        inner: F,
+        guard: Option<G>,
+    }
+}
+
+impl<F, G> TrackedFuture<F, G> {
+    pub(crate) fn new(inner: F, guard: G) -> Self {
+        TrackedFuture {
+            inner,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<F, B, E, G> Future for TrackedFuture<F, G>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<Tracked<B, G>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let guard = this.guard.take();
+        Poll::Ready(Ok(response.map(|body| Tracked { body, guard })))
     }
 }
 

@@ -15,7 +15,7 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::service::TowerToHyperService;
 
 use super::conn::Conn;
-use crate::drain::Tracked;
+use crate::drain::{Tracked, TrackedFuture};
 
 /// The service as hyper calls it: it counts the request on its connection and marks the
 /// HTTP/1 responses `Connection: close` once the shutdown has started.
@@ -37,9 +37,8 @@ where
         let in_flight = InFlight::start(&self.conn);
         let http1 = request.version() <= Version::HTTP_11;
         CloseFuture {
-            inner: self.inner.call(request),
+            inner: TrackedFuture::new(self.inner.call(request), in_flight),
             http1,
-            in_flight: Some(in_flight),
         }
     }
 }
@@ -65,9 +64,8 @@ pin_project_lite::pin_project! {
     /// The response of [`CloseOnShutdown`].
     pub(super) struct CloseFuture<F> {
         #[pin]
-        inner: F,
+        inner: TrackedFuture<F, InFlight>,
         http1: bool,
-        in_flight: Option<InFlight>,
     }
 }
 
@@ -79,15 +77,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        // An error ends the request here: `in_flight` drops with the future.
         let mut response = ready!(this.inner.poll(cx))?;
         // Decided when the response is sent, not when the request came: a request that
         // started before the trigger and ends after it closes its connection too. An upgrade
         // keeps its `Connection: upgrade`. The shutdown's state is read, never written.
         if *this.http1
-            && this
-                .in_flight
-                .as_ref()
+            && response
+                .body()
+                .guard()
                 .is_some_and(|in_flight| in_flight.0.shutdown().is_shutting_down())
             && response.status() != StatusCode::SWITCHING_PROTOCOLS
         {
@@ -95,7 +92,6 @@ where
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        let in_flight = this.in_flight.take();
-        Poll::Ready(Ok(response.map(|body| Tracked::new(body, in_flight))))
+        Poll::Ready(Ok(response))
     }
 }

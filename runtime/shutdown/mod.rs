@@ -224,6 +224,7 @@ impl Shutdown {
     /// `limit`, for a trigger after which the system ends the process within that time
     /// whatever it does (Windows' console events): the shutdown's deadline is cut to fit.
     pub(crate) fn start(&self, reason: Reason, code: Option<u8>, limit: Option<Duration>) -> bool {
+        let label = crate::metrics::reason_label(&reason);
         let trigger = Trigger {
             reason,
             code,
@@ -233,7 +234,7 @@ impl Shutdown {
         let Some(wake) = self.inner.trigger.start(trigger) else {
             return false;
         };
-        crate::metrics::shutdown_started(&reason_of(&self.inner));
+        crate::metrics::shutdown_started(label);
         crate::util::stderr::silence_if_gone();
         self.inner.on_trigger.cancel();
         if let Some(wake) = wake {
@@ -522,12 +523,4 @@ impl fmt::Debug for Shutdown {
             .field("cancelled", &self.is_cancelled())
             .finish()
     }
-}
-
-/// The reason of the trigger, once there is one.
-fn reason_of(inner: &Inner) -> Reason {
-    inner
-        .trigger
-        .get()
-        .map_or(Reason::Triggered, |trigger| trigger.reason)
 }
