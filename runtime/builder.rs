@@ -365,11 +365,9 @@ impl Builder {
 /// Takes the inherited sockets and records what an upgrade needs, or refuses an upgrade
 /// signal without the `upgrade` feature.
 ///
-/// Every kind of run takes the inherited sockets as it starts, before its main body: taking
-/// them unsets `LISTEN_FDS` and `LISTEN_PID` in an upgraded process, and the environment must
-/// not change under code that may read it on another thread (glibc's `getenv` is not safe
-/// against `unsetenv`). `Builder::run` does it before any thread of its own exists; `run_async`
-/// and `run_to_report` at their start, not at a `graceful::listen` in the middle of the run.
+/// Every kind of run takes the inherited sockets as it starts, before its main body, so that a
+/// malformed environment is refused before anything runs. Taking them changes no environment
+/// variable (the caller's threads may read the environment meanwhile).
 fn prepare_upgrade(config: &Config) -> Result<(), String> {
     #[cfg(feature = "upgrade")]
     {

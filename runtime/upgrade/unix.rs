@@ -2,7 +2,7 @@
 //! channel (systemd's protocol), waited for, handed over to, or stopped with its process group.
 
 use std::future::{Future, poll_fn};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::pin::pin;
 use std::process::{Child, Command, ExitStatus};
@@ -22,7 +22,9 @@ use crate::log;
 use crate::reason::Reason;
 use crate::shutdown::Shutdown;
 use crate::systemd;
-use crate::upgrade::sockets::{self, CHANNEL, ENV_UPGRADE_FROM, READY_MESSAGE};
+use crate::upgrade::sockets::{
+    self, CHANNEL, ENV_UPGRADE_FDS, ENV_UPGRADE_FROM, ENV_UPGRADE_IDS, FIRST_FD, READY_MESSAGE,
+};
 use crate::util::sync::lock;
 
 /// How long the processes of a new process's group get between SIGTERM and SIGKILL.
@@ -30,8 +32,6 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// How long the group is waited for after SIGKILL, before the failure is reported anyway
 /// (a process stuck in the kernel, a zombie nobody reaps).
 const KILL_WAIT: Duration = Duration::from_secs(1);
-/// The first descriptor of systemd's protocol.
-const FIRST_FD: i32 = 3;
 /// How often the new process, and then its process group, are checked for an exit. Only
 /// this thread reaps the new process, so its pid stays its own until then; after that, the
 /// group's id stays reserved while any process is left in the group.
@@ -251,11 +251,16 @@ fn spawn() -> Result<(Child, tokio::net::UnixDatagram), String> {
     let (ours, theirs) = UnixDatagram::pair()
         .map_err(|error| format!("cannot create the readiness channel: {error}"))?;
     let mut names = Vec::with_capacity(sockets.len() + 1);
+    let mut ids = Vec::with_capacity(sockets.len() + 1);
     let mut mappings = Vec::with_capacity(sockets.len() + 1);
     let fds = sockets
         .into_iter()
         .chain([(CHANNEL.to_owned(), OwnedFd::from(theirs))]);
     for (child_fd, (name, parent_fd)) in (FIRST_FD..).zip(fds) {
+        ids.push(
+            sockets::identity(parent_fd.as_fd())
+                .map_err(|error| format!("cannot pass the socket {name:?}: {error}"))?,
+        );
         names.push(name);
         mappings.push(FdMapping {
             parent_fd,
@@ -267,10 +272,14 @@ fn spawn() -> Result<(Child, tokio::net::UnixDatagram), String> {
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command
         .args(&start.args)
+        // Socket activation's sockets are this process's: those `listen` took are passed
+        // under graceful's own variables, the others not at all.
         .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_FDNAMES")
         .env_remove("LISTEN_FDS_FIRST_FD")
-        .env("LISTEN_FDS", names.len().to_string())
-        .env("LISTEN_FDNAMES", names.join(":"))
+        .env(ENV_UPGRADE_FDS, names.join(":"))
+        .env(ENV_UPGRADE_IDS, ids.join(":"))
         .env(ENV_UPGRADE_FROM, std::process::id().to_string());
     if let Some(cwd) = &start.cwd {
         command.current_dir(cwd);

@@ -8,7 +8,10 @@ use nix::sys::socket::{
     AddressFamily, SockType, SockaddrLike, SockaddrStorage, getsockname, getsockopt, sockopt,
 };
 
-use super::{CHANNEL, ENV_UPGRADE_FROM, Family, Held, Inherited, SocketTable};
+use super::{
+    CHANNEL, ENV_UPGRADE_FDS, ENV_UPGRADE_FROM, ENV_UPGRADE_IDS, FIRST_FD, Family, Held, Inherited,
+    SocketTable,
+};
 
 /// What systemd's name for a socket without one is.
 const UNNAMED: &str = "unknown";
@@ -67,7 +70,7 @@ fn passed() -> Result<Option<Passed>, String> {
         return Ok(None);
     }
     let first: RawFd = match std::env::var_os("LISTEN_FDS_FIRST_FD") {
-        None => 3,
+        None => FIRST_FD,
         Some(first) => first
             .to_str()
             .and_then(|first| first.parse().ok())
@@ -123,26 +126,16 @@ fn open_files_limit() -> u64 {
         .min(most)
 }
 
-/// Reads the environment, and takes or marks the sockets it passes.
+/// Reads the environment, and takes or marks the sockets it passes. Changes no variable.
 pub(super) fn take(table: &mut SocketTable) -> Result<(), String> {
+    if let Some(upgrade) = from_upgrade()? {
+        take_from_upgrade(table, &upgrade);
+        return Ok(());
+    }
     let Some(passed) = passed()? else {
         return Ok(());
     };
-    // The variables alone prove nothing: a process started by the one it upgrades has them
-    // in its environment, and so may that process's other children.
-    let upgraded = std::env::var(ENV_UPGRADE_FROM)
-        .ok()
-        .and_then(|pid| pid.parse::<u32>().ok())
-        .is_some_and(|pid| pid == std::os::unix::process::parent_id())
-        && passed
-            .names
-            .as_ref()
-            .is_some_and(|names| names.iter().any(|name| name == CHANNEL));
-    crate::log::emit!(debug, target: "graceful", count = passed.count, names = ?passed.names, upgraded, "inherited sockets");
-    if upgraded {
-        take_from_upgrade(table, &passed);
-        return Ok(());
-    }
+    crate::log::emit!(debug, target: "graceful", count = passed.count, names = ?passed.names, "sockets passed by socket activation");
     for index in 0..passed.count {
         let fd = passed
             .first
@@ -161,40 +154,92 @@ pub(super) fn take(table: &mut SocketTable) -> Result<(), String> {
     Ok(())
 }
 
-/// Every socket passed by the process this one upgrades is this process's: taken now.
-fn take_from_upgrade(table: &mut SocketTable, passed: &Passed) {
-    // Unsets LISTEN_FDS and LISTEN_PID, so that no program this one starts takes them for
-    // its own; marks each socket taken close-on-exec.
-    let mut fds = listenfd::ListenFd::from_env();
-    for index in 0..fds.len() {
-        let name = passed.name(index);
+/// The sockets an upgrade passes, as its variables name them.
+struct Upgrade {
+    /// Each socket's name and [`identity`](super::identity), from descriptor [`FIRST_FD`] on.
+    sockets: Vec<(String, String)>,
+    /// Whether this process's parent is the process being upgraded, which alone may be told
+    /// that this one is ready.
+    from_parent: bool,
+}
+
+/// The sockets named by [`ENV_UPGRADE_FDS`] and [`ENV_UPGRADE_IDS`], if set.
+fn from_upgrade() -> Result<Option<Upgrade>, String> {
+    let (Some(names), Some(ids)) = (
+        std::env::var_os(ENV_UPGRADE_FDS),
+        std::env::var_os(ENV_UPGRADE_IDS),
+    ) else {
+        return Ok(None);
+    };
+    let fix = "graceful sets it at an upgrade; unset it";
+    let (Some(names), Some(ids)) = (names.to_str(), ids.to_str()) else {
+        return Err(format!(
+            "{ENV_UPGRADE_FDS}={names:?} or {ENV_UPGRADE_IDS}={ids:?} is not UTF-8: {fix}"
+        ));
+    };
+    let (names, ids): (Vec<&str>, Vec<&str>) =
+        (names.split(':').collect(), ids.split(':').collect());
+    if names.len() != ids.len() {
+        return Err(format!(
+            "{ENV_UPGRADE_FDS} names {} sockets, {ENV_UPGRADE_IDS} {}: {fix}",
+            names.len(),
+            ids.len()
+        ));
+    }
+    let limit = open_files_limit();
+    if u64::try_from(names.len()).map_or(true, |count| count.saturating_add(3) > limit) {
+        return Err(format!(
+            "{ENV_UPGRADE_FDS} names {} sockets, more than this process may have open \
+             (RLIMIT_NOFILE {limit}): {fix}",
+            names.len()
+        ));
+    }
+    let from_parent = std::env::var(ENV_UPGRADE_FROM)
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::os::unix::process::parent_id());
+    let sockets = names
+        .into_iter()
+        .zip(ids)
+        .map(|(name, id)| (name.to_owned(), id.to_owned()))
+        .collect();
+    Ok(Some(Upgrade {
+        sockets,
+        from_parent,
+    }))
+}
+
+/// Takes each socket an upgrade passed that is open here: this process's now, the only
+/// descriptor of it, close-on-exec. A descriptor that is not the socket named is left alone.
+fn take_from_upgrade(table: &mut SocketTable, upgrade: &Upgrade) {
+    let mut taken = Vec::new();
+    for (fd, (name, id)) in (FIRST_FD..).zip(&upgrade.sockets) {
+        // A copy, to look at it: `fd` may be anything of this process's.
+        let Ok(copy) = duplicate(fd) else { continue };
+        if super::identity(copy.as_fd()).ok().as_ref() != Some(id) {
+            continue;
+        }
+        if let Err(error) = nix::unistd::close(fd) {
+            crate::log::emit!(warn, target: "graceful", fd, name, %error, "a socket inherited from the process this one upgrades cannot be closed");
+        }
+        taken.push(name.as_str());
         if name == CHANNEL {
-            match fds.take_unix_datagram(index) {
-                Ok(channel) => table.channel = channel,
-                Err(error) => {
-                    crate::log::emit!(warn, target: "graceful", %error, "the upgrade's readiness channel is unusable")
-                }
+            if upgrade.from_parent {
+                table.channel = Some(std::os::unix::net::UnixDatagram::from(copy));
             }
             continue;
         }
-        // listenfd checks the kind of each, and leaves a descriptor that is not of it.
-        let taken = match fds.take_tcp_listener(index) {
-            Ok(listener) => Ok(listener.map(OwnedFd::from)),
-            Err(_) => fds
-                .take_unix_listener(index)
-                .map(|listener| listener.map(OwnedFd::from)),
-        };
-        match taken {
-            Ok(Some(socket)) => table.inherited.push(Inherited {
-                name,
-                socket: Held::Taken(socket),
-            }),
-            Ok(None) => {}
-            Err(error) => {
-                crate::log::emit!(debug, target: "graceful", index, name, %error, "inherited descriptor left alone: not a TCP or Unix-domain listener");
-            }
+        let what = what_socket(copy.as_fd());
+        if what == TCP_LISTENER || what == UNIX_LISTENER {
+            table.inherited.push(Inherited {
+                name: name.clone(),
+                socket: Held::Taken(copy),
+            });
+        } else {
+            crate::log::emit!(debug, target: "graceful", fd, name, what, "inherited descriptor closed: not a TCP or Unix-domain listener");
         }
     }
+    crate::log::emit!(debug, target: "graceful", ?taken, from_parent = upgrade.from_parent, "sockets inherited from the process this one upgrades");
 }
 
 /// The inherited socket named `name`, taken for a `listen` of `family`, with where it came

@@ -3,19 +3,27 @@
 //! handed out, TCP and Unix-domain alike, which an upgrade passes on to the new process. And
 //! readiness: [`ready`](crate::ready()).
 //!
-//! Both ways in use systemd's protocol: the sockets are file descriptors 3, 4, ... of the new
-//! process, `LISTEN_FDS` counts them and `LISTEN_FDNAMES` names them. An upgraded process also
-//! gets, under the reserved name [`CHANNEL`], one end of a datagram socket pair: the channel on
-//! which it tells the process it replaces that it is ready.
+//! Both ways in pass the sockets as file descriptors 3, 4, ... of the new process, named in
+//! order, `:`-separated. Socket activation uses systemd's variables (`LISTEN_FDS` counts them,
+//! `LISTEN_FDNAMES` names them). An upgrade uses graceful's own: [`ENV_UPGRADE_FROM`] (the pid
+//! of the process it upgrades), [`ENV_UPGRADE_FDS`] (the names) and [`ENV_UPGRADE_IDS`] (which
+//! socket each is), and passes, under the reserved name [`CHANNEL`], one end of a datagram
+//! socket pair: the channel on which the new process tells the one it replaces that it is
+//! ready.
 //!
 //! The environment is read once per process, as early as possible: by
 //! [`Builder::run`](crate::Builder::run) before it starts any thread, by `run_async` and
-//! `run_to_report` as they start, otherwise (outside any run) on the first [`listen`]. A malformed `LISTEN_FDS` (not a number, more descriptors than the process may
-//! have open, a name count that differs) is refused, as systemd's `sd_listen_fds` refuses it.
+//! `run_to_report` as they start, otherwise (outside any run) on the first [`listen`]. It is
+//! never changed: the caller's threads may read it meanwhile. A malformed `LISTEN_FDS` (not a
+//! number, more descriptors than the process may have open, a name count that differs) is
+//! refused, as systemd's `sd_listen_fds` refuses it.
 //!
-//! - From the process it upgrades, every socket is this process's: all are taken at once and
-//!   marked close-on-exec, `LISTEN_FDS` and `LISTEN_PID` are unset (through `listenfd`, before
-//!   any thread runs), and those no `listen` claims are closed at readiness.
+//! - From the process it upgrades, every socket is this process's: all are taken at once,
+//!   close-on-exec, and those no `listen` claims are closed at readiness. The variables stay,
+//!   and mean nothing to a program this process starts: the sockets they name are not open
+//!   there. A wrapper script the upgrade starts (without `exec`) passes them on to the server
+//!   it starts, which takes them, but not the channel: only a direct child is trusted to say
+//!   it is ready.
 //! - From socket activation, only the sockets a `listen` claims by name are taken; the others
 //!   stay where systemd put them, with `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES`
 //!   untouched, for the application to take itself (with `listenfd`, say). Every one of them
@@ -30,7 +38,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use crate::shutdown::Shutdown;
 use crate::util::sync::lock;
 
-/// The name, in `LISTEN_FDNAMES`, of the readiness channel an upgraded process inherits;
+/// The name, in [`ENV_UPGRADE_FDS`], of the readiness channel an upgraded process inherits;
 /// reserved: no [`listen`] may use it.
 pub(crate) const CHANNEL: &str = "graceful-upgrade";
 
@@ -38,6 +46,30 @@ pub(crate) const CHANNEL: &str = "graceful-upgrade";
 /// trusts the channel only when its parent is that process.
 #[cfg(unix)]
 pub(crate) const ENV_UPGRADE_FROM: &str = "GRACEFUL_UPGRADE_FROM";
+
+/// Set by an upgrading process in the new process's environment: the names of the sockets it
+/// passes, `:`-separated, the first at descriptor [`FIRST_FD`], the channel last.
+#[cfg(unix)]
+pub(crate) const ENV_UPGRADE_FDS: &str = "GRACEFUL_UPGRADE_FDS";
+
+/// Set by an upgrading process in the new process's environment: the [`identity`] of each
+/// socket it passes, in the order of [`ENV_UPGRADE_FDS`]. A process takes a descriptor only if
+/// it is that socket: a program the new process starts inherits the variables, not the
+/// sockets (they are close-on-exec there), and finds its own files at those numbers.
+#[cfg(unix)]
+pub(crate) const ENV_UPGRADE_IDS: &str = "GRACEFUL_UPGRADE_IDS";
+
+/// What tells one open socket from any other while it is open: its device and inode numbers,
+/// as `dev,ino`.
+#[cfg(unix)]
+pub(crate) fn identity(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<String> {
+    let stat = nix::sys::stat::fstat(fd)?;
+    Ok(format!("{},{}", stat.st_dev, stat.st_ino))
+}
+
+/// The descriptor of the first passed socket, in both ways in.
+#[cfg(unix)]
+pub(crate) const FIRST_FD: std::os::fd::RawFd = 3;
 
 /// The longest name systemd accepts in `FileDescriptorName=`.
 const NAME_MAX: usize = 255;
@@ -348,14 +380,15 @@ fn claim(name: &str, family: Family) -> io::Result<Option<(Claimed, &'static str
     return Ok(None);
 }
 
-/// A name crosses an upgrade in `LISTEN_FDNAMES`, `:`-separated, under systemd's rules.
+/// A name crosses an upgrade in a `:`-separated list, under systemd's rules (those of
+/// `LISTEN_FDNAMES`).
 fn check_name(name: &str, family: Family) -> io::Result<()> {
     let problem = if name.is_empty() {
         Some("it is empty")
     } else if name.len() > NAME_MAX {
         Some("it is longer than 255 bytes")
     } else if name.contains(':') {
-        Some("it contains ':', which separates the names in LISTEN_FDNAMES")
+        Some("it contains ':', which separates the names of the passed sockets")
     } else if name.chars().any(char::is_control) {
         Some("it contains a control character")
     } else if name == CHANNEL {
