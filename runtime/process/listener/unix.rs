@@ -128,10 +128,9 @@ mod disposition {
         Default,
         /// Ignored, or a handler of someone else's, which signal-hook calls in turn.
         Kept,
-        /// Not known: the platform has no `/proc` to read it from. Left as kept, so that a
-        /// guess never makes the process terminate on a signal it ignored or handled (tokio's
-        /// own signal streams share signal-hook's handler), and said once when the run returns.
-        #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+        /// Not known: neither `/proc` nor `ps` answered. Left as kept, so that a guess never
+        /// makes the process terminate on a signal it ignored or handled (tokio's own signal
+        /// streams share signal-hook's handler), and said once when the run returns.
         Unknown,
     }
 
@@ -170,7 +169,7 @@ mod disposition {
         {
             // Once per signal: each later run finds it as this one leaves it.
             *before = Before::Kept;
-            crate::log::emit!(warn, target: "graceful", signal = name, "the signal's action from before the run is unknown on this platform (graceful reads it from /proc, which is Linux's): it stays caught by a handler that does nothing, rather than guessed; handle the signal after the run if the program must stop on it");
+            crate::log::emit!(warn, target: "graceful", signal = name, "the signal's action from before the run is unknown (graceful reads it from /proc or from ps, and neither answered): it stays caught by a handler that does nothing, rather than guessed; handle the signal after the run if the program must stop on it");
             return;
         }
         if table.before.get(&signal) != Some(&Before::Default)
@@ -189,39 +188,120 @@ mod disposition {
         }
     }
 
-    /// What `signal` does now, from the kernel's view of the process
-    /// (`/proc/self/status`). Where that cannot be read, the disposition is taken as kept:
-    /// a signal is then left ignored rather than made to terminate a process that may
-    /// have ignored it.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    /// What `signal` does now, from the kernel's view of the process. Where that cannot be
+    /// read, it is not known: see [`Before::Unknown`].
     fn before(signal: i32) -> Before {
-        let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-            return Before::Kept;
-        };
+        match masks() {
+            Some(masks) => masks.before(signal),
+            None => Before::Unknown,
+        }
+    }
+
+    /// The signals the process ignores and those it catches, bit `n - 1` for signal `n`, as
+    /// the kernel reports them.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    struct Masks {
+        ignored: u64,
+        caught: u64,
+    }
+
+    impl Masks {
+        fn before(self, signal: i32) -> Before {
+            let Some(bit) = u32::try_from(signal - 1)
+                .ok()
+                .and_then(|n| 1u64.checked_shl(n))
+            else {
+                return Before::Kept;
+            };
+            if (self.ignored | self.caught) & bit == 0 {
+                Before::Default
+            } else {
+                Before::Kept
+            }
+        }
+    }
+
+    /// Linux: from `/proc/self/status`, or from `ps` where `/proc` is not mounted (a chroot, a
+    /// minimal container).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn masks() -> Option<Masks> {
+        from_proc().or_else(from_ps)
+    }
+
+    /// Elsewhere (macOS, the BSDs) from `ps`, which reads them from the kernel: the call that
+    /// would tell in the process, `sigaction`, is unsafe to call (nix's always installs a new
+    /// action; reading the old one without changing it needs a null pointer only libc takes),
+    /// signal-hook keeps the action it replaced to itself, and this crate forbids unsafe code.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn masks() -> Option<Masks> {
+        from_ps()
+    }
+
+    /// `SigIgn` and `SigCgt` of `/proc/self/status`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn from_proc() -> Option<Masks> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
         let mask = |field: &str| {
             status
                 .lines()
                 .find_map(|line| line.strip_prefix(field))
                 .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         };
-        let (Some(ignored), Some(caught)) = (mask("SigIgn:"), mask("SigCgt:")) else {
-            return Before::Kept;
-        };
-        let bit = 1u64 << (signal - 1);
-        if (ignored | caught) & bit == 0 {
-            Before::Default
-        } else {
-            Before::Kept
-        }
+        Some(Masks {
+            ignored: mask("SigIgn:")?,
+            caught: mask("SigCgt:")?,
+        })
     }
 
-    /// Elsewhere (macOS, the BSDs) only `sigaction` tells, and it is unsafe to call: nix's
-    /// `sigaction` always installs a new action (reading the old one without changing it
-    /// needs a null pointer only libc takes), signal-hook keeps the action it replaced to
-    /// itself, and this crate forbids unsafe code.
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    fn before(_signal: i32) -> Before {
-        Before::Unknown
+    /// `ps -o sigignore=,sigcatch= -p PID`: two hexadecimal masks, in the same bit order on
+    /// Linux (procps), macOS and FreeBSD. `None` if `ps` is missing or answers otherwise.
+    /// Called only by the runs that return, once per signal and process: a child process,
+    /// a few milliseconds.
+    fn from_ps() -> Option<Masks> {
+        let output = std::process::Command::new("ps")
+            .args(["-o", "sigignore=,sigcatch=", "-p"])
+            .arg(std::process::id().to_string())
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        let text = String::from_utf8(output.stdout).ok()?;
+        let mut words = text.split_whitespace().map(|word| {
+            let hex = word.strip_prefix("0x").unwrap_or(word);
+            u64::from_str_radix(hex, 16).ok()
+        });
+        let (Some(ignored), Some(caught), None) = (words.next()?, words.next()?, words.next())
+        else {
+            return None;
+        };
+        Some(Masks { ignored, caught })
+    }
+
+    #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+    mod tests {
+        use super::{Before, Masks, from_proc, from_ps};
+
+        /// `ps` reads what `/proc` does, for every standard signal: Rust ignores SIGPIPE, so
+        /// one at least is not the default.
+        #[test]
+        fn ps_reads_the_dispositions_proc_reads() {
+            let proc = from_proc().expect("/proc/self/status");
+            assert_eq!(from_ps(), Some(proc));
+            assert_eq!(
+                proc.before(13),
+                Before::Kept,
+                "SIGPIPE is ignored: {proc:?}"
+            );
+            let masks = Masks {
+                ignored: 0,
+                caught: 0,
+            };
+            assert_eq!(masks.before(15), Before::Default);
+            assert_eq!(masks.before(200), Before::Kept);
+        }
     }
 }
 
