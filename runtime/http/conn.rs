@@ -6,10 +6,15 @@
 //! reaches every connection through its table, so that nothing on the request path writes
 //! memory that the other connections (on other worker threads) share. The connection's task
 //! waits on one [`AtomicWaker`]: polling it takes no lock.
+//!
+//! While it serves, the task is woken for its socket at every request, and looks at what else
+//! it waits on (the state, the header read timer) only when that woke it: the state's changes
+//! and the timer wake it through the connection itself ([`Wake`]), which notes that they did.
 
 use std::future::poll_fn;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
 use atomic_waker::AtomicWaker;
 
@@ -35,8 +40,11 @@ pub(super) struct Conn {
     shutdown: Shutdown,
     /// The protocol and the signals, one byte.
     state: AtomicU8,
-    /// The connection's task, woken when `state` changes or (once it watches) a request comes.
+    /// The connection's task, woken when `state` changes, its timer fires or (once it watches)
+    /// a request comes.
     task: AtomicWaker,
+    /// Whether the state changed or the timer fired since the task last looked.
+    noticed: AtomicBool,
     /// Whether the task waits for the next request (after the cancel): only then does a
     /// request wake it.
     watching: AtomicBool,
@@ -55,6 +63,7 @@ impl Conn {
             shutdown,
             state: AtomicU8::new(state),
             task: AtomicWaker::new(),
+            noticed: AtomicBool::new(false),
             watching: AtomicBool::new(false),
             started: AtomicUsize::new(0),
             ended: AtomicUsize::new(0),
@@ -77,7 +86,7 @@ impl Conn {
     /// Sets `flags` and wakes the connection's task.
     pub(super) fn raise(&self, flags: u8) {
         self.state.fetch_or(flags, Ordering::AcqRel);
-        self.task.wake();
+        self.notice();
     }
 
     /// Sets `flags` without waking the connection's task: for what only its requests read
@@ -87,18 +96,34 @@ impl Conn {
         self.state.fetch_or(flags, Ordering::AcqRel);
     }
 
-    /// Resolves with the state once it differs from `seen`.
-    pub(super) async fn changed(&self, seen: u8) -> u8 {
-        poll_fn(|cx| {
-            self.task.register(cx.waker());
-            let state = self.state.load(Ordering::Acquire);
-            if state == seen {
-                Poll::Pending
-            } else {
-                Poll::Ready(state)
-            }
-        })
-        .await
+    /// The protocol and the signals.
+    pub(super) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Notes that the task has something to look at, and wakes it.
+    fn notice(&self) {
+        self.noticed.store(true, Ordering::Release);
+        self.task.wake();
+    }
+
+    /// Whether the task, polled with `cx`, has something to look at besides hyper's
+    /// connection: the state changed or the timer fired since it last looked, or it is polled
+    /// with another waker than `registered` (the first time), which it registers. Costs a
+    /// load and a comparison when nothing happened.
+    pub(super) fn poll_noticed(&self, cx: &Context<'_>, registered: &mut Option<Waker>) -> bool {
+        let fresh = !registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if !fresh && !self.noticed.load(Ordering::Acquire) {
+            return false;
+        }
+        // Registered before the note is taken: a change after this wakes the task again.
+        self.task.register(cx.waker());
+        if fresh {
+            *registered = Some(cx.waker().clone());
+        }
+        self.noticed.swap(false, Ordering::AcqRel) || fresh
     }
 
     pub(super) fn request_started(&self) {
@@ -146,5 +171,17 @@ impl Conn {
             }
         })
         .await;
+    }
+}
+
+/// The waker of what the connection's task waits on besides hyper's connection (its timer):
+/// notes it, and wakes the task.
+impl Wake for Conn {
+    fn wake(self: Arc<Self>) {
+        self.notice();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.notice();
     }
 }

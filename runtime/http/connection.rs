@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -183,12 +184,33 @@ impl Connections {
             let io = TokioIo::new(Sniffed::new(stream, conn.clone()));
             let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
             let mut head = HeadTimer::new(settings.header_read_timeout);
+            // What the state's changes and the timer wake the task with: they are looked at
+            // only when they did, not at each of the socket's wake-ups.
+            let noticing = Waker::from(conn.clone());
+            let mut registered = None;
             let mut seen = UNKNOWN;
             let mut going_away = false;
             let mut ended = loop {
-                tokio::select! {
-                    ended = connection.as_mut() => break Some(ended),
-                    state = conn.changed(seen) => {
+                let event = poll_fn(|cx| {
+                    if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
+                        return Poll::Ready(Event::Ended(ended));
+                    }
+                    if conn.poll_noticed(cx, &mut registered) {
+                        let mut noticing = Context::from_waker(&noticing);
+                        if head.poll_expired(&mut noticing, &conn).is_ready() {
+                            return Poll::Ready(Event::HeadTimeout);
+                        }
+                        let state = conn.state();
+                        if state != seen {
+                            return Poll::Ready(Event::State(state));
+                        }
+                    }
+                    Poll::Pending
+                })
+                .await;
+                match event {
+                    Event::Ended(ended) => break Some(ended),
+                    Event::State(state) => {
                         seen = state;
                         if state & CLOSING != 0 {
                             break None;
@@ -201,7 +223,7 @@ impl Connections {
                             connection.as_mut().graceful_shutdown();
                         }
                     }
-                    () = head.tick(&conn) => {
+                    Event::HeadTimeout => {
                         crate::log::emit!(debug, target: "graceful", ?remote, "HTTP connection closed: no whole request head within the header read timeout");
                         return;
                     }
@@ -320,10 +342,10 @@ impl HeadTimer {
         }
     }
 
-    /// Resolves when the connection has waited a whole timeout for a request head.
-    async fn tick(&mut self, conn: &Conn) {
+    /// Ready when the connection has waited a whole timeout for a request head.
+    fn poll_expired(&mut self, cx: &mut Context<'_>, conn: &Conn) -> Poll<()> {
         loop {
-            self.sleep.as_mut().await;
+            ready!(self.sleep.as_mut().poll(cx));
             let requests = conn.requests();
             if conn.protocol() == HTTP2 || conn.busy() || requests != self.requests {
                 self.idle_ticks = 0;
@@ -331,13 +353,23 @@ impl HeadTimer {
             } else {
                 self.idle_ticks += 1;
                 if self.idle_ticks >= 2 {
-                    return;
+                    return Poll::Ready(());
                 }
             }
             let next = tokio::time::Instant::now() + self.period;
             self.sleep.as_mut().reset(next);
         }
     }
+}
+
+/// What the connection's task woke for, besides a socket it keeps serving.
+enum Event<E> {
+    /// hyper's connection ended.
+    Ended(E),
+    /// The state changed (the trigger, the cancel, the protocol known).
+    State(u8),
+    /// No whole request head within the header read timeout.
+    HeadTimeout,
 }
 
 /// hyper's builder for one connection: HTTP/1, HTTP/2 with extended CONNECT (WebSockets over
