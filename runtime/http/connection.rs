@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker, ready};
@@ -16,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::{Id, JoinSet};
+use tokio::task::AbortHandle;
 use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 
@@ -47,15 +48,18 @@ const UPGRADE_IDLE_LINGER: Duration = Duration::from_secs(1);
 /// The count of those with a request in flight then is recorded at once, in `drop`, so that it
 /// is in the report whoever drops the server and whenever its tasks are finally dropped.
 pub(super) struct Connections {
-    pub(super) tasks: JoinSet<()>,
     /// Counts the tasks that still run, without a lock: the drain waits for none to be left
     /// with one wake-up at the end, instead of joining each task as it ends (a wake-up of the
     /// server's task, and on a loaded machine a thread switch, per connection).
     running: TaskTracker,
-    /// The state of each connection whose task has not been joined: how the server signals
-    /// them, what `drop` counts, and what a snapshot reads. Locked by the server's task on
-    /// each connection's open and close, by a snapshot when one is taken; never per request.
+    /// Each open connection: how the server signals it, what `drop` counts and aborts, what
+    /// a snapshot reads. The server's task adds a connection as it accepts it; the
+    /// connection's task removes it as it ends, so that an ended connection is freed where
+    /// it ended, not by the server (at the end of a drain, one thread would free them all).
+    /// Locked once at each connection's open and close, and by a snapshot; never per request.
     table: Arc<ConnTable>,
+    /// The key of the next connection in `table`.
+    next: u64,
     /// The server, registered with its run while it serves.
     _registered: Option<Registered>,
     /// How the server is named (the snapshot, the metrics).
@@ -69,9 +73,9 @@ pub(super) struct Connections {
 impl Connections {
     pub(super) fn new(shutdown: Shutdown, settings: ConnSettings) -> Self {
         Connections {
-            tasks: JoinSet::new(),
             running: TaskTracker::new(),
             table: Arc::default(),
+            next: 0,
             _registered: None,
             label: Arc::from("http"),
             shutdown,
@@ -92,25 +96,9 @@ impl Connections {
         ));
     }
 
-    /// Connections whose task has not been joined.
+    /// Connections whose task has not ended.
     pub(super) fn open(&self) -> usize {
         lock(&self.table.0).len()
-    }
-
-    /// Joins a connection's task that ended, if one has; `None` when there is none.
-    pub(super) async fn join_next(&mut self) -> Option<()> {
-        let ended = self.tasks.join_next_with_id().await?;
-        let id = match ended {
-            Ok((id, ())) => id,
-            Err(error) => {
-                if error.is_panic() {
-                    crate::log::emit!(error, target: "graceful", "an HTTP connection's task panicked");
-                }
-                error.id()
-            }
-        };
-        lock(&self.table.0).remove(&id);
-        Some(())
     }
 
     /// The drain: waits until every connection's task has ended.
@@ -127,7 +115,7 @@ impl Connections {
             // Only HTTP/2 connections act on it (a GOAWAY); waking every HTTP/1 connection's
             // task for nothing would cost a poll per idle connection. One whose protocol is not
             // known yet is woken when it is.
-            for conn in lock(&self.table.0).values() {
+            for Entry { conn, .. } in lock(&self.table.0).values() {
                 if conn.protocol() == HTTP1 {
                     conn.mark(GOING_AWAY);
                 } else {
@@ -144,7 +132,7 @@ impl Connections {
         if self.shutdown.reason() == Some(Reason::Upgrade) {
             flags |= LINGER;
         }
-        for conn in lock(&self.table.0).values() {
+        for Entry { conn, .. } in lock(&self.table.0).values() {
             conn.raise(flags);
         }
     }
@@ -177,7 +165,14 @@ impl Connections {
         };
         let task_conn = conn.clone();
         let open = OpenConnection::new(self.label.clone());
+        let key = self.next;
+        self.next += 1;
+        let leave = Leave {
+            table: self.table.clone(),
+            key,
+        };
         let connection = async move {
+            let _leave = leave;
             let _open = open;
             let conn = task_conn;
             let builder = connection_builder(streams);
@@ -258,7 +253,8 @@ impl Connections {
             conn.raise(GOING_AWAY);
         }
         // Locked across the spawn: a snapshot taken while the connection's first request runs
-        // already counts the connection.
+        // already counts the connection, and the task, which removes its entry as it ends,
+        // cannot end before the entry is in.
         let mut table = lock(&self.table.0);
         // The connection's task carries the server's handle only if `graceful::shutdown()`
         // would not find it anyway: a task-local is entered and left at every poll.
@@ -267,21 +263,48 @@ impl Connections {
         } else {
             Either::Right(self.shutdown.scope(connection))
         };
-        let task = self.tasks.spawn(self.running.track_future(connection));
-        table.insert(task.id(), conn);
+        let task = tokio::spawn(self.running.track_future(connection)).abort_handle();
+        table.insert(key, Entry { conn, task });
     }
 }
 
 impl Drop for Connections {
     fn drop(&mut self) {
         // A connection with nothing in flight (idle keep-alive, or no whole request yet) loses
-        // nothing when it closes: only those with a request in flight are cut.
-        let cut = lock(&self.table.0)
+        // nothing when it closes: only those with a request in flight are cut. Every task
+        // still running is aborted (its socket closes as the runtime drops it).
+        let table = lock(&self.table.0);
+        let cut = table
             .values()
-            .filter(|conn| conn.busy())
+            .filter(|Entry { conn, .. }| conn.busy())
             .count();
+        for Entry { task, .. } in table.values() {
+            task.abort();
+        }
+        drop(table);
         crate::drain::record_cut(&self.shutdown, "HTTP", &self.label, cut);
-        // `tasks` drops next: every connection's task is aborted, and its socket closed.
+    }
+}
+
+/// An open connection in its server's table.
+struct Entry {
+    conn: Arc<Conn>,
+    task: AbortHandle,
+}
+
+/// Held by a connection's task: removes the connection from its server's table as the task
+/// ends, however it ends (returned, aborted, panicked: said).
+struct Leave {
+    table: Arc<ConnTable>,
+    key: u64,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            crate::log::emit!(error, target: "graceful", "an HTTP connection's task panicked");
+        }
+        lock(&self.table.0).remove(&self.key);
     }
 }
 
@@ -302,9 +325,9 @@ impl Drop for OpenConnection {
     }
 }
 
-/// The table of a server's open connections, by their task.
+/// The table of a server's open connections, by their key.
 #[derive(Default)]
-struct ConnTable(Mutex<HashMap<Id, Arc<Conn>>>);
+struct ConnTable(Mutex<HashMap<u64, Entry, BuildHasherDefault<KeyHasher>>>);
 
 impl Watched for ConnTable {
     fn open_connections(&self) -> usize {
@@ -312,7 +335,34 @@ impl Watched for ConnTable {
     }
 
     fn requests_in_flight(&self) -> Option<usize> {
-        Some(lock(&self.0).values().map(|conn| conn.in_flight()).sum())
+        Some(
+            lock(&self.0)
+                .values()
+                .map(|Entry { conn, .. }| conn.in_flight())
+                .sum(),
+        )
+    }
+}
+
+/// The hash of a connection's key, a number the server counts up: one multiplication
+/// (Fibonacci hashing) spreads consecutive keys over the table, which SipHash, the default,
+/// does at many times the cost, against collisions an attacker cannot choose here.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

@@ -252,7 +252,6 @@ where
                 connections.going_away();
                 continue;
             }
-            Some(()) = connections.join_next() => continue,
             accepted = listener.accept() => accepted,
         };
         match accepted {
