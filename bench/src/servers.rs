@@ -14,6 +14,7 @@
 //! exits 0.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::routing::get;
@@ -24,9 +25,26 @@ pub const LISTENING: &str = "listening on http://";
 /// The body of `/`.
 pub const HELLO: &str = "hello";
 
-/// The router of every HTTP server: `/` answers [`HELLO`].
+/// The requests `/held` holds.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// The router of every HTTP server: `/` answers [`HELLO`]; `/held` never answers (a request
+/// held in flight until the server cuts its connection), and `/held/count` answers how many
+/// `/held` has taken.
 pub fn router() -> Router {
-    Router::new().route("/", get(|| async { HELLO }))
+    Router::new()
+        .route("/", get(|| async { HELLO }))
+        .route(
+            "/held",
+            get(|| async {
+                HELD.fetch_add(1, Ordering::Relaxed);
+                std::future::pending::<&'static str>().await
+            }),
+        )
+        .route(
+            "/held/count",
+            get(|| async { HELD.load(Ordering::Relaxed).to_string() }),
+        )
 }
 
 /// `127.0.0.1:$PORT` (`PORT` unset: 0, any free port).

@@ -28,7 +28,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
@@ -144,6 +144,17 @@ pub struct ScaleSample {
     pub exit_ms: f64,
 }
 
+/// HTTP/2 streams held in flight at one size, cut at `drain_timeout`.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldSample {
+    pub streams: usize,
+    pub connections: usize,
+    /// RSS with the streams held minus RSS before, per stream, KiB.
+    pub rss_per_stream_kib: f64,
+    /// From SIGTERM to the reaped exit, ms: [`HELD_DRAIN_TIMEOUT`], then the cut.
+    pub exit_ms: f64,
+}
+
 /// Everything the serving benchmark measured.
 pub struct Serving {
     pub machine: Machine,
@@ -151,6 +162,7 @@ pub struct Serving {
     pub load: (f64, f64),
     pub samples: Vec<(Scenario, Server, Sample, usize)>,
     pub scale: Vec<ScaleSample>,
+    pub held: Vec<HeldSample>,
     pub scale_rounds: usize,
     pub failures: Vec<String>,
     pub previous: Option<Previous>,
@@ -159,6 +171,16 @@ pub struct Serving {
 /// The connection counts of the scale rows; the last is as many as the descriptor limit
 /// leaves room for.
 pub const SCALE_SIZES: [usize; 3] = [1_000, 5_000, 10_000];
+
+/// The stream counts of the held HTTP/2 rows: streams are not descriptors, so they go past
+/// the connections' limit.
+pub const HELD_SIZES: [usize; 4] = [1_000, 10_000, 50_000, 100_000];
+
+/// Streams h2load holds on each connection (hyper's server allows 200 at once).
+const STREAMS_PER_CONNECTION: usize = 100;
+
+/// The drain timeout of the held rows: the streams are cut when it ends.
+const HELD_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Runs every scenario `rounds` times, then the scale rows `scale_rounds` times (none if 0).
 pub fn measure(
@@ -229,6 +251,18 @@ pub fn measure(
             },
         )?);
     }
+    let mut held = Vec::new();
+    if scale_rounds > 0 {
+        failures.extend(rounds::interleaved(
+            "serving, held HTTP/2 streams",
+            &HELD_SIZES,
+            scale_rounds,
+            |n| {
+                held.push(held_streams(bin_dir, n)?);
+                Ok(())
+            },
+        )?);
+    }
 
     Ok(Serving {
         machine,
@@ -236,6 +270,7 @@ pub fn measure(
         load: (load_before, machine::load()),
         samples,
         scale,
+        held,
         scale_rounds,
         failures,
         previous,
@@ -253,13 +288,23 @@ fn free_port() -> Result<u16, String> {
 
 /// Starts `server` pinned to core 0; its address.
 fn start(bin_dir: &Path, server: Server) -> Result<(child::Running, SocketAddr), String> {
+    start_with(bin_dir, server, &[])
+}
+
+/// Starts `server` pinned to core 0, with `env` set; its address.
+fn start_with(
+    bin_dir: &Path,
+    server: Server,
+    env: &[(&str, &str)],
+) -> Result<(child::Running, SocketAddr), String> {
     let port = free_port()?;
     let mut command = Command::new("taskset");
     command
         .args(["-c", "0"])
         .arg(bin_dir.join(server.binary()))
         .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied());
     let running = child::start(command, |line| line.starts_with(servers::LISTENING))?;
     let addr = running
         .ready_line
@@ -485,6 +530,101 @@ fn idle_connections(bin_dir: &Path, server: Server, n: usize) -> Result<ScaleSam
         rss_per_connection_kib: (after.saturating_sub(before)) as f64 / n as f64,
         exit_ms: ended.exit_after.as_secs_f64() * 1e3,
     })
+}
+
+/// Holds `n` HTTP/2 streams in flight on `graceful::http::serve` (`/held`, from h2load on
+/// [`STREAMS_PER_CONNECTION`] streams a connection), then SIGTERM: the drain waits
+/// [`HELD_DRAIN_TIMEOUT`], then cuts them. The RSS each stream cost, and the exit time; the
+/// exit must say that every connection was cut (exit code 1).
+fn held_streams(bin_dir: &Path, n: usize) -> Result<HeldSample, String> {
+    let connections = n.div_ceil(STREAMS_PER_CONNECTION);
+    let streams = connections * STREAMS_PER_CONNECTION;
+    let timeout = format!("{}s", HELD_DRAIN_TIMEOUT.as_secs());
+    let (mut running, addr) = start_with(
+        bin_dir,
+        Server::Graceful,
+        &[(graceful::ENV_DRAIN_TIMEOUT, &timeout)],
+    )?;
+    let pid = running.pid();
+    drop(keep_alive(addr)?);
+    std::thread::sleep(Duration::from_millis(100));
+    let before = rss_kib(pid).ok_or("no VmRSS")?;
+    let mut load = Command::new("taskset")
+        .args(["-c", "1", "h2load"])
+        .args(["-c", &connections.to_string()])
+        .args(["-m", &STREAMS_PER_CONNECTION.to_string()])
+        .args(["-n", &streams.to_string()])
+        .arg(format!("http://{addr}/held"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("h2load: {e}"))?;
+    let held = wait_until_held(addr, streams);
+    let after = rss_kib(pid);
+    let ended = held.and_then(|()| running.signal_and_reap(Signal::SIGTERM));
+    // The cut closed every connection h2load had: it ends (or is stopped, if the server did
+    // not get that far).
+    let _ = load.kill();
+    let _ = load.wait();
+    let ended = ended?;
+    let stderr = running.take_stderr();
+    let cut = format!("{connections} connections cut");
+    if ended.status.code() != Some(1) || !stderr.contains(&cut) {
+        return Err(format!(
+            "{n} held streams: exit {} without {cut:?}; stderr: {}",
+            ended.status,
+            stderr.trim()
+        ));
+    }
+    let after = after.ok_or("no VmRSS")?;
+    Ok(HeldSample {
+        streams,
+        connections,
+        rss_per_stream_kib: (after.saturating_sub(before)) as f64 / streams as f64,
+        exit_ms: ended.exit_after.as_secs_f64() * 1e3,
+    })
+}
+
+/// Waits until the server's `/held` has taken `streams` requests.
+fn wait_until_held(addr: SocketAddr, streams: usize) -> Result<(), String> {
+    let deadline = Instant::now() + child::TIMEOUT;
+    loop {
+        let held: usize = get_body(addr, "/held/count")?
+            .trim()
+            .parse()
+            .map_err(|e| format!("/held/count: {e}"))?;
+        if held >= streams {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{held} of {streams} streams held after {:?}",
+                child::TIMEOUT
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The body of `GET path` on a connection of its own.
+fn get_body(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(child::TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .map_err(|e| format!("send: {e}"))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| format!("read: {e}"))?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .ok_or_else(|| format!("{path}: no body in {response:?}"))
 }
 
 /// A connection that has had one `GET /` answered, left open.
@@ -742,6 +882,53 @@ impl Serving {
                     cell(exit_g, 1),
                     cell(exit_a, 1),
                     ratio(exit_g, exit_a),
+                );
+            }
+        }
+
+        if !self.held.is_empty() {
+            let _ = writeln!(md, "\n## HTTP/2 streams in flight at `drain_timeout`\n");
+            let _ = writeln!(
+                md,
+                "`graceful::http::serve` only (`axum::serve` has no drain timeout: it waits for \
+                 the streams for ever). N streams held in flight by h2load (`/held`, which never \
+                 answers; {STREAMS_PER_CONNECTION} streams on each connection), \
+                 `GRACEFUL_DRAIN_TIMEOUT={}s`, then SIGTERM: the drain waits \
+                 the timeout, then cuts every connection; a measurement counts only if the exit \
+                 code is 1 and stderr says that every connection was cut. RSS per stream: the \
+                 server's `VmRSS` with the streams held minus before, over N. The cut: from \
+                 SIGTERM to the reaped exit, minus the timeout. Medians of {} rounds.\n",
+                HELD_DRAIN_TIMEOUT.as_secs(),
+                self.scale_rounds
+            );
+            let _ = writeln!(
+                md,
+                "| N streams | connections | RSS / stream (KiB) | SIGTERM to exit (ms) | the cut: exit minus the timeout (ms) | the cut per 1,000 streams (ms) |"
+            );
+            let _ = writeln!(md, "| ---: | ---: | ---: | ---: | ---: | ---: |");
+            let timeout_ms = HELD_DRAIN_TIMEOUT.as_secs_f64() * 1e3;
+            for n in HELD_SIZES {
+                let rows: Vec<&HeldSample> = self
+                    .held
+                    .iter()
+                    .filter(|s| {
+                        s.streams == n.div_ceil(STREAMS_PER_CONNECTION) * STREAMS_PER_CONNECTION
+                    })
+                    .collect();
+                let Some(first) = rows.first() else { continue };
+                let median = |f: fn(&HeldSample) -> f64| {
+                    let v: Vec<f64> = rows.iter().map(|s| f(s)).collect();
+                    Summary::of(&v).map_or(0.0, |s| s.median)
+                };
+                let exit = median(|s| s.exit_ms);
+                let cut = exit - timeout_ms;
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.2} | {exit:.1} | {cut:.1} | {:.2} |",
+                    first.streams,
+                    first.connections,
+                    median(|s| s.rss_per_stream_kib),
+                    cut / (first.streams as f64 / 1e3),
                 );
             }
         }

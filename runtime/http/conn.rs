@@ -7,14 +7,12 @@
 //! memory that the other connections (on other worker threads) share. The connection's task
 //! waits on one [`AtomicWaker`]: polling it takes no lock.
 //!
-//! While it serves, the task is woken for its socket at every request, and looks at what else
-//! it waits on (the state, the header read timer) only when that woke it: the state's changes
-//! and the timer wake it through the connection itself ([`Wake`]), which notes that they did.
+//! While it serves, the task is woken for its socket at every request, and looks at the state
+//! only when a change of it woke the task, which the change notes.
 
 use std::future::poll_fn;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use atomic_waker::AtomicWaker;
 
@@ -35,15 +33,17 @@ pub(super) const CLOSING: u8 = 0b1000;
 /// Set with [`CLOSING`] when the shutdown is an upgrade's: an idle keep-alive connection
 /// lingers for the request its client may already be sending.
 pub(super) const LINGER: u8 = 0b1_0000;
+/// The server's sweep found no whole request head for a whole header read timeout: the
+/// connection closes.
+pub(super) const TIMED_OUT: u8 = 0b10_0000;
 
 pub(super) struct Conn {
     shutdown: Shutdown,
     /// The protocol and the signals, one byte.
     state: AtomicU8,
-    /// The connection's task, woken when `state` changes, its timer fires or (once it watches)
-    /// a request comes.
+    /// The connection's task, woken when `state` changes or (once it watches) a request comes.
     task: AtomicWaker,
-    /// Whether the state changed or the timer fired since the task last looked.
+    /// Whether the state changed since the task last looked.
     noticed: AtomicBool,
     /// Whether the task waits for the next request (after the cancel): only then does a
     /// request wake it.
@@ -108,9 +108,9 @@ impl Conn {
     }
 
     /// Whether the task, polled with `cx`, has something to look at besides hyper's
-    /// connection: the state changed or the timer fired since it last looked, or it is polled
-    /// with another waker than `registered` (the first time), which it registers. Costs a
-    /// load and a comparison when nothing happened.
+    /// connection: the state changed since it last looked, or it is polled with another waker
+    /// than `registered` (the first time), which it registers. Costs a load and a comparison
+    /// when nothing happened.
     pub(super) fn poll_noticed(&self, cx: &Context<'_>, registered: &mut Option<Waker>) -> bool {
         let fresh = !registered
             .as_ref()
@@ -171,17 +171,5 @@ impl Conn {
             }
         })
         .await;
-    }
-}
-
-/// The waker of what the connection's task waits on besides hyper's connection (its timer):
-/// notes it, and wakes the task.
-impl Wake for Conn {
-    fn wake(self: Arc<Self>) {
-        self.notice();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.notice();
     }
 }

@@ -1,6 +1,6 @@
 //! The open connections of a server, each on a task of its own: hyper's builder, the header
-//! read timeout, the wait for a first request at the cancel, the linger after an upgrade, the
-//! table of those open and the executor of their HTTP/2 streams.
+//! read timeout (a sweep of the table), the wait for a first request at the cancel, the linger
+//! after an upgrade, the table of those open and the executor of their HTTP/2 streams.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,7 +8,7 @@ use std::future::{Future, poll_fn};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::Poll;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use super::ConnSettings;
 use super::close::CloseOnShutdown;
-use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, LINGER, UNKNOWN};
+use super::conn::{CLOSING, Conn, GOING_AWAY, HTTP1, HTTP2, LINGER, TIMED_OUT, UNKNOWN};
 use super::protocol::Sniffed;
 use crate::drain::BoxError;
 use crate::reason::Reason;
@@ -101,6 +101,39 @@ impl Connections {
         lock(&self.table.0).len()
     }
 
+    /// How often [`sweep`](Self::sweep) runs: a third of the header read timeout.
+    pub(super) fn sweep_period(&self) -> Duration {
+        (self.settings.header_read_timeout / 3).max(Duration::from_millis(1))
+    }
+
+    /// hyper's header read timeout, kept by the server rather than by hyper (which allocates
+    /// a timer for every request head) or by each connection (a timer each, set and cleared
+    /// with the connection): run every [`sweep_period`](Self::sweep_period), it closes each
+    /// HTTP/1 connection that had no request in flight, and brought none, at four sweeps in a
+    /// row, so between one and one and a third timeouts after its last request (or its
+    /// accept): a head that never ends, or an idle keep-alive connection, as hyper's does.
+    /// A walk of the table, without a write to a connection that is not timed out.
+    pub(super) fn sweep(&mut self) {
+        for Entry {
+            conn,
+            requests,
+            idle_sweeps,
+            ..
+        } in lock(&self.table.0).values_mut()
+        {
+            let now = conn.requests();
+            if conn.protocol() == HTTP2 || conn.busy() || now != *requests {
+                *idle_sweeps = 0;
+                *requests = now;
+            } else {
+                *idle_sweeps += 1;
+                if *idle_sweeps == 4 {
+                    conn.raise(TIMED_OUT);
+                }
+            }
+        }
+    }
+
     /// The drain: waits until every connection's task has ended.
     pub(super) async fn all_ended(&self) {
         self.running.close();
@@ -152,7 +185,6 @@ impl Connections {
         B::Error: Into<BoxError>,
     {
         let conn = Arc::new(Conn::new(self.shutdown.clone()));
-        let settings = self.settings;
         // The handlers of HTTP/2 streams run on tasks of their own; they are given the
         // server's handle only if `graceful::shutdown()` would not find it anyway.
         let ambient = self.shutdown.is_ambient();
@@ -178,50 +210,41 @@ impl Connections {
             let builder = connection_builder(streams);
             let io = TokioIo::new(Sniffed::new(stream, conn.clone()));
             let mut connection = pin!(builder.serve_connection_with_upgrades(io, service));
-            let mut head = HeadTimer::new(settings.header_read_timeout);
-            // What the state's changes and the timer wake the task with: they are looked at
-            // only when they did, not at each of the socket's wake-ups.
-            let noticing = Waker::from(conn.clone());
             let mut registered = None;
             let mut seen = UNKNOWN;
             let mut going_away = false;
             let mut ended = loop {
-                let event = poll_fn(|cx| {
+                let state = poll_fn(|cx| {
                     if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
-                        return Poll::Ready(Event::Ended(ended));
+                        return Poll::Ready(Err(ended));
                     }
                     if conn.poll_noticed(cx, &mut registered) {
-                        let mut noticing = Context::from_waker(&noticing);
-                        if head.poll_expired(&mut noticing, &conn).is_ready() {
-                            return Poll::Ready(Event::HeadTimeout);
-                        }
                         let state = conn.state();
                         if state != seen {
-                            return Poll::Ready(Event::State(state));
+                            return Poll::Ready(Ok(state));
                         }
                     }
                     Poll::Pending
                 })
                 .await;
-                match event {
-                    Event::Ended(ended) => break Some(ended),
-                    Event::State(state) => {
-                        seen = state;
-                        if state & CLOSING != 0 {
-                            break None;
-                        }
-                        // An HTTP/2 connection gets its GOAWAY from the trigger on, as HTTP/1
-                        // responses say `Connection: close`: the client opens its next
-                        // streams on a new connection, the streams in flight complete.
-                        if state & GOING_AWAY != 0 && conn.protocol() == HTTP2 && !going_away {
-                            going_away = true;
-                            connection.as_mut().graceful_shutdown();
-                        }
-                    }
-                    Event::HeadTimeout => {
-                        crate::log::emit!(debug, target: "graceful", ?remote, "HTTP connection closed: no whole request head within the header read timeout");
-                        return;
-                    }
+                let state = match state {
+                    Ok(state) => state,
+                    Err(ended) => break Some(ended),
+                };
+                seen = state;
+                if state & TIMED_OUT != 0 {
+                    crate::log::emit!(debug, target: "graceful", ?remote, "HTTP connection closed: no whole request head within the header read timeout");
+                    return;
+                }
+                if state & CLOSING != 0 {
+                    break None;
+                }
+                // An HTTP/2 connection gets its GOAWAY from the trigger on, as HTTP/1
+                // responses say `Connection: close`: the client opens its next streams on a
+                // new connection, the streams in flight complete.
+                if state & GOING_AWAY != 0 && conn.protocol() == HTTP2 && !going_away {
+                    going_away = true;
+                    connection.as_mut().graceful_shutdown();
                 }
             };
             if ended.is_none() && conn.requests() == 0 {
@@ -264,7 +287,15 @@ impl Connections {
             Either::Right(self.shutdown.scope(connection))
         };
         let task = tokio::spawn(self.running.track_future(connection)).abort_handle();
-        table.insert(key, Entry { conn, task });
+        table.insert(
+            key,
+            Entry {
+                conn,
+                task,
+                requests: 0,
+                idle_sweeps: 0,
+            },
+        );
     }
 }
 
@@ -290,6 +321,10 @@ impl Drop for Connections {
 struct Entry {
     conn: Arc<Conn>,
     task: AbortHandle,
+    /// Its requests at the last sweep.
+    requests: usize,
+    /// The sweeps in a row that found it without a request in flight or a new one.
+    idle_sweeps: u8,
 }
 
 /// Held by a connection's task: removes the connection from its server's table as the task
@@ -364,62 +399,6 @@ impl Hasher for KeyHasher {
     fn write_u64(&mut self, key: u64) {
         self.0 = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-}
-
-/// hyper's header read timeout, kept by the connection's task rather than by hyper: hyper
-/// allocates a timer for every request head, this is one timer per connection, which looks at
-/// the connection's counts a few times per timeout. The connection closes once no request
-/// has been in flight, and none has come, for a whole timeout (at most half a timeout more):
-/// a head that never ends, or an idle keep-alive connection, as with hyper's. HTTP/2 is not
-/// concerned.
-struct HeadTimer {
-    period: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    /// The ticks in a row at which the connection was idle, and had brought no request since
-    /// the tick before.
-    idle_ticks: u32,
-    requests: usize,
-}
-
-impl HeadTimer {
-    fn new(timeout: Duration) -> Self {
-        let period = timeout / 2;
-        HeadTimer {
-            period,
-            sleep: Box::pin(tokio::time::sleep(period)),
-            idle_ticks: 0,
-            requests: 0,
-        }
-    }
-
-    /// Ready when the connection has waited a whole timeout for a request head.
-    fn poll_expired(&mut self, cx: &mut Context<'_>, conn: &Conn) -> Poll<()> {
-        loop {
-            ready!(self.sleep.as_mut().poll(cx));
-            let requests = conn.requests();
-            if conn.protocol() == HTTP2 || conn.busy() || requests != self.requests {
-                self.idle_ticks = 0;
-                self.requests = requests;
-            } else {
-                self.idle_ticks += 1;
-                if self.idle_ticks >= 2 {
-                    return Poll::Ready(());
-                }
-            }
-            let next = tokio::time::Instant::now() + self.period;
-            self.sleep.as_mut().reset(next);
-        }
-    }
-}
-
-/// What the connection's task woke for, besides a socket it keeps serving.
-enum Event<E> {
-    /// hyper's connection ended.
-    Ended(E),
-    /// The state changed (the trigger, the cancel, the protocol known).
-    State(u8),
-    /// No whole request head within the header read timeout.
-    HeadTimeout,
 }
 
 /// hyper's builder for one connection: HTTP/1, HTTP/2 with extended CONNECT (WebSockets over

@@ -157,8 +157,9 @@ impl<S, L> Serve<S, L> {
     }
 
     /// How long an HTTP/1 client may take to send a whole request head (default 30 s): a
-    /// connection that sends part of one and stops (a slow or stuck client) is closed then,
-    /// whether or not the shutdown has started.
+    /// connection that sends part of one and stops (a slow or stuck client), or stays idle, is
+    /// closed then, at most a third of a timeout later (the server looks at its connections every
+    /// third of the timeout).
     ///
     /// ```no_run
     /// # async fn f(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
@@ -243,6 +244,9 @@ where
     // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
     crate::ready();
     let mut going_away = false;
+    let period = connections.sweep_period();
+    let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let accepted = tokio::select! {
             biased;
@@ -250,6 +254,10 @@ where
             () = shutdown.shutting_down(), if !going_away => {
                 going_away = true;
                 connections.going_away();
+                continue;
+            }
+            _ = sweep.tick() => {
+                connections.sweep();
                 continue;
             }
             accepted = listener.accept() => accepted,

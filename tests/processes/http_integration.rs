@@ -526,7 +526,7 @@ async fn an_http2_connection_gets_its_goaway_during_the_drain_delay_and_its_stre
 }
 
 /// In normal operation (no shutdown), a head that never ends times out and its connection
-/// closes.
+/// closes: not before the timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_head_never_finished_times_out_in_normal_operation() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -539,10 +539,11 @@ async fn a_request_head_never_finished_times_out_in_normal_operation() {
         .into_future();
     let server = tokio::spawn(server);
 
+    // Before the connect: the server accepts the connection after this instant.
+    let sent = Instant::now();
     let mut half = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let sent = Instant::now();
     half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .unwrap();
@@ -552,9 +553,11 @@ async fn a_request_head_never_finished_times_out_in_normal_operation() {
         read.is_ok(),
         "the half-sent head held its connection for 10 s"
     );
-    println!(
-        "half a head in normal operation: closed after {:?}",
-        sent.elapsed()
+    let closed = sent.elapsed();
+    println!("half a head in normal operation: closed after {closed:?}");
+    assert!(
+        closed >= Duration::from_millis(300),
+        "closed after {closed:?}, before the 300 ms timeout"
     );
     // A whole request is still served.
     let reply = graceful_test_support::get(port, "/")
