@@ -205,8 +205,10 @@ def main():
         "What each server executes per request, counted by cachegrind: two runs of the same "
         f"server with {LOW} and {HIGH} requests from h2load, the difference of their totals "
         f"over {HIGH - LOW}, so that start-up and shutdown cancel out. Unlike a rate, the "
-        "count does not move with the load of a shared machine: the rounds differ by well "
-        "under 1 %. It counts work, not waiting: a lock two threads contend for, or a cache "
+        "count does not move with the load of a shared machine: the rounds of a scenario "
+        "differ by under 1 %, except connection churn under graceful (up to 15 %: how often "
+        "its accept loop runs dry and is woken again, which timing decides, adds work per "
+        "connection). It counts work, not waiting: a lock two threads contend for, or a cache "
         "line they both write, costs time the count does not show (the serving benchmark, "
         "`serving.md`, and the allocation test cover those). Median (lowest – highest).",
         "",
