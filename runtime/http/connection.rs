@@ -275,10 +275,6 @@ impl Connections {
         if self.told_going_away {
             conn.raise(GOING_AWAY);
         }
-        // Locked across the spawn: a snapshot taken while the connection's first request runs
-        // already counts the connection, and the task, which removes its entry as it ends,
-        // cannot end before the entry is in.
-        let mut table = lock(&self.table.0);
         // The connection's task carries the server's handle only if `graceful::shutdown()`
         // would not find it anyway: a task-local is entered and left at every poll.
         let connection = if ambient {
@@ -286,16 +282,23 @@ impl Connections {
         } else {
             Either::Right(self.shutdown.scope(connection))
         };
-        let task = tokio::spawn(self.running.track_future(connection)).abort_handle();
-        table.insert(
+        // In before the task exists: a snapshot taken while the connection's first request
+        // runs already counts it, and the task, which removes the entry as it ends, cannot
+        // end before it is in. Not locked across the spawn: a runtime that is shutting down
+        // drops the task's future at once, and its `Leave` takes the lock.
+        lock(&self.table.0).insert(
             key,
             Entry {
                 conn,
-                task,
+                task: None,
                 requests: 0,
                 idle_sweeps: 0,
             },
         );
+        let task = tokio::spawn(self.running.track_future(connection)).abort_handle();
+        if let Some(entry) = lock(&self.table.0).get_mut(&key) {
+            entry.task = Some(task);
+        }
     }
 }
 
@@ -304,15 +307,25 @@ impl Drop for Connections {
         // A connection with nothing in flight (idle keep-alive, or no whole request yet) loses
         // nothing when it closes: only those with a request in flight are cut. Every task
         // still running is aborted (its socket closes as the runtime drops it).
-        let table = lock(&self.table.0);
-        let cut = table
-            .values()
-            .filter(|Entry { conn, .. }| conn.busy())
-            .count();
-        for Entry { task, .. } in table.values() {
+        let (cut, tasks): (usize, Vec<AbortHandle>) = {
+            let table = lock(&self.table.0);
+            let cut = table
+                .values()
+                .filter(|Entry { conn, .. }| conn.busy())
+                .count();
+            (
+                cut,
+                table
+                    .values()
+                    .filter_map(|entry| entry.task.clone())
+                    .collect(),
+            )
+        };
+        // Outside the lock: a runtime that is shutting down may drop an aborted task's future
+        // at once, and its `Leave` takes the lock.
+        for task in tasks {
             task.abort();
         }
-        drop(table);
         crate::drain::record_cut(&self.shutdown, "HTTP", &self.label, cut);
     }
 }
@@ -320,7 +333,8 @@ impl Drop for Connections {
 /// An open connection in its server's table.
 struct Entry {
     conn: Arc<Conn>,
-    task: AbortHandle,
+    /// Set once the task is spawned, right after the entry is in.
+    task: Option<AbortHandle>,
     /// Its requests at the last sweep.
     requests: usize,
     /// The sweeps in a row that found it without a request in flight or a new one.
