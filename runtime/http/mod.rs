@@ -65,7 +65,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -247,11 +247,15 @@ where
     let period = connections.sweep_period();
     let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Made once, not at each accept: each registers with the run's token (a lock the whole
+    // process shares) when first polled, and leaves it when dropped.
+    let mut cancelled = pin!(shutdown.cancelled());
+    let mut shutting_down = pin!(shutdown.shutting_down());
     loop {
         let accepted = tokio::select! {
             biased;
-            () = shutdown.cancelled() => break,
-            () = shutdown.shutting_down(), if !going_away => {
+            () = cancelled.as_mut() => break,
+            () = shutting_down.as_mut(), if !going_away => {
                 going_away = true;
                 connections.going_away();
                 continue;
@@ -269,7 +273,7 @@ where
             Err(error) => {
                 crate::log::emit!(error, target: "graceful", %error, "HTTP accept error; accepting again in 1s");
                 tokio::select! {
-                    () = shutdown.cancelled() => break,
+                    () = cancelled.as_mut() => break,
                     () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
                 }
             }
