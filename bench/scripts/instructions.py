@@ -206,9 +206,8 @@ def main():
         f"server with {LOW} and {HIGH} requests from h2load, the difference of their totals "
         f"over {HIGH - LOW}, so that start-up and shutdown cancel out. Unlike a rate, the "
         "count does not move with the load of a shared machine: the rounds of a scenario "
-        "differ by under 1 %, except connection churn under graceful (up to 15 % apart, "
-        "not explained yet: read its range). It counts work, not waiting: a lock two threads "
-        "contend for, or a cache "
+        "differ by under 1 %. It counts work, not waiting: a lock two threads contend for, or "
+        "a cache "
         "line they both write, costs time the count does not show (the serving benchmark, "
         "`serving.md`, and the allocation test cover those). Median (lowest – highest).",
         "",
