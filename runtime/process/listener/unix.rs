@@ -62,12 +62,11 @@ pub(super) fn listen(
     let mut readers = Vec::with_capacity(signals.len());
     // A run with a watchdog (`Builder::run`) ends with the process: only the runs that
     // return need what each signal did before, to put it back.
-    let restorable = watchdog.is_none();
+    if watchdog.is_none() {
+        disposition::record(signals.iter().map(|signal| signal.number()));
+    }
     for signal in signals {
         let (reader, writer) = UnixStream::pair()?;
-        if restorable {
-            disposition::record(signal.number());
-        }
         match pipe::register(signal.number(), writer) {
             Ok(id) => ids.push((signal, id)),
             Err(error) => {
@@ -142,17 +141,24 @@ mod disposition {
 
     static TABLE: Mutex<Option<Dispositions>> = Mutex::new(None);
 
-    /// Before a listener registers `signal`: records what it did, the first time, and
-    /// removes the default action put back when an earlier listener stopped.
-    pub(super) fn record(signal: i32) {
+    /// Before a listener registers `signals`: records what each did, the first time (the
+    /// kernel's masks read once for all of them), and removes the default actions put back
+    /// when an earlier listener stopped.
+    pub(super) fn record(signals: impl Iterator<Item = i32>) {
         let mut table = lock(&TABLE);
         let table = table.get_or_insert_with(|| Dispositions {
             before: HashMap::new(),
             defaults: HashMap::new(),
         });
-        table.before.entry(signal).or_insert_with(|| before(signal));
-        if let Some(id) = table.defaults.remove(&signal) {
-            signal_hook::low_level::unregister(id);
+        let mut read: Option<Option<Masks>> = None;
+        for signal in signals {
+            table.before.entry(signal).or_insert_with(|| {
+                read.get_or_insert_with(masks)
+                    .map_or(Before::Unknown, |masks| masks.before(signal))
+            });
+            if let Some(id) = table.defaults.remove(&signal) {
+                signal_hook::low_level::unregister(id);
+            }
         }
     }
 
@@ -185,15 +191,6 @@ mod disposition {
             Err(error) => {
                 crate::log::emit!(warn, target: "graceful", signal, %error, "could not put back the signal's default action");
             }
-        }
-    }
-
-    /// What `signal` does now, from the kernel's view of the process. Where that cannot be
-    /// read, it is not known: see [`Before::Unknown`].
-    fn before(signal: i32) -> Before {
-        match masks() {
-            Some(masks) => masks.before(signal),
-            None => Before::Unknown,
         }
     }
 
@@ -255,8 +252,8 @@ mod disposition {
 
     /// `ps -o sigignore=,sigcatch= -p PID`: two hexadecimal masks, in the same bit order on
     /// Linux (procps), macOS and FreeBSD. `None` if `ps` is missing or answers otherwise.
-    /// Called only by the runs that return, once per signal and process: a child process,
-    /// a few milliseconds.
+    /// Called only by the runs that return, once per run that listens to a signal not seen
+    /// before: a child process, a few milliseconds.
     fn from_ps() -> Option<Masks> {
         let output = std::process::Command::new("ps")
             .args(["-o", "sigignore=,sigcatch=", "-p"])
