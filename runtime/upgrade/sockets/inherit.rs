@@ -79,11 +79,7 @@ fn passed() -> Result<Option<Passed>, String> {
                 format!("LISTEN_FDS_FIRST_FD={first:?} is not a descriptor number (default 3)")
             })?,
     };
-    let limit = open_files_limit();
-    let end = u64::try_from(first)
-        .unwrap_or(0)
-        .saturating_add(u64::try_from(count).unwrap_or(u64::MAX));
-    if end > limit {
+    if let Some((end, limit)) = past_limit(first, count) {
         return Err(format!(
             "LISTEN_FDS={count} passes descriptors {first} to {}, but this process may have \
              at most {limit} open (RLIMIT_NOFILE): the variable is wrong; systemd sets the \
@@ -113,6 +109,16 @@ fn passed() -> Result<Option<Passed>, String> {
         count,
         names,
     }))
+}
+
+/// Where `count` descriptors from `first` end, and the process's limit, if they end past it:
+/// they cannot all be open.
+fn past_limit(first: RawFd, count: usize) -> Option<(u64, u64)> {
+    let limit = open_files_limit();
+    let end = u64::try_from(first)
+        .unwrap_or(0)
+        .saturating_add(u64::try_from(count).unwrap_or(u64::MAX));
+    (end > limit).then_some((end, limit))
 }
 
 /// The soft `RLIMIT_NOFILE`: no descriptor of this process can be at or above it.
@@ -186,8 +192,7 @@ fn from_upgrade() -> Result<Option<Upgrade>, String> {
             ids.len()
         ));
     }
-    let limit = open_files_limit();
-    if u64::try_from(names.len()).map_or(true, |count| count.saturating_add(3) > limit) {
+    if let Some((_, limit)) = past_limit(FIRST_FD, names.len()) {
         return Err(format!(
             "{ENV_UPGRADE_FDS} names {} sockets, more than this process may have open \
              (RLIMIT_NOFILE {limit}): {fix}",
