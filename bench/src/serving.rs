@@ -608,15 +608,7 @@ fn wait_until_held(addr: SocketAddr, streams: usize) -> Result<(), String> {
 
 /// The body of `GET path` on a connection of its own.
 fn get_body(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(child::TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .map_err(|e| format!("send: {e}"))?;
+    let mut stream = send_get(addr, path, "Connection: close\r\n")?;
     let mut response = String::new();
     stream
         .read_to_string(&mut response)
@@ -629,13 +621,7 @@ fn get_body(addr: SocketAddr, path: &str) -> Result<String, String> {
 
 /// A connection that has had one `GET /` answered, left open.
 fn keep_alive(addr: SocketAddr) -> Result<TcpStream, String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(child::TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
+    let mut stream = send_get(addr, "/", "")?;
     let mut response = Vec::new();
     let mut buf = [0u8; 1024];
     while !response.ends_with(servers::HELLO.as_bytes()) {
@@ -645,6 +631,19 @@ fn keep_alive(addr: SocketAddr) -> Result<TcpStream, String> {
         }
         response.extend_from_slice(&buf[..read]);
     }
+    Ok(stream)
+}
+
+/// A new connection to `addr` on which `GET path` (with `headers`, each ending in CRLF) has
+/// been sent.
+fn send_get(addr: SocketAddr, path: &str, headers: &str) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(child::TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n").as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
     Ok(stream)
 }
 
