@@ -35,6 +35,8 @@
 //!
 //! [tonic]: https://docs.rs/tonic/0.14
 
+mod calls;
+
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -62,6 +64,7 @@ use tonic_health::server::HealthService;
 use tower_layer::{Identity, Layer};
 use tower_service::Service;
 
+use self::calls::{Call, Calls, Key};
 #[doc(no_inline)]
 pub use crate::drain::Listener;
 use crate::drain::{ACCEPT_ERROR_PAUSE, BoxError, Tracked, TrackedFuture, is_connection_error};
@@ -150,13 +153,13 @@ impl<L> Server<L> {
         let health = HealthReporter::new();
         let mut routes = RoutesBuilder::default();
         let shutdown = Arc::new(OnceLock::new());
-        let calls = Arc::new(Calls::default());
+        let calls = Calls::new();
         routes.add_service(Counted {
             inner: HealthServer::new(DrainedHealth {
                 inner: HealthService::from_health_reporter(health.clone()),
                 shutdown: shutdown.clone(),
             }),
-            calls: calls.clone(),
+            calls: calls.key(),
         });
         Server {
             tonic,
@@ -210,7 +213,7 @@ impl<L> Server<L> {
     {
         self.routes.add_service(Counted {
             inner: service,
-            calls: self.calls.clone(),
+            calls: self.calls.key(),
         });
         if !self.names.contains(&S::NAME) {
             self.names.push(S::NAME);
@@ -323,8 +326,10 @@ impl<L> Server<L> {
         let label = servers::label("grpc", listener.local_label());
         let connections = Arc::new(OpenConnections {
             label: label.clone(),
+            open: AtomicUsize::new(0),
+            is_cut: AtomicBool::new(false),
+            cut: CancellationToken::new(),
             calls,
-            ..OpenConnections::default()
         });
         let watched: Arc<dyn Watched> = connections.clone();
         let _registered = servers::register(shutdown.inner.servers(), label, watched);
@@ -443,7 +448,6 @@ impl<S: Stream + Unpin> Stream for UntilCancelled<S> {
 }
 
 /// The connections of one server: how many are open, and the switch that cuts them.
-#[derive(Default)]
 struct OpenConnections {
     /// How the server is named (the snapshot, the metrics).
     label: String,
@@ -500,39 +504,12 @@ impl Drop for CutAllOnDrop {
     }
 }
 
-/// The calls in flight on a server: started, and their response not yet sent to its end (or
-/// dropped).
-#[derive(Default)]
-struct Calls(AtomicUsize);
-
-impl Calls {
-    fn in_flight(&self) -> usize {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-/// A call in flight until dropped.
-struct Call(Arc<Calls>);
-
-impl Call {
-    fn start(calls: &Arc<Calls>) -> Call {
-        calls.0.fetch_add(1, Ordering::AcqRel);
-        Call(calls.clone())
-    }
-}
-
-impl Drop for Call {
-    fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// A service of the server, its calls counted from the request to the end of the response's
 /// body (a stream's last message).
 #[derive(Clone)]
 struct Counted<S> {
     inner: S,
-    calls: Arc<Calls>,
+    calls: Key,
 }
 
 impl<S: NamedService> NamedService for Counted<S> {
@@ -552,7 +529,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let call = Call::start(&self.calls);
+        let call = Call::start(self.calls);
         TrackedFuture::new(self.inner.call(request), call)
     }
 }
