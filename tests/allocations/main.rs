@@ -1,5 +1,6 @@
 //! Allocations on the request path: `graceful::http::serve` against `axum::serve` (with
-//! `with_graceful_shutdown`, the anchor), for the same router and the same requests.
+//! `with_graceful_shutdown`, the anchor), for the same router and the same requests; and
+//! `graceful::grpc::Server` against tonic's.
 //!
 //! The test binary's global allocator counts every allocation of the process (stats_alloc).
 //! Each server runs on a runtime of its own (one thread); the client is a plain blocking
@@ -8,7 +9,9 @@
 //! request is the server's. Over the same keep-alive requests, graceful must not allocate
 //! more than the anchor. The same over HTTP/2 with prior knowledge: the client writes frames
 //! encoded by hand (each request a HEADERS frame of indexed HPACK fields, on a stream of its
-//! own) and reads the server's frames until each stream's end.
+//! own) and reads the server's frames until each stream's end. And `graceful::grpc::Server`
+//! against tonic's own server (the anchor), for the same service and the same unary calls
+//! (a HEADERS frame, then a DATA frame with the call's message), over HTTP/2 the same way.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -171,19 +174,27 @@ impl H2 {
         }
     }
 
-    /// Sends `GET /` on a new stream and reads frames until that stream ends with its body
-    /// (`hello`), acknowledging the server's SETTINGS on the way; allocates nothing.
+    /// Sends `GET /` on a new stream and reads its response, `hello`.
     fn request(&mut self) {
+        self.exchange(HEADER_BLOCK, None, b"hello");
+    }
+
+    /// Sends `block` as a new stream's headers, then `data` if any (ending the stream), and
+    /// reads frames until the server ends that stream, checking that its DATA is `expected`;
+    /// acknowledges the server's SETTINGS on the way; allocates nothing.
+    fn exchange(&mut self, block: &[u8], data: Option<&[u8]>, expected: &[u8]) {
         let id = self.next_stream;
         self.next_stream += 2;
-        let mut out = [0u8; 64];
-        let written = frame(
-            &mut out,
-            HEADERS,
-            END_STREAM | END_HEADERS,
-            id,
-            HEADER_BLOCK,
-        );
+        let mut out = [0u8; 128];
+        let flags = if data.is_some() {
+            END_HEADERS
+        } else {
+            END_STREAM | END_HEADERS
+        };
+        let mut written = frame(&mut out, HEADERS, flags, id, block);
+        if let Some(data) = data {
+            written += frame(&mut out[written..], DATA, END_STREAM, id, data);
+        }
         self.stream.write_all(&out[..written]).unwrap();
         let mut body = 0;
         loop {
@@ -197,20 +208,20 @@ impl H2 {
                 let (kind, flags) = (self.buffer[3], self.buffer[4]);
                 let stream =
                     u32::from_be_bytes(self.buffer[5..9].try_into().unwrap()) & 0x7fff_ffff;
-                let mut done = false;
                 if kind == SETTINGS && flags & ACK == 0 {
                     let written = frame(&mut out, SETTINGS, ACK, 0, &[]);
                     self.stream.write_all(&out[..written]).unwrap();
                 }
                 if kind == DATA && stream == id {
-                    assert_eq!(&self.buffer[9..9 + length], &b"hello"[body..body + length]);
+                    assert_eq!(&self.buffer[9..9 + length], &expected[body..body + length]);
                     body += length;
-                    done = flags & END_STREAM != 0;
                 }
+                let done =
+                    stream == id && (kind == DATA || kind == HEADERS) && flags & END_STREAM != 0;
                 self.buffer.copy_within(9 + length..self.filled, 0);
                 self.filled -= 9 + length;
                 if done {
-                    assert_eq!(body, 5, "the whole body");
+                    assert_eq!(body, expected.len(), "the whole body");
                     return;
                 }
             }
@@ -251,5 +262,118 @@ fn graceful_allocates_no_more_than_axum_per_http2_request() {
     assert!(
         graceful <= axum + ONE_OFF,
         "graceful::http::serve made {graceful} allocations for {REQUESTS} HTTP/2 requests, axum::serve {axum}"
+    );
+}
+
+mod work {
+    include!("../../examples/proto/graceful.example.rs");
+}
+
+use work::work_server::{Work, WorkServer};
+
+/// The gRPC service of the test: `Slow` answers at once with the `ms` it was given.
+struct Answer;
+
+#[tonic::async_trait]
+impl Work for Answer {
+    async fn slow(
+        &self,
+        request: tonic::Request<work::SlowRequest>,
+    ) -> Result<tonic::Response<work::SlowReply>, tonic::Status> {
+        let ms = request.into_inner().ms;
+        Ok(tonic::Response::new(work::SlowReply { ms }))
+    }
+
+    type TicksStream = futures_util::stream::Empty<Result<work::Tick, tonic::Status>>;
+
+    async fn ticks(
+        &self,
+        _request: tonic::Request<work::TicksRequest>,
+    ) -> Result<tonic::Response<Self::TicksStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not in this test"))
+    }
+}
+
+/// Which gRPC server serves `Answer`.
+#[derive(Clone, Copy, Debug)]
+enum GrpcServer {
+    Graceful,
+    Tonic,
+}
+
+/// Starts `server` on a runtime of its own thread; the port it listens on.
+fn start_grpc(server: GrpcServer) -> u16 {
+    let (port_tx, port_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+            match server {
+                GrpcServer::Graceful => graceful::grpc::Server::new()
+                    .add_service(WorkServer::new(Answer))
+                    .serve(listener)
+                    .await
+                    .unwrap(),
+                GrpcServer::Tonic => {
+                    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                        .with_nodelay(Some(true));
+                    tonic::transport::Server::builder()
+                        .add_service(WorkServer::new(Answer))
+                        .serve_with_incoming_shutdown(incoming, std::future::pending())
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+    });
+    port_rx.recv().unwrap()
+}
+
+/// The header block of a unary call of `graceful.example.Work/Slow`: `:method POST` and
+/// `:scheme http` indexed, `:path`, `:authority` and `content-type` literals with their names
+/// indexed, `te: trailers` a literal with its name; none added to the dynamic table.
+const GRPC_HEADER_BLOCK: &[u8] = b"\x83\x86\x04\x1b/graceful.example.Work/Slow\x01\x09127.0.0.1\x0f\x10\x10application/grpc\x00\x02te\x08trailers";
+
+/// A call's one message, `SlowRequest { ms: 0 }` (no field: zero bytes), and the reply's,
+/// `SlowReply { ms: 0 }`: uncompressed, of length 0.
+const EMPTY_MESSAGE: &[u8] = b"\0\0\0\0\0";
+
+/// The allocations of `REQUESTS` unary gRPC calls to `server`, each on a stream of its own,
+/// on one connection.
+fn grpc_allocations_for(server: GrpcServer) -> usize {
+    let port = start_grpc(server);
+    let mut connection = H2::connect(port);
+    let call = |connection: &mut H2| {
+        connection.exchange(GRPC_HEADER_BLOCK, Some(EMPTY_MESSAGE), EMPTY_MESSAGE);
+    };
+    for _ in 0..WARM_UP {
+        call(&mut connection);
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..REQUESTS {
+        call(&mut connection);
+    }
+    let allocations = region.change().allocations;
+    println!(
+        "{server:?}: {allocations} allocations for {REQUESTS} unary gRPC calls ({:.2} a call)",
+        allocations as f64 / REQUESTS as f64
+    );
+    allocations
+}
+
+#[test]
+fn graceful_allocates_no_more_than_tonic_per_grpc_call() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let tonic = grpc_allocations_for(GrpcServer::Tonic);
+    let graceful = grpc_allocations_for(GrpcServer::Graceful);
+    assert!(
+        graceful <= tonic + ONE_OFF,
+        "graceful::grpc::Server made {graceful} allocations for {REQUESTS} calls, tonic's server {tonic}"
     );
 }
