@@ -44,7 +44,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -627,6 +627,9 @@ struct Connection<I> {
     io: I,
     connections: Arc<OpenConnections>,
     cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The waker `cut` was last polled with: polled again only for another one (polling it
+    /// takes the token's lock, to store the same waker again).
+    waiting: Option<Waker>,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
@@ -637,11 +640,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
             io,
             connections: connections.clone(),
             cut: Box::pin(connections.cut.child_token().cancelled_owned()),
+            waiting: None,
         }
     }
 
     /// `Ready` with the outcome of an IO poll, or with an error once cut. The cut is checked
-    /// with an atomic load on every poll, and waited for only when the IO would wait.
+    /// with an atomic load on every poll, and waited for only when the IO would wait, with a
+    /// waker it does not wait with yet: the cut sets the flag before it wakes the waiters, so
+    /// a task woken by it finds the flag set.
     fn poll_io<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -652,10 +658,20 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Connection<I> {
         }
         match poll(Pin::new(&mut self.io), cx) {
             Poll::Ready(outcome) => Poll::Ready(outcome),
-            Poll::Pending => match self.cut.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(cut_error())),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                if self
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|waiting| waiting.will_wake(cx.waker()))
+                {
+                    return Poll::Pending;
+                }
+                if self.cut.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(cut_error()));
+                }
+                self.waiting = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
     }
 }
