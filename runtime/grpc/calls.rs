@@ -68,8 +68,8 @@ impl Calls {
             .iter()
             .map(|part| part.load(Ordering::Relaxed))
             .sum();
-        // Read while calls start and end, a call that ended on a thread read before the one it
-        // started on may be missing from the sum, never counted as less than none.
+        // Read while calls start and end on other threads, the sum may miss or count twice a
+        // call that moved between two parts as they were read; it is never below zero.
         usize::try_from(sum).unwrap_or(0)
     }
 }

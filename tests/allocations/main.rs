@@ -20,6 +20,12 @@ use std::sync::{Mutex, mpsc};
 use axum::Router;
 use axum::routing::get;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use work::work_server::{Work, WorkServer};
+
+/// The gRPC service's code, generated from `examples/proto/work.proto`.
+mod work {
+    include!("../../examples/proto/graceful.example.rs");
+}
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -44,6 +50,22 @@ enum Server {
 
 /// Starts `server` on a runtime of its own thread; the port it listens on.
 fn start(server: Server) -> u16 {
+    start_with(move |listener| async move {
+        match server {
+            Server::Graceful => graceful::http::serve(listener, app()).await.unwrap(),
+            Server::Axum => axum::serve(listener, app())
+                .with_graceful_shutdown(std::future::pending())
+                .await
+                .unwrap(),
+        }
+    })
+}
+
+/// Runs what `serve` makes of a listener on 127.0.0.1, on a runtime of its own thread (one
+/// thread); the port it listens on.
+fn start_with<F: Future<Output = ()>>(
+    serve: impl FnOnce(tokio::net::TcpListener) -> F + Send + 'static,
+) -> u16 {
     let (port_tx, port_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -53,13 +75,7 @@ fn start(server: Server) -> u16 {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-            match server {
-                Server::Graceful => graceful::http::serve(listener, app()).await.unwrap(),
-                Server::Axum => axum::serve(listener, app())
-                    .with_graceful_shutdown(std::future::pending())
-                    .await
-                    .unwrap(),
-            }
+            serve(listener).await;
         });
     });
     port_rx.recv().unwrap()
@@ -265,12 +281,6 @@ fn graceful_allocates_no_more_than_axum_per_http2_request() {
     );
 }
 
-mod work {
-    include!("../../examples/proto/graceful.example.rs");
-}
-
-use work::work_server::{Work, WorkServer};
-
 /// The gRPC service of the test: `Slow` answers at once with the `ms` it was given.
 struct Answer;
 
@@ -303,34 +313,24 @@ enum GrpcServer {
 
 /// Starts `server` on a runtime of its own thread; the port it listens on.
 fn start_grpc(server: GrpcServer) -> u16 {
-    let (port_tx, port_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-            match server {
-                GrpcServer::Graceful => graceful::grpc::Server::new()
+    start_with(move |listener| async move {
+        match server {
+            GrpcServer::Graceful => graceful::grpc::Server::new()
+                .add_service(WorkServer::new(Answer))
+                .serve(listener)
+                .await
+                .unwrap(),
+            GrpcServer::Tonic => {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                tonic::transport::Server::builder()
                     .add_service(WorkServer::new(Answer))
-                    .serve(listener)
+                    .serve_with_incoming_shutdown(incoming, std::future::pending())
                     .await
-                    .unwrap(),
-                GrpcServer::Tonic => {
-                    let incoming = tonic::transport::server::TcpIncoming::from(listener)
-                        .with_nodelay(Some(true));
-                    tonic::transport::Server::builder()
-                        .add_service(WorkServer::new(Answer))
-                        .serve_with_incoming_shutdown(incoming, std::future::pending())
-                        .await
-                        .unwrap();
-                }
+                    .unwrap();
             }
-        });
-    });
-    port_rx.recv().unwrap()
+        }
+    })
 }
 
 /// The header block of a unary call of `graceful.example.Work/Slow`: `:method POST` and
