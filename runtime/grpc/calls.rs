@@ -8,7 +8,10 @@
 //! [`Key`], a number; each thread counts a server's calls in a part of its own, found through
 //! a table of the thread's, and written only by that thread. A call that ends on another
 //! thread than it started on takes one off that thread's part: the parts' sum is the count.
-//! Reading it (a snapshot, the cut) sums the parts, under the server's lock.
+//! Reading it (a snapshot, the cut) sums the parts, under the server's lock. A thread that
+//! ends (tokio replaces the workers that `block_in_place` hands off, and its blocking threads
+//! come and go) folds its parts into their counts, so that a count holds a part for each
+//! thread alive, not for each thread that ever served a call.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -42,8 +45,18 @@ struct Part {
 /// The count of one server's calls in flight: the sum of its threads' parts.
 pub(super) struct Calls {
     key: u64,
-    /// Every thread's part, for the sum; each is written only by its own thread.
-    parts: Mutex<Vec<Arc<AtomicIsize>>>,
+    parts: Mutex<Parts>,
+}
+
+/// The parts of one count.
+#[derive(Default)]
+struct Parts {
+    /// The part of each thread alive that has counted a call here; each is written only by
+    /// its own thread.
+    live: Vec<Arc<AtomicIsize>>,
+    /// The parts of the threads that have ended, added up: calls started on one of them and
+    /// not yet ended elsewhere (or the other way round).
+    ended: isize,
 }
 
 impl Calls {
@@ -51,7 +64,7 @@ impl Calls {
     pub(super) fn new() -> Arc<Calls> {
         let calls = Arc::new(Calls {
             key: NEXT.fetch_add(1, Ordering::Relaxed),
-            parts: Mutex::new(Vec::new()),
+            parts: Mutex::new(Parts::default()),
         });
         lock(&COUNTS).insert(calls.key, Arc::downgrade(&calls));
         calls
@@ -64,10 +77,13 @@ impl Calls {
 
     /// The calls in flight: those started and not yet ended, on every thread.
     pub(super) fn in_flight(&self) -> usize {
-        let sum: isize = lock(&self.parts)
-            .iter()
-            .map(|part| part.load(Ordering::Relaxed))
-            .sum();
+        let parts = lock(&self.parts);
+        let sum: isize = parts.ended
+            + parts
+                .live
+                .iter()
+                .map(|part| part.load(Ordering::Relaxed))
+                .sum::<isize>();
         // Read while calls start and end on other threads, the sum may miss or count twice a
         // call that moved between two parts as they were read; it is never below zero.
         usize::try_from(sum).unwrap_or(0)
@@ -88,7 +104,7 @@ impl Key {
     /// Adds `delta` to this thread's part of the count, if the count is still there.
     fn add(self, delta: isize) {
         // Gone at the thread's very end (a call dropped by a thread-local's destructor): the
-        // call is counted in a part of the count's own, which is the same for the sum.
+        // call is counted with the ended threads' parts, which is the same for the sum.
         let counted = PARTS.try_with(|parts| {
             let mut parts = parts.borrow_mut();
             if let Some(part) = parts.iter().find(|part| part.key == self.0) {
@@ -103,22 +119,41 @@ impl Key {
             }
         });
         if counted.is_err() {
-            if let Some(part) = self.new_part() {
-                part.value.fetch_add(delta, Ordering::Relaxed);
+            // Its own statement: the table's lock is released before the count may drop.
+            let count = self.count();
+            if let Some(count) = count {
+                lock(&count.parts).ended += delta;
             }
         }
     }
 
+    /// The count, if it is still there.
+    fn count(self) -> Option<Arc<Calls>> {
+        lock(&COUNTS).get(&self.0).and_then(Weak::upgrade)
+    }
+
     /// A new part of the count, registered with it; `None` once the count is gone.
     fn new_part(self) -> Option<Part> {
-        let count = lock(&COUNTS).get(&self.0)?.upgrade()?;
+        let count = self.count()?;
         let value = Arc::new(AtomicIsize::new(0));
-        lock(&count.parts).push(value.clone());
+        lock(&count.parts).live.push(value.clone());
         Some(Part {
             key: self.0,
             value,
             count: Arc::downgrade(&count),
         })
+    }
+}
+
+impl Drop for Part {
+    /// The thread's end: the part's last value goes into its count's `ended`, under the lock the sum is read with, so that no read sees it twice or
+    /// not at all. Nothing to do once the count is gone.
+    fn drop(&mut self) {
+        if let Some(count) = self.count.upgrade() {
+            let mut parts = lock(&count.parts);
+            parts.live.retain(|part| !Arc::ptr_eq(part, &self.value));
+            parts.ended += self.value.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -146,6 +181,8 @@ impl Drop for Call {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
     use super::*;
 
     #[test]
@@ -171,22 +208,47 @@ mod tests {
         let calls = Calls::new();
         let key = calls.key();
         let here = Call::start(key);
-        let there = std::thread::spawn(move || {
+        let (started, end) = (mpsc::channel(), mpsc::channel::<()>());
+        let thread = std::thread::spawn(move || {
             let call = Call::start(key);
             let second = Call::start(key);
             drop(second);
+            started.0.send(()).unwrap();
+            // Alive, with its part, until told to end.
+            end.1.recv().unwrap();
             call
-        })
-        .join()
-        .unwrap();
+        });
+        started.1.recv().unwrap();
         let parts: Vec<isize> = lock(&calls.parts)
+            .live
             .iter()
             .map(|part| part.load(Ordering::Relaxed))
             .collect();
         // One part per thread, each holding its own thread's calls.
         assert_eq!(parts, [1, 1]);
+        end.0.send(()).unwrap();
+        let there = thread.join().unwrap();
         drop((here, there));
         assert_eq!(calls.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_thread_that_ends_leaves_its_calls_counted_and_no_part_behind() {
+        let calls = Calls::new();
+        let key = calls.key();
+        let here = Call::start(key);
+        // Threads that come and go, as tokio's blocking threads do: each starts a call that
+        // outlives it, and ends one started here.
+        let moved: Vec<Call> = (0..50)
+            .map(|_| std::thread::spawn(move || Call::start(key)).join().unwrap())
+            .collect();
+        assert_eq!(calls.in_flight(), 51);
+        std::thread::spawn(move || drop(here)).join().unwrap();
+        assert_eq!(calls.in_flight(), 50);
+        drop(moved);
+        assert_eq!(calls.in_flight(), 0);
+        // What is left is this thread's part: not one per thread that ever counted a call.
+        assert_eq!(lock(&calls.parts).live.len(), 1);
     }
 
     #[test]
