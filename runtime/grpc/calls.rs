@@ -5,17 +5,19 @@
 //! touched by every call on every thread: an `Arc` of a shared counter would be incremented
 //! twice per call (the service's clone, the call's guard) and the counter written twice more,
 //! all on one cache line that every worker thread writes. Here a service holds only a
-//! [`Key`], a number; each thread counts a server's calls in a part of its own, found through
-//! a table of the thread's, and written only by that thread. A call that ends on another
-//! thread than it started on takes one off that thread's part: the parts' sum is the count.
-//! Reading it (a snapshot, the cut) sums the parts, under the server's lock. A thread that
-//! ends (tokio replaces the workers that `block_in_place` hands off, and its blocking threads
-//! come and go) folds its parts into their counts, so that a count holds a part for each
-//! thread alive, not for each thread that ever served a call.
+//! [`Key`], a number; each thread counts the calls of a server it starts and those it ends in
+//! a part of its own, found through a table of the thread's, and written only by that thread.
+//! The count is every part's starts less every part's ends, whichever thread a call ended on.
+//! Reading it (a snapshot, the cut) reads the ends first, then the starts: a call whose end is
+//! read has its start read too, so a call in flight is never missed (see
+//! [`Calls::in_flight`]). A thread that ends (tokio replaces the workers that
+//! `block_in_place` hands off, and its blocking threads come and go) adds its parts to their
+//! counts, so that a count holds a part for each thread alive, not for each thread that ever
+//! served a call.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::util::sync::lock;
@@ -34,15 +36,39 @@ thread_local! {
     static PARTS: RefCell<Vec<Part>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A start or an end of a call.
+#[derive(Clone, Copy)]
+enum Step {
+    Start,
+    End,
+}
+
+/// The calls one thread has started and ended, of one server; both only go up, and only that
+/// thread writes them.
+#[derive(Default)]
+struct Steps {
+    started: AtomicU64,
+    ended: AtomicU64,
+}
+
+impl Steps {
+    fn of(&self, step: Step) -> &AtomicU64 {
+        match step {
+            Step::Start => &self.started,
+            Step::End => &self.ended,
+        }
+    }
+}
+
 /// One thread's part of one server's count.
 struct Part {
     key: u64,
-    value: Arc<AtomicIsize>,
+    steps: Arc<Steps>,
     /// Gone once the server's count is: the entry is then dropped from the thread's list.
     count: Weak<Calls>,
 }
 
-/// The count of one server's calls in flight: the sum of its threads' parts.
+/// The count of one server's calls in flight: the starts less the ends of its threads' parts.
 pub(super) struct Calls {
     key: u64,
     parts: Mutex<Parts>,
@@ -51,12 +77,11 @@ pub(super) struct Calls {
 /// The parts of one count.
 #[derive(Default)]
 struct Parts {
-    /// The part of each thread alive that has counted a call here; each is written only by
-    /// its own thread.
-    live: Vec<Arc<AtomicIsize>>,
-    /// The parts of the threads that have ended, added up: calls started on one of them and
-    /// not yet ended elsewhere (or the other way round).
-    ended: isize,
+    /// The part of each thread alive that has counted a call here.
+    live: Vec<Arc<Steps>>,
+    /// The starts and the ends of the threads that have ended, added up.
+    started: u64,
+    ended: u64,
 }
 
 impl Calls {
@@ -76,17 +101,24 @@ impl Calls {
     }
 
     /// The calls in flight: those started and not yet ended, on every thread.
+    ///
+    /// Read while calls start and end elsewhere, the parts are not read at one instant, so
+    /// the ends are read first, then the starts: a call's end is written after its start
+    /// (on another thread if it moved, after the hand-over that moved it), and an end read
+    /// with `Acquire` brings its start along. Every call in flight is counted; a call that
+    /// starts and ends while the count is read may be counted too, never one less.
     pub(super) fn in_flight(&self) -> usize {
         let parts = lock(&self.parts);
-        let sum: isize = parts.ended
-            + parts
+        let read = |step: Step| -> u64 {
+            parts
                 .live
                 .iter()
-                .map(|part| part.load(Ordering::Relaxed))
-                .sum::<isize>();
-        // Read while calls start and end on other threads, the sum may miss or count twice a
-        // call that moved between two parts as they were read; it is never below zero.
-        usize::try_from(sum).unwrap_or(0)
+                .map(|part| part.of(step).load(Ordering::Acquire))
+                .sum()
+        };
+        let ended = parts.ended + read(Step::End);
+        let started = parts.started + read(Step::Start);
+        usize::try_from(started.saturating_sub(ended)).unwrap_or(usize::MAX)
     }
 }
 
@@ -101,18 +133,18 @@ impl Drop for Calls {
 pub(super) struct Key(u64);
 
 impl Key {
-    /// Adds `delta` to this thread's part of the count, if the count is still there.
-    fn add(self, delta: isize) {
+    /// Counts `step` in this thread's part of the count, if the count is still there.
+    fn count_step(self, step: Step) {
         // Gone at the thread's very end (a call dropped by a thread-local's destructor): the
-        // call is counted with the ended threads' parts, which is the same for the sum.
+        // step is counted with the ended threads' parts, which is the same for the count.
         let counted = PARTS.try_with(|parts| {
             let mut parts = parts.borrow_mut();
             if let Some(part) = parts.iter().find(|part| part.key == self.0) {
-                add(&part.value, delta);
+                add_one(part.steps.of(step));
                 return;
             }
             if let Some(part) = self.new_part() {
-                add(&part.value, delta);
+                add_one(part.steps.of(step));
                 // The parts of counts that are gone leave as a new one comes.
                 parts.retain(|part| part.count.strong_count() > 0);
                 parts.push(part);
@@ -122,7 +154,11 @@ impl Key {
             // Its own statement: the table's lock is released before the count may drop.
             let count = self.count();
             if let Some(count) = count {
-                lock(&count.parts).ended += delta;
+                let mut parts = lock(&count.parts);
+                match step {
+                    Step::Start => parts.started += 1,
+                    Step::End => parts.ended += 1,
+                }
             }
         }
     }
@@ -135,32 +171,35 @@ impl Key {
     /// A new part of the count, registered with it; `None` once the count is gone.
     fn new_part(self) -> Option<Part> {
         let count = self.count()?;
-        let value = Arc::new(AtomicIsize::new(0));
-        lock(&count.parts).live.push(value.clone());
+        let steps = Arc::new(Steps::default());
+        lock(&count.parts).live.push(steps.clone());
         Some(Part {
             key: self.0,
-            value,
+            steps,
             count: Arc::downgrade(&count),
         })
     }
 }
 
 impl Drop for Part {
-    /// The thread's end: the part's last value goes into its count's `ended`, under the lock the sum is read with, so that no read sees it twice or
-    /// not at all. Nothing to do once the count is gone.
+    /// The thread's end: the part's starts and ends go to its count's own, under the lock the
+    /// count is read with, so that no read sees them twice or not at all. Nothing to do once
+    /// the count is gone.
     fn drop(&mut self) {
         if let Some(count) = self.count.upgrade() {
             let mut parts = lock(&count.parts);
-            parts.live.retain(|part| !Arc::ptr_eq(part, &self.value));
-            parts.ended += self.value.load(Ordering::Relaxed);
+            parts.live.retain(|part| !Arc::ptr_eq(part, &self.steps));
+            parts.started += self.steps.started.load(Ordering::Relaxed);
+            parts.ended += self.steps.ended.load(Ordering::Relaxed);
         }
     }
 }
 
-/// Adds `delta` to a part that only this thread writes: a load and a store, no atomic
-/// read-modify-write (the sum's reads are atomic loads).
-fn add(part: &AtomicIsize, delta: isize) {
-    part.store(part.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
+/// Adds one to a counter that only this thread writes: a load and a store, no atomic
+/// read-modify-write. `Release`, so that a read of the count that sees an end sees the call's
+/// start too (an `Acquire` load and a `Release` store are plain moves on x86).
+fn add_one(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Release);
 }
 
 /// A call in flight until dropped.
@@ -168,14 +207,14 @@ pub(super) struct Call(Key);
 
 impl Call {
     pub(super) fn start(key: Key) -> Call {
-        key.add(1);
+        key.count_step(Step::Start);
         Call(key)
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.0.add(-1);
+        self.0.count_step(Step::End);
     }
 }
 
@@ -219,17 +258,61 @@ mod tests {
             call
         });
         started.1.recv().unwrap();
-        let parts: Vec<isize> = lock(&calls.parts)
+        let parts: Vec<(u64, u64)> = lock(&calls.parts)
             .live
             .iter()
-            .map(|part| part.load(Ordering::Relaxed))
+            .map(|part| {
+                let read = |step| part.of(step).load(Ordering::Relaxed);
+                (read(Step::Start), read(Step::End))
+            })
             .collect();
-        // One part per thread, each holding its own thread's calls.
-        assert_eq!(parts, [1, 1]);
+        // One part per thread, each holding its own thread's starts and ends.
+        assert_eq!(parts, [(1, 0), (2, 1)]);
+        assert_eq!(calls.in_flight(), 2);
         end.0.send(()).unwrap();
         let there = thread.join().unwrap();
         drop((here, there));
         assert_eq!(calls.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_call_in_flight_is_counted_while_others_move_between_threads() {
+        let calls = Calls::new();
+        let key = calls.key();
+        // In flight on this thread all along.
+        let _held = Call::start(key);
+        let (moved, arrived) = mpsc::sync_channel::<Call>(64);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let missed = std::thread::scope(|scope| {
+            // Calls that start on one thread and end on another, one after the other: the
+            // thread that ends them counts its first call last, so its part is read last.
+            scope.spawn(|| {
+                for call in arrived {
+                    drop(call);
+                }
+            });
+            let starter = scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    if moved.send(Call::start(key)).is_err() {
+                        break;
+                    }
+                }
+                drop(moved);
+            });
+            let mut missed = 0;
+            for _ in 0..1_000_000 {
+                if calls.in_flight() == 0 {
+                    missed += 1;
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            starter.join().unwrap();
+            missed
+        });
+        assert_eq!(
+            missed, 0,
+            "reads of the count that missed the call in flight"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Mutex, mpsc};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -81,6 +82,28 @@ fn start_with<F: Future<Output = ()>>(
     port_rx.recv().unwrap()
 }
 
+/// How long the client waits for a byte: a server that never answers fails the test.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections whose measurement is done, open until the process ends: a server tearing one
+/// down while another server is measured would add its allocations to the other's count.
+static DONE: Mutex<Vec<TcpStream>> = Mutex::new(Vec::new());
+
+/// A connection of the test's client to 127.0.0.1:`port`.
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    stream
+}
+
+/// Keeps `stream` open until the process ends (see [`DONE`]).
+fn keep_open(stream: TcpStream) {
+    DONE.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(stream);
+}
+
 /// Sends one request on `stream` and reads its whole response (`hello`, five bytes of body),
 /// without allocating.
 fn request(stream: &mut TcpStream, buffer: &mut [u8; 1024]) {
@@ -104,8 +127,7 @@ fn request(stream: &mut TcpStream, buffer: &mut [u8; 1024]) {
 /// The allocations of `REQUESTS` keep-alive HTTP/1 requests to `server`.
 fn allocations_for(server: Server) -> usize {
     let port = start(server);
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_nodelay(true).unwrap();
+    let mut stream = connect(port);
     let mut buffer = [0; 1024];
     for _ in 0..WARM_UP {
         request(&mut stream, &mut buffer);
@@ -115,6 +137,7 @@ fn allocations_for(server: Server) -> usize {
         request(&mut stream, &mut buffer);
     }
     let allocations = region.change().allocations;
+    keep_open(stream);
     println!(
         "{server:?}: {allocations} allocations for {REQUESTS} HTTP/1 keep-alive requests ({:.2} a request)",
         allocations as f64 / REQUESTS as f64
@@ -153,7 +176,9 @@ const HEADER_BLOCK: &[u8] = b"\x82\x86\x84\x01\x09127.0.0.1";
 
 const HEADERS: u8 = 0x1;
 const DATA: u8 = 0x0;
+const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
+const GOAWAY: u8 = 0x7;
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const ACK: u8 = 0x1;
@@ -179,8 +204,7 @@ struct H2 {
 
 impl H2 {
     fn connect(port: u16) -> H2 {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_nodelay(true).unwrap();
+        let mut stream = connect(port);
         stream.write_all(PREFACE).unwrap();
         H2 {
             stream,
@@ -224,6 +248,15 @@ impl H2 {
                 let (kind, flags) = (self.buffer[3], self.buffer[4]);
                 let stream =
                     u32::from_be_bytes(self.buffer[5..9].try_into().unwrap()) & 0x7fff_ffff;
+                assert!(
+                    !(kind == RST_STREAM && stream == id || kind == GOAWAY),
+                    "the server sent {} on stream {stream}",
+                    if kind == GOAWAY {
+                        "GOAWAY"
+                    } else {
+                        "RST_STREAM"
+                    }
+                );
                 if kind == SETTINGS && flags & ACK == 0 {
                     let written = frame(&mut out, SETTINGS, ACK, 0, &[]);
                     self.stream.write_all(&out[..written]).unwrap();
@@ -261,6 +294,7 @@ fn h2_allocations_for(server: Server) -> usize {
         connection.request();
     }
     let allocations = region.change().allocations;
+    keep_open(connection.stream);
     println!(
         "{server:?}: {allocations} allocations for {REQUESTS} HTTP/2 requests ({:.2} a request)",
         allocations as f64 / REQUESTS as f64
@@ -358,6 +392,7 @@ fn grpc_allocations_for(server: GrpcServer) -> usize {
         call(&mut connection);
     }
     let allocations = region.change().allocations;
+    keep_open(connection.stream);
     println!(
         "{server:?}: {allocations} allocations for {REQUESTS} unary gRPC calls ({:.2} a call)",
         allocations as f64 / REQUESTS as f64
