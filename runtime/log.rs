@@ -382,11 +382,18 @@ pub(crate) fn forced_exit(signal: Signal, code: u8, running: &str) {
     });
 }
 
-/// A signal while an exit drops the values kept until exit: the exit happens now.
-pub(crate) fn forced_exit_while_dropping(signal: Signal, code: u8) {
-    stderr::line(format_args!(
-        "graceful: {signal} while the values kept until exit were dropped, exiting now with code {code}"
-    ));
+/// A signal during an exit's last step (an upgrade's new process stopped, then the values kept
+/// until exit dropped): the exit happens now, and says which new process it `killed`, if any.
+pub(crate) fn forced_exit_while_dropping(signal: Signal, code: u8, killed: Option<u32>) {
+    match killed {
+        Some(pid) => stderr::line(format_args!(
+            "graceful: {signal} while the exit stopped the upgrade's new process (pid {pid}): \
+             it was killed with SIGKILL; exiting now with code {code}"
+        )),
+        None => stderr::line(format_args!(
+            "graceful: {signal} while the values kept until exit were dropped, exiting now with code {code}"
+        )),
+    }
 }
 
 /// How long an escape hatch waits for the subscriber to take its event.

@@ -320,10 +320,12 @@ pub(crate) fn stop_pending(until: std::time::Instant) {
 }
 
 /// The process ends at once (a signal cut its exit short): the new process of an attempt that
-/// has not taken over is killed with its group.
-pub(crate) fn kill_pending() {
+/// has not taken over is killed with its group; its pid, if there was one.
+pub(crate) fn kill_pending() -> Option<u32> {
     #[cfg(unix)]
-    platform::kill_pending();
+    return platform::kill_pending();
+    #[cfg(not(unix))]
+    None
 }
 
 /// Ends a failed attempt: another may start from now on, and only then is the failure said,

@@ -127,11 +127,12 @@ pub(super) fn stop_pending(until: Instant) {
 }
 
 /// A signal ends the process at once, while its exit waits for a new process to stop: the
-/// new process's group is killed first, so that nothing of the build is left behind.
-pub(super) fn kill_pending() {
-    if let Some(group) = PENDING.group() {
-        let _ = killpg(Pid::from_raw(group), NixSignal::SIGKILL);
-    }
+/// new process's group is killed first, so that nothing of the build is left behind. The new
+/// process's pid (its group's), if there was one to kill (a group already gone is not).
+pub(super) fn kill_pending() -> Option<u32> {
+    let group = PENDING.group()?;
+    killpg(Pid::from_raw(group), NixSignal::SIGKILL).ok()?;
+    u32::try_from(group).ok()
 }
 
 /// Waits until the new process says it is ready, or something ends the wait: its exit,

@@ -93,8 +93,10 @@ fn on_signal(shutdown: &Shutdown, signal: Signal, force_exit: bool) {
     if !exit::claim() {
         if exit::interrupt() {
             #[cfg(feature = "upgrade")]
-            crate::upgrade::kill_pending();
-            log::forced_exit_while_dropping(signal, code);
+            let killed = crate::upgrade::kill_pending();
+            #[cfg(not(feature = "upgrade"))]
+            let killed = None;
+            log::forced_exit_while_dropping(signal, code, killed);
             std::process::exit(i32::from(code));
         }
         return;
