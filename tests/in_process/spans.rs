@@ -120,11 +120,28 @@ impl Recorder {
     }
 }
 
+/// Runs `f` with `subscriber` as this thread's default, every callsite asked again first.
+///
+/// `tracing` caches each callsite's interest for the whole process. The other tests of this
+/// binary, on other threads and without a subscriber, reach graceful's spans too: a callsite
+/// whose interest was being computed for them as this subscriber registered can stay cached
+/// as "never", and its spans would be missing here. Asking every callsite again, with this
+/// subscriber registered, settles it.
+fn with_subscriber<T>(
+    subscriber: impl Subscriber + Send + Sync + 'static,
+    f: impl FnOnce() -> T,
+) -> T {
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    })
+}
+
 #[test]
 fn a_shutdown_is_one_trace_a_span_per_phase_and_per_hook() {
     let recorder = Recorder::default();
     let subscriber = tracing_subscriber::registry().with(recorder.clone());
-    let report = tracing::subscriber::with_default(subscriber, || {
+    let report = with_subscriber(subscriber, || {
         Builder::new()
             .signals([])
             .flavor(Flavor::CurrentThread)
@@ -234,7 +251,7 @@ fn a_subscriber_that_panics_in_every_span_call_does_not_stop_the_sequence() {
 
 fn panicking_subscriber(at_creation: bool) {
     let subscriber = tracing_subscriber::registry().with(Panicking { at_creation });
-    let report = tracing::subscriber::with_default(subscriber, || {
+    let report = with_subscriber(subscriber, || {
         Builder::new()
             .signals([])
             .flavor(Flavor::CurrentThread)
