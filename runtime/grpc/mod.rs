@@ -289,89 +289,78 @@ impl<L> Server<L> {
     {
         // Taken at the call, as `graceful::http::serve` does.
         let shutdown = self.chosen.clone().unwrap_or_else(Shutdown::current);
-        self.serve_under(shutdown, listener)
-    }
-
-    async fn serve_under<ResBody, Li>(
-        self,
-        shutdown: Shutdown,
-        listener: Li,
-    ) -> Result<(), tonic::transport::Error>
-    where
-        Li: Listener,
-        Li::Io: Connected,
-        L: Layer<Routes> + Clone,
-        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
-        <<L as Layer<Routes>>::Service as Service<Request<Body>>>::Future: Send,
-        <<L as Layer<Routes>>::Service as Service<Request<Body>>>::Error: Into<BoxError> + Send,
-        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        let Server {
-            mut tonic,
-            routes,
-            names,
-            health,
-            shutdown: serving_under,
-            chosen: _,
-            calls,
-        } = self;
-        let _ = serving_under.set(shutdown.clone());
-        for name in &names {
-            health
-                .set_service_status(name, ServingStatus::Serving)
-                .await;
-        }
-
-        let label = servers::label("grpc", listener.local_label());
-        let connections = Arc::new(OpenConnections {
-            label: label.clone(),
-            open: AtomicUsize::new(0),
-            is_cut: AtomicBool::new(false),
-            cut: CancellationToken::new(),
-            calls,
-        });
-        let watched: Arc<dyn Watched> = connections.clone();
-        let _registered = servers::register(shutdown.inner.servers(), label, watched);
-        let _cut_on_drop = CutAllOnDrop {
-            connections: connections.clone(),
-            shutdown: shutdown.clone(),
-        };
-        let accepting = Arc::new(Mutex::new(Accepting::Idle(listener)));
-        let incoming = Incoming {
-            state: accepting.clone(),
-            connections: connections.clone(),
-        };
-        // 2. At the cancel: close the listener (new connections are refused, not left in the
-        //    backlog while the drain runs) and let tonic send its GOAWAYs.
-        let cancelled = shutdown.cancelled_owned();
-        let open = connections.clone();
-        let stop = async move {
-            cancelled.await;
-            // The listener (or the accept that holds it) is dropped now; the stream ends.
-            drop(std::mem::replace(&mut *lock(&accepting), Accepting::Closed));
-            crate::log::emit!(info,
-                target: "graceful",
-                connections = open.open(),
-                "gRPC server no longer accepting; draining its connections"
-            );
-        };
-        // 1. At the trigger: every service NOT_SERVING.
-        let not_serving = async {
-            shutdown.shutting_down().await;
-            for name in names.iter().copied().chain([""]) {
+        async move {
+            let Server {
+                mut tonic,
+                routes,
+                names,
+                health,
+                shutdown: serving_under,
+                chosen: _,
+                calls,
+            } = self;
+            let _ = serving_under.set(shutdown.clone());
+            for name in &names {
                 health
-                    .set_service_status(name, ServingStatus::NotServing)
+                    .set_service_status(name, ServingStatus::Serving)
                     .await;
             }
-            crate::log::emit!(info, target: "graceful", services = ?names, "gRPC health: NOT_SERVING");
-        };
-        // Accepting from here on: the process is ready (an upgrade hands over, systemd hears it).
-        crate::ready();
-        let serving = tonic
-            .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(incoming, stop);
-        alongside(serving, not_serving).await
+
+            let label = servers::label("grpc", listener.local_label());
+            let connections = Arc::new(OpenConnections {
+                label: label.clone(),
+                open: AtomicUsize::new(0),
+                is_cut: AtomicBool::new(false),
+                cut: CancellationToken::new(),
+                calls,
+            });
+            let watched: Arc<dyn Watched> = connections.clone();
+            let _registered = servers::register(shutdown.inner.servers(), label, watched);
+            let _cut_on_drop = CutAllOnDrop {
+                connections: connections.clone(),
+                shutdown: shutdown.clone(),
+            };
+            let accepting = Arc::new(Mutex::new(Accepting::Idle(listener)));
+            let incoming = Incoming {
+                state: accepting.clone(),
+                connections: connections.clone(),
+            };
+            // 2. At the cancel: close the listener (new connections are refused, not left in the
+            //    backlog while the drain runs) and let tonic send its GOAWAYs.
+            let cancelled = shutdown.cancelled_owned();
+            let open = connections.clone();
+            let stop = async move {
+                cancelled.await;
+                // The listener (or the accept that holds it) is dropped now; the stream ends.
+                drop(std::mem::replace(&mut *lock(&accepting), Accepting::Closed));
+                crate::log::emit!(info,
+                    target: "graceful",
+                    connections = open.open(),
+                    "gRPC server no longer accepting; draining its connections"
+                );
+            };
+            // 1. At the trigger: every service NOT_SERVING.
+            let not_serving = async {
+                shutdown.shutting_down().await;
+                for name in names.iter().copied().chain([""]) {
+                    health
+                        .set_service_status(name, ServingStatus::NotServing)
+                        .await;
+                }
+                crate::log::emit!(info,
+                    target: "graceful",
+                    services = ?names,
+                    "gRPC health: NOT_SERVING"
+                );
+            };
+            // Accepting from here on: the process is ready (an upgrade hands over, systemd
+            // hears it).
+            crate::ready();
+            let serving = tonic
+                .add_routes(routes.routes())
+                .serve_with_incoming_shutdown(incoming, stop);
+            alongside(serving, not_serving).await
+        }
     }
 }
 
