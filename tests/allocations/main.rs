@@ -13,9 +13,10 @@
 //! against tonic's own server (the anchor), for the same service and the same unary calls
 //! (a HEADERS frame, then a DATA frame with the call's message), over HTTP/2 the same way.
 
+use std::fmt;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use axum::Router;
@@ -124,29 +125,44 @@ fn request(stream: &mut TcpStream, buffer: &mut [u8; 1024]) {
     }
 }
 
-/// The allocations of `REQUESTS` keep-alive HTTP/1 requests to `server`.
-fn allocations_for(server: Server) -> usize {
-    let port = start(server);
-    let mut stream = connect(port);
-    let mut buffer = [0; 1024];
+/// The allocations of `REQUESTS` calls of `send` (after `WARM_UP` not counted), printed with
+/// `server` and `what` they are.
+fn count(server: impl fmt::Debug, what: &str, mut send: impl FnMut()) -> usize {
     for _ in 0..WARM_UP {
-        request(&mut stream, &mut buffer);
+        send();
     }
     let region = Region::new(GLOBAL);
     for _ in 0..REQUESTS {
-        request(&mut stream, &mut buffer);
+        send();
     }
     let allocations = region.change().allocations;
-    keep_open(stream);
     println!(
-        "{server:?}: {allocations} allocations for {REQUESTS} HTTP/1 keep-alive requests ({:.2} a request)",
+        "{server:?}: {allocations} allocations for {REQUESTS} {what} ({:.2} each)",
         allocations as f64 / REQUESTS as f64
     );
     allocations
 }
 
+/// The allocations of `REQUESTS` keep-alive HTTP/1 requests to `server`.
+fn allocations_for(server: Server) -> usize {
+    let mut stream = connect(start(server));
+    let mut buffer = [0; 1024];
+    let allocations = count(server, "HTTP/1 keep-alive requests", || {
+        request(&mut stream, &mut buffer);
+    });
+    keep_open(stream);
+    allocations
+}
+
 /// The counter is the process's: one measurement at a time, whatever the test threads.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// This test's turn to count, until the guard drops.
+fn alone() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Allocations the count may hold that are no request's: the process-wide counter also sees
 /// a timer wheel's level or a waker's slot taken once in the run. One allocation a request would
@@ -155,9 +171,7 @@ const ONE_OFF: usize = 10;
 
 #[test]
 fn graceful_allocates_no_more_than_axum_per_http1_request() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = alone();
     let axum = allocations_for(Server::Axum);
     let graceful = allocations_for(Server::Graceful);
     assert!(
@@ -284,29 +298,15 @@ impl H2 {
 /// The allocations of `REQUESTS` HTTP/2 requests to `server`, each on a stream of its own, on
 /// one connection.
 fn h2_allocations_for(server: Server) -> usize {
-    let port = start(server);
-    let mut connection = H2::connect(port);
-    for _ in 0..WARM_UP {
-        connection.request();
-    }
-    let region = Region::new(GLOBAL);
-    for _ in 0..REQUESTS {
-        connection.request();
-    }
-    let allocations = region.change().allocations;
+    let mut connection = H2::connect(start(server));
+    let allocations = count(server, "HTTP/2 requests", || connection.request());
     keep_open(connection.stream);
-    println!(
-        "{server:?}: {allocations} allocations for {REQUESTS} HTTP/2 requests ({:.2} a request)",
-        allocations as f64 / REQUESTS as f64
-    );
     allocations
 }
 
 #[test]
 fn graceful_allocates_no_more_than_axum_per_http2_request() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = alone();
     let axum = h2_allocations_for(Server::Axum);
     let graceful = h2_allocations_for(Server::Graceful);
     assert!(
@@ -379,32 +379,17 @@ const EMPTY_MESSAGE: &[u8] = b"\0\0\0\0\0";
 /// The allocations of `REQUESTS` unary gRPC calls to `server`, each on a stream of its own,
 /// on one connection.
 fn grpc_allocations_for(server: GrpcServer) -> usize {
-    let port = start_grpc(server);
-    let mut connection = H2::connect(port);
-    let call = |connection: &mut H2| {
+    let mut connection = H2::connect(start_grpc(server));
+    let allocations = count(server, "unary gRPC calls", || {
         connection.exchange(GRPC_HEADER_BLOCK, Some(EMPTY_MESSAGE), EMPTY_MESSAGE);
-    };
-    for _ in 0..WARM_UP {
-        call(&mut connection);
-    }
-    let region = Region::new(GLOBAL);
-    for _ in 0..REQUESTS {
-        call(&mut connection);
-    }
-    let allocations = region.change().allocations;
+    });
     keep_open(connection.stream);
-    println!(
-        "{server:?}: {allocations} allocations for {REQUESTS} unary gRPC calls ({:.2} a call)",
-        allocations as f64 / REQUESTS as f64
-    );
     allocations
 }
 
 #[test]
 fn graceful_allocates_no_more_than_tonic_per_grpc_call() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = alone();
     let tonic = grpc_allocations_for(GrpcServer::Tonic);
     let graceful = grpc_allocations_for(GrpcServer::Graceful);
     assert!(
