@@ -268,21 +268,24 @@ macro_rules! tgs_program {
 
         #[tokio::main]
         async fn main() -> ::std::result::Result<(), tokio_graceful_shutdown::errors::GracefulShutdownError> {
-            // `catch_signals` installs its handlers on a task of its own, which may run after
-            // the ready line: a SIGTERM sent at once would kill the process. Installing tokio's
-            // handler here first makes the ready line true (tokio hands the signal to both).
-            let _installed = ::tokio::signal::unix::signal(::tokio::signal::unix::SignalKind::terminate())
-                .expect("install the SIGTERM handler");
-            Toplevel::new(async |root: &mut SubsystemHandle| {
+            // `Toplevel::new` spawns the root subsystem at once, and another worker thread may
+            // run it before `catch_signals` registers the handlers: a SIGTERM sent on the
+            // ready line would then reach no one (tokio hands a signal only to the streams
+            // that existed when it came). The root prints the ready line once they exist.
+            let (registered, signals_registered) = ::tokio::sync::oneshot::channel::<()>();
+            let toplevel = Toplevel::new(async move |root: &mut SubsystemHandle| {
                 for &(name, subsystem) in SUBSYSTEMS {
                     root.start(SubsystemBuilder::new(name, subsystem));
                 }
+                signals_registered.await.expect("main registers the signals");
                 $crate::ready();
                 root.on_shutdown_requested().await;
             })
-            .catch_signals()
-            .handle_shutdown_requests(::std::time::Duration::from_secs(25))
-            .await
+            .catch_signals();
+            registered.send(()).expect("the root subsystem waits for the signals");
+            toplevel
+                .handle_shutdown_requests(::std::time::Duration::from_secs(25))
+                .await
         }
     };
 }
