@@ -17,9 +17,9 @@
 //!
 //! `GRACEFUL_INTERLEAVINGS=N` runs N sequences (default 16) after the seeds that once found a
 //! break ([`FOUND`]); each prints its seed, and `GRACEFUL_INTERLEAVINGS_SEED=S` replays the run
-//! of seed S alone. Its own test binary: it
-//! makes itself the subreaper of what it starts (so that it can wait for the new process of an
-//! upgrade, which is not its child), which must not touch the other tests' processes.
+//! of seed S alone. Its own test binary: it makes itself the subreaper of what it starts (so
+//! that it can wait for the new process of an upgrade, which is not its child), which must not
+//! touch the other tests' processes.
 
 #![cfg(target_os = "linux")]
 
