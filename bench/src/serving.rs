@@ -12,9 +12,12 @@
 //! | scenario | load |
 //! | --- | --- |
 //! | HTTP/1 keep-alive | `wrk -t1 -c64 -d5s --latency`: req/s and p99 |
-//! | HTTP/2 (prior knowledge) | `h2load -c8 -m16 -n200000`: req/s |
+//! | HTTP/2 (prior knowledge) | `h2load -c8 -m16 -n200000`: req/s and p99 |
 //! | connection churn | `wrk -t1 -c64 -d5s --latency -H 'Connection: close'`: req/s and p99 |
-//! | gRPC unary | `h2load -c8 -m16 -n100000` posting one framed `SlowRequest`: req/s |
+//! | gRPC unary | `h2load -c8 -m16 -n100000` posting one framed `SlowRequest`: req/s and p99 |
+//!
+//! wrk gives its own p99; h2load's is read from its `--log-file`, one line per request with
+//! the time from the request's start to the end of its response.
 //!
 //! A measurement counts only if every response was a success (wrk: no socket error and no
 //! non-2xx response; h2load: every request succeeded with a 2xx); the gRPC servers are also
@@ -119,17 +122,13 @@ impl Scenario {
             _ => &[Server::Graceful, Server::Axum, Server::Hyper],
         }
     }
-
-    fn has_p99(self) -> bool {
-        matches!(self, Scenario::Http1 | Scenario::Churn)
-    }
 }
 
 /// One measurement.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
     pub rps: f64,
-    /// ms (wrk only).
+    /// ms.
     pub p99: Option<f64>,
 }
 
@@ -432,17 +431,51 @@ fn duration_ms(text: &str) -> Option<f64> {
 
 fn h2load(url: &str, requests: usize, extra: &[&str]) -> Result<Sample, String> {
     let n = requests.to_string();
-    let mut args = vec!["-c8", "-m16", "-n", &n];
+    let log =
+        std::env::temp_dir().join(format!("graceful-bench-h2load-{}.log", std::process::id()));
+    let log_arg = format!("--log-file={}", log.display());
+    let mut args = vec!["-c8", "-m16", "-n", &n, &log_arg];
     args.extend_from_slice(extra);
     args.push(url);
-    let out = pinned("h2load", &args)?;
-    parse_h2load(&out, requests)
-        .ok_or_else(|| format!("h2load: unexpected output or errors:\n{out}"))
+    let out = pinned("h2load", &args);
+    let logged = std::fs::read_to_string(&log).map_err(|e| format!("h2load's log: {e}"));
+    let _ = std::fs::remove_file(&log);
+    let (out, logged) = (out?, logged?);
+    let rps = parse_h2load(&out, requests)
+        .ok_or_else(|| format!("h2load: unexpected output or errors:\n{out}"))?;
+    let p99 = p99_of_h2load_log(&logged, requests)
+        .ok_or_else(|| format!("h2load's log: not {requests} 2xx responses"))?;
+    Ok(Sample {
+        rps,
+        p99: Some(p99),
+    })
+}
+
+/// The p99, in ms, of the response times in h2load's `--log-file` (tab-separated: the
+/// request's start, its status, µs to the end of its response); `None` unless it holds
+/// `requests` lines, each a 2xx.
+fn p99_of_h2load_log(log: &str, requests: usize) -> Option<f64> {
+    let mut micros = log
+        .lines()
+        .map(|line| {
+            let mut columns = line.split('\t').skip(1);
+            let status: u16 = columns.next()?.parse().ok()?;
+            let micros: u64 = columns.next()?.trim().parse().ok()?;
+            (200..300).contains(&status).then_some(micros)
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    if micros.len() != requests {
+        return None;
+    }
+    micros.sort_unstable();
+    // The nearest rank: the smallest time that at least 99 % of the requests took or beat.
+    let rank = (requests * 99).div_ceil(100);
+    Some(micros[rank.checked_sub(1)?] as f64 / 1e3)
 }
 
 /// Requests per second from h2load's output; `None` unless every request succeeded with a
 /// 2xx.
-fn parse_h2load(out: &str, requests: usize) -> Option<Sample> {
+fn parse_h2load(out: &str, requests: usize) -> Option<f64> {
     let finished = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("finished in "))?;
@@ -453,7 +486,7 @@ fn parse_h2load(out: &str, requests: usize) -> Option<Sample> {
         .ok()?;
     let succeeded = format!("{requests} succeeded, 0 failed, 0 errored, 0 timeout");
     let ok = format!("status codes: {requests} 2xx,");
-    (out.contains(&succeeded) && out.contains(&ok)).then_some(Sample { rps, p99: None })
+    (out.contains(&succeeded) && out.contains(&ok)).then_some(rps)
 }
 
 /// One `SlowRequest { ms: 1 }` in gRPC's framing: no compression, the length, the message.
@@ -712,14 +745,12 @@ impl Serving {
                     1.0,
                     true,
                 ));
-                if scenario.has_p99() {
-                    targets.push((
-                        format!("{}: p99, graceful / {}", scenario.name(), anchor.name()),
-                        ratio(Serving::p99),
-                        1.0,
-                        false,
-                    ));
-                }
+                targets.push((
+                    format!("{}: p99, graceful / {}", scenario.name(), anchor.name()),
+                    ratio(Serving::p99),
+                    1.0,
+                    false,
+                ));
             }
         }
         targets
@@ -806,8 +837,8 @@ impl Serving {
         let _ = writeln!(md, "\n## Throughput and latency\n");
         let _ = writeln!(
             md,
-            "Requests per second, median (lowest – highest of the rounds); p99 from wrk, ms, \
-             median (lowest – highest).\n"
+            "Requests per second, median (lowest – highest of the rounds); p99 in ms (wrk's, \
+             or from h2load's log of every request), median (lowest – highest).\n"
         );
         let _ = writeln!(md, "| scenario | load | server | req/s | p99 (ms) |");
         let _ = writeln!(md, "| --- | --- | --- | ---: | ---: |");
@@ -997,8 +1028,21 @@ mod tests {
         let out = "finished in 4.09s, 24431.13 req/s, 906.98KB/s\nrequests: 100 total, 100 \
                    started, 100 done, 100 succeeded, 0 failed, 0 errored, 0 timeout\nstatus \
                    codes: 100 2xx, 0 3xx, 0 4xx, 0 5xx\n";
-        assert_eq!(parse_h2load(out, 100).unwrap().rps, 24431.13);
+        assert_eq!(parse_h2load(out, 100), Some(24431.13));
         assert!(parse_h2load(out, 200).is_none());
+    }
+
+    #[test]
+    fn reads_the_p99_of_h2load_s_log() {
+        // 100 requests taking 1 to 100 ms: 99 % took 99 ms or less.
+        let log: String = (1..=100)
+            .rev()
+            .map(|ms| format!("1765100000{ms:06}\t200\t{}\n", ms * 1000))
+            .collect();
+        assert_eq!(p99_of_h2load_log(&log, 100), Some(99.0));
+        assert!(p99_of_h2load_log(&log, 101).is_none());
+        let failed = log.replacen("\t200\t", "\t-1\t", 1);
+        assert!(p99_of_h2load_log(&failed, 100).is_none());
     }
 
     #[test]
