@@ -39,7 +39,7 @@ use crate::child;
 use crate::machine::{self, Machine};
 use crate::report::Previous;
 use crate::rounds;
-use crate::stats::Summary;
+use crate::stats::{self, Summary};
 use graceful_bench::servers::{self, work};
 
 /// Where the ratios are kept, next to `serving.md`, for the next run to compare.
@@ -468,9 +468,7 @@ fn p99_of_h2load_log(log: &str, requests: usize) -> Option<f64> {
         return None;
     }
     micros.sort_unstable();
-    // The nearest rank: the smallest time that at least 99 % of the requests took or beat.
-    let rank = (requests * 99).div_ceil(100);
-    Some(micros[rank.checked_sub(1)?] as f64 / 1e3)
+    Some(stats::nearest_rank(&micros, 99)? as f64 / 1e3)
 }
 
 /// Requests per second from h2load's output; `None` unless every request succeeded with a

@@ -1,4 +1,4 @@
-//! Medians, 90th percentiles and slopes: what the tables report.
+//! Medians, percentiles by nearest rank and slopes: what the tables report.
 
 use std::time::Duration;
 
@@ -24,9 +24,7 @@ impl Summary {
         } else {
             (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
         };
-        // Nearest rank: the smallest value with at least 90 % of the values at or below it.
-        let rank = (0.9 * n as f64).ceil() as usize;
-        let p90 = sorted[rank.clamp(1, n) - 1];
+        let p90 = nearest_rank(&sorted, 90)?;
         Some(Summary {
             median,
             p90,
@@ -39,6 +37,13 @@ impl Summary {
         let millis: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e3).collect();
         Summary::of(&millis)
     }
+}
+
+/// The `percent`th percentile of `sorted` (in ascending order) by nearest rank: the smallest
+/// value with at least `percent` % of the values at or below it; `None` if there are none.
+pub fn nearest_rank<T: Copy>(sorted: &[T], percent: usize) -> Option<T> {
+    let rank = (sorted.len() * percent).div_ceil(100);
+    sorted.get(rank.max(1) - 1).copied()
 }
 
 /// The least-squares slope of `y` over `x`; `None` with fewer than two distinct `x`.
